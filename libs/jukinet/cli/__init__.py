@@ -1,0 +1,21 @@
+"""The `jukinet` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from jukinet.cli import pki
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="jukinet",
+    help="jukinet: the Basic Resident Registry Network, as an open federation.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(pki.app, name="pki")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,84 @@
+"""`jukinet pki`: the federation CA and every principal's credentials."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jukinet.federation import DEMO
+from jukinet.pki import CertificateAuthority, PkiLayout, principal_of, read_certificate
+from jukinet.principals import InvalidPrincipal, Principal, PrincipalKind
+
+app = typer.Typer(help="Federation CA and credentials.", no_args_is_help=True)
+console = Console(width=120)
+
+RootOpt = Annotated[Path, typer.Option("--root", envvar="JUKINET_PKI", help="PKI directory.")]
+DaysOpt = Annotated[int, typer.Option("--days", min=1, max=90, help="Leaf validity in days.")]
+DEFAULT_ROOT = Path("var/pki")
+
+
+@app.command()
+def init(
+    root: RootOpt = DEFAULT_ROOT,
+    days: DaysOpt = 7,
+    ca_days: Annotated[int, typer.Option(min=1, max=365)] = 90,
+    force: Annotated[bool, typer.Option(help="Replace an existing CA.")] = False,
+) -> None:
+    """Create the CA and the credentials of the demo federation's principals."""
+    layout = PkiLayout(root)
+    if layout.ca_cert.exists() and not force:
+        console.print(f"[yellow]A CA already exists in {root}; use --force to replace it.")
+        raise typer.Exit(1)
+    ca = CertificateAuthority.create(layout.ca_dir, validity=dt.timedelta(days=ca_days))
+    for principal in DEMO.principals:
+        layout.issue(ca, principal, validity=dt.timedelta(days=days))
+    _show(layout)
+
+
+@app.command()
+def issue(
+    uri: Annotated[str, typer.Argument(help="e.g. spiffe://jukinet/municipality/142034")],
+    root: RootOpt = DEFAULT_ROOT,
+    days: DaysOpt = 7,
+) -> None:
+    """Issue (or reissue) the credentials of one principal."""
+    try:
+        principal = Principal.parse(uri)
+    except InvalidPrincipal as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(2) from None
+    layout = PkiLayout(root)
+    ca = CertificateAuthority.load(layout.ca_dir)
+    layout.issue(ca, principal, validity=dt.timedelta(days=days))
+    console.print(f"issued {principal.uri} in {layout.node_dir(principal)}")
+
+
+@app.command("list")
+def list_(root: RootOpt = DEFAULT_ROOT) -> None:
+    """Show every principal's certificates and their expiry."""
+    _show(PkiLayout(root))
+
+
+def _show(layout: PkiLayout) -> None:
+    table = Table(title=f"jukinet PKI in {layout.root}")
+    table.add_column("principal", no_wrap=True, min_width=44)
+    for column in ("kind", "purposes", "expires (UTC)"):
+        table.add_column(column, no_wrap=True)
+    for node in sorted((layout.root / "nodes").glob("*")):
+        certs = sorted(node.glob("*.crt"))
+        if not certs:
+            continue
+        first = read_certificate(certs[0])
+        principal = principal_of(first)
+        purposes = ", ".join(c.stem for c in certs)
+        expiry = min(read_certificate(c).not_valid_after_utc for c in certs)
+        table.add_row(principal.uri, principal.kind.value, purposes, f"{expiry:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+__all__ = ["PrincipalKind", "app"]

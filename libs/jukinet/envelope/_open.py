@@ -1,0 +1,190 @@
+"""Opening: decrypt, then verify the signer and every claim, in a fixed order."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from joserfc import jwe, jws
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+
+from jukinet.envelope._errors import (
+    BadSignature,
+    DecryptionFailed,
+    EnvelopeError,
+    MalformedEnvelope,
+    MessageExpired,
+    MessageFromFuture,
+    OriginInvalid,
+    SignerCertificateExpired,
+    SignerNotIssuer,
+    UntrustedSigner,
+    WrongAudience,
+)
+from jukinet.envelope._model import ReplayGuard, SignedMessage, check_fresh
+from jukinet.envelope._registry import JWE_REGISTRY, JWS_REGISTRY, MAX_TOKEN_BYTES
+from jukinet.envelope._seal import JWS_TYPE
+from jukinet.pki import (
+    CertificateExpired,
+    Credentials,
+    PkiError,
+    Purpose,
+    TrustStore,
+    UntrustedCertificate,
+    utcnow,
+)
+from jukinet.principals import InvalidPrincipal, Principal
+
+__all__ = ["Opener", "verify_signed"]
+
+_CLAIMS = {"iss": str, "aud": str, "jti": str, "iat": int, "exp": int, "seq": int, "typ": str}
+
+
+class Opener:
+    """Opens envelopes addressed to one principal.
+
+    ``open`` checks, in order: decryption; signer chain to the federation CA; signer
+    certificate validity; the signature; signer = issuer; audience = this node; not
+    expired and not from the future beyond ``skew``; then (with a guard) replay and
+    sequence. Each failure raises its own :class:`EnvelopeError` subclass.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        trust: TrustStore,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        skew: dt.timedelta = dt.timedelta(seconds=30),
+    ) -> None:
+        kex_key, _ = credentials.require_kex()
+        self.principal = credentials.principal
+        self._key = OKPKey.import_key(kex_key)
+        self._trust = trust
+        self._clock = clock
+        self._skew = int(skew.total_seconds())
+
+    def open(self, token: str | bytes, guard: ReplayGuard | None = None) -> SignedMessage:
+        signed = self.decrypt(token)
+        now = self._clock()
+        message = verify_signed(signed, self._trust, at=now)
+        if message.audience != self.principal:
+            raise WrongAudience(f"message {message.message_id} is addressed to another node")
+        self._check_time(message, now)
+        if guard is not None:
+            check_fresh(
+                message,
+                seen=guard.seen(message.message_id),
+                last_sequence=guard.last_sequence(message.issuer),
+            )
+            guard.record(message)
+        return message
+
+    def decrypt(self, token: str | bytes) -> str:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise MalformedEnvelope("envelope exceeds the size limit")
+        try:
+            obj = jwe.decrypt_compact(token, self._key, registry=JWE_REGISTRY)
+        except (JoseError, ValueError, TypeError):
+            raise DecryptionFailed("envelope could not be decrypted by this node") from None
+        if obj.protected.get("cty") != JWS_TYPE or obj.plaintext is None:
+            raise MalformedEnvelope("envelope does not contain a signed jukinet message")
+        return obj.plaintext.decode("ascii", errors="replace")
+
+    def origin(self, forward: SignedMessage) -> SignedMessage:
+        """Verify the original signed message carried by a forward.
+
+        The origin must verify on its own against the federation CA, and must have been
+        addressed to the node that forwarded it.
+        """
+        token = forward.payload.get("origin")
+        if not forward.is_forward or not isinstance(token, str):
+            raise MalformedEnvelope(f"message {forward.message_id} is not a forward")
+        try:
+            origin = verify_signed(token, self._trust, at=self._clock())
+        except EnvelopeError as exc:
+            raise OriginInvalid(f"origin of {forward.message_id}: {exc.code}") from None
+        if origin.audience != forward.issuer:
+            raise OriginInvalid(f"origin of {forward.message_id} was not sent to the forwarder")
+        return origin
+
+    def _check_time(self, message: SignedMessage, now: dt.datetime) -> None:
+        ts = int(now.timestamp())
+        if message.expires_at < ts - self._skew:
+            raise MessageExpired(f"message {message.message_id} has expired")
+        if message.issued_at > ts + self._skew:
+            raise MessageFromFuture(f"message {message.message_id} is issued in the future")
+
+
+def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMessage:
+    """Verify a signed (not encrypted) message: chain, validity, signature, signer = issuer."""
+    cert = _signer_certificate(token)
+    try:
+        trust.verify_chain(cert)
+    except UntrustedCertificate:
+        raise UntrustedSigner("signing certificate is not from the federation CA") from None
+    try:
+        trust.verify_validity(cert, at)
+    except CertificateExpired:
+        raise SignerCertificateExpired("signing certificate is not valid now") from None
+    claims = _verified_claims(token, cert)
+    try:
+        signer = trust.verify(cert, purpose=Purpose.SIGN, at=at)
+        issuer = Principal.parse(claims["iss"])
+        audience = Principal.parse(claims["aud"])
+    except PkiError as exc:
+        raise SignerNotIssuer(f"signing certificate refused: {exc.code}") from None
+    except InvalidPrincipal:
+        raise MalformedEnvelope("issuer or audience is not a principal URI") from None
+    if signer != issuer:
+        raise SignerNotIssuer(f"{signer} signed a message claiming to be from {issuer}")
+    return SignedMessage(
+        issuer=issuer,
+        audience=audience,
+        message_id=claims["jti"],
+        issued_at=claims["iat"],
+        expires_at=claims["exp"],
+        sequence=claims["seq"],
+        type=claims["typ"],
+        payload=claims["body"],
+        token=token,
+        signer=cert,
+    )
+
+
+def _signer_certificate(token: str) -> x509.Certificate:
+    try:
+        header = jws.extract_compact(token.encode("ascii"), registry=JWS_REGISTRY).protected
+        chain = header["x5c"]
+        der = base64.b64decode(chain[0], validate=True)
+        return x509.load_der_x509_certificate(der)
+    except (JoseError, KeyError, IndexError, TypeError, ValueError, binascii.Error):
+        raise MalformedEnvelope("signed message does not carry a signing certificate") from None
+
+
+def _verified_claims(token: str, cert: x509.Certificate) -> dict[str, Any]:
+    public = cert.public_key()
+    if not isinstance(public, ed25519.Ed25519PublicKey):
+        raise SignerNotIssuer("signing certificate does not hold an Ed25519 key")
+    key = OKPKey.import_key(public)
+    try:
+        obj = jws.deserialize_compact(token, key, registry=JWS_REGISTRY)
+    except (JoseError, ValueError):
+        raise BadSignature("signature does not verify") from None
+    try:
+        claims = json.loads(obj.payload)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedEnvelope("claims are not JSON") from None
+    if not isinstance(claims, dict) or not isinstance(claims.get("body"), dict):
+        raise MalformedEnvelope("claims are not an object with a body")
+    for name, kind in _CLAIMS.items():
+        if type(claims.get(name)) is not kind:
+            raise MalformedEnvelope(f"claim {name} is missing or of the wrong type")
+    return claims

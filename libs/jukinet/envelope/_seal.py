@@ -1,0 +1,124 @@
+"""Sealing: sign with the sender's Ed25519 key (JWS), then encrypt to the recipient (JWE)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import x25519
+from joserfc import jwe, jws
+from joserfc.jwk import OKPKey
+
+from jukinet.envelope._directory import RecipientDirectory, der_b64, thumbprint
+from jukinet.envelope._model import FORWARD_TYPE, SignedMessage, new_message_id
+from jukinet.envelope._registry import JWE_REGISTRY, JWS_REGISTRY
+from jukinet.pki import Credentials, PkiError, utcnow
+from jukinet.principals import Principal
+
+__all__ = ["JWS_TYPE", "Sealed", "Sealer"]
+
+JWS_TYPE = "jukinet-msg+jws"
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    message_id: str
+    sequence: int
+    token: str
+
+
+class Sealer:
+    """Seals messages from one principal. Keys are loaded once; sealing is pure CPU."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        recipients: RecipientDirectory,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        signing_key, signing_cert = credentials.require_signing()
+        self.principal = credentials.principal
+        self._key = OKPKey.import_key(signing_key)
+        self._header = {"alg": "Ed25519", "typ": JWS_TYPE, "x5c": [der_b64(signing_cert)]}
+        self._recipients = recipients
+        self._clock = clock
+
+    def sign(
+        self,
+        *,
+        audience: Principal,
+        type: str,
+        payload: dict[str, Any],
+        sequence: int,
+        ttl: dt.timedelta,
+        message_id: str | None = None,
+    ) -> tuple[str, str]:
+        """Return (message id, JWS compact) without encrypting."""
+        now = int(self._clock().timestamp())
+        message_id = message_id or new_message_id()
+        claims = {
+            "iss": self.principal.uri,
+            "aud": audience.uri,
+            "jti": message_id,
+            "iat": now,
+            "exp": now + int(ttl.total_seconds()),
+            "seq": sequence,
+            "typ": type,
+            "body": payload,
+        }
+        data = json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode()
+        return message_id, jws.serialize_compact(
+            self._header, data, self._key, registry=JWS_REGISTRY
+        )
+
+    def encrypt(self, signed: str, audience: Principal) -> str:
+        cert = self._recipients.kex_certificate(audience)
+        header = {
+            "alg": "ECDH-ES",
+            "enc": "A256GCM",
+            "cty": JWS_TYPE,
+            "kid": audience.uri,
+            "x5t#S256": thumbprint(cert),
+        }
+        public = cert.public_key()
+        if not isinstance(public, x25519.X25519PublicKey):
+            raise PkiError("recipient certificate does not hold an X25519 key")
+        key = OKPKey.import_key(public)
+        return jwe.encrypt_compact(header, signed.encode(), key, registry=JWE_REGISTRY)
+
+    def seal(
+        self,
+        *,
+        audience: Principal,
+        type: str,
+        payload: dict[str, Any],
+        sequence: int,
+        ttl: dt.timedelta,
+        message_id: str | None = None,
+    ) -> Sealed:
+        message_id, signed = self.sign(
+            audience=audience,
+            type=type,
+            payload=payload,
+            sequence=sequence,
+            ttl=ttl,
+            message_id=message_id,
+        )
+        return Sealed(message_id, sequence, self.encrypt(signed, audience))
+
+    def forward(
+        self, origin: SignedMessage, *, audience: Principal, sequence: int, ttl: dt.timedelta
+    ) -> Sealed:
+        """Pass ``origin`` on to ``audience``: the origin's own JWS travels untouched inside
+        a new message signed by this node, so the final recipient verifies both hops."""
+        return self.seal(
+            audience=audience,
+            type=FORWARD_TYPE,
+            payload={"origin": origin.token},
+            sequence=sequence,
+            ttl=ttl,
+        )

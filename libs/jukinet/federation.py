@@ -1,0 +1,48 @@
+"""The demo federation: the nodes `jukinet pki init` and `jukinet up` create."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jukinet.principals import AGENCY, Principal, PrincipalKind
+
+__all__ = ["DEMO", "Federation"]
+
+
+@dataclass(frozen=True)
+class Federation:
+    prefectures: tuple[str, ...]
+    municipalities: tuple[str, ...]
+    ministries: tuple[str, ...]
+    ops: tuple[str, ...] = ("admin",)
+
+    @property
+    def nodes(self) -> list[Principal]:
+        """Agency, prefectures, municipalities: every principal that runs a service."""
+        return [
+            AGENCY,
+            *(Principal.prefecture(code) for code in self.prefectures),
+            *(Principal.municipality(code) for code in self.municipalities),
+        ]
+
+    @property
+    def principals(self) -> list[Principal]:
+        return [
+            *self.nodes,
+            *(Principal(PrincipalKind.MINISTRY, name) for name in self.ministries),
+            *(Principal(PrincipalKind.OPS, name) for name in self.ops),
+        ]
+
+    def municipalities_of(self, prefecture: Principal) -> list[Principal]:
+        return [
+            Principal.municipality(code)
+            for code in self.municipalities
+            if Principal.municipality(code).prefecture_of == prefecture
+        ]
+
+
+DEMO = Federation(
+    prefectures=("130001", "140007"),  # 東京都, 神奈川県
+    municipalities=("131016", "131041", "142034", "141003"),  # 千代田区, 新宿区, 平塚市, 横浜市
+    ministries=("mofa-passport",),  # 外務省 旅券の発給
+)

@@ -1,0 +1,31 @@
+"""The federation PKI: a CA, per-purpose credentials for every principal, verification."""
+
+from jukinet.pki._authority import CertificateAuthority, utcnow
+from jukinet.pki._credentials import Credentials, PkiLayout, purposes_for
+from jukinet.pki._errors import (
+    CertificateExpired,
+    IdentityMismatch,
+    PkiError,
+    UntrustedCertificate,
+    WrongPurpose,
+)
+from jukinet.pki._files import read_certificate
+from jukinet.pki._purpose import Purpose
+from jukinet.pki._verify import TrustStore, principal_of
+
+__all__ = [
+    "CertificateAuthority",
+    "CertificateExpired",
+    "Credentials",
+    "IdentityMismatch",
+    "PkiError",
+    "PkiLayout",
+    "Purpose",
+    "TrustStore",
+    "UntrustedCertificate",
+    "WrongPurpose",
+    "principal_of",
+    "purposes_for",
+    "read_certificate",
+    "utcnow",
+]

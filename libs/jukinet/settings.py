@@ -1,0 +1,57 @@
+"""Settings shared by every node. Each service subclasses :class:`NodeSettings` with its own
+environment prefix and builds it in its app factory, never at import time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jukinet.pki import Credentials, PkiLayout, TrustStore, read_certificate
+from jukinet.principals import Principal
+
+__all__ = ["NodeSettings"]
+
+
+class NodeSettings(BaseSettings):
+    """What every node needs: who it is, where its keys, database and broker are."""
+
+    model_config = SettingsConfigDict(env_prefix="JUKINET_", extra="ignore", frozen=True)
+
+    principal: str = Field(description="this node's principal URI")
+    pki_root: Path = Field(Path("var/pki"), description="the PKI directory (see `jukinet pki`)")
+    database_url: str = Field(description="sqlite:///path or postgresql://… (asyncio drivers)")
+    nats_servers: list[str] = Field(default_factory=lambda: ["tls://127.0.0.1:4222"])
+    message_ttl_seconds: int = Field(3 * 24 * 3600, ge=60, le=30 * 24 * 3600)
+    clock_skew_seconds: int = Field(30, ge=0, le=600)
+
+    @field_validator("principal")
+    @classmethod
+    def _principal_is_valid(cls, value: str) -> str:
+        Principal.parse(value)
+        return value
+
+    @property
+    def node(self) -> Principal:
+        return Principal.parse(self.principal)
+
+    @property
+    def layout(self) -> PkiLayout:
+        return PkiLayout(self.pki_root)
+
+    @property
+    def message_ttl(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.message_ttl_seconds)
+
+    @property
+    def clock_skew(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.clock_skew_seconds)
+
+    def credentials(self) -> Credentials:
+        layout = self.layout
+        return Credentials.load(layout.node_dir(self.node), layout.ca_cert, self.node)
+
+    def trust(self) -> TrustStore:
+        return TrustStore(read_certificate(self.layout.ca_cert))

@@ -1,0 +1,113 @@
+"""Shared fixtures: a throwaway federation PKI per test session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from jukinet.federation import DEMO
+from jukinet.pki import CertificateAuthority, PkiLayout, TrustStore, utcnow
+
+VALIDITY = dt.timedelta(days=7)
+CA_START = utcnow() - dt.timedelta(days=30)
+CA_VALIDITY = dt.timedelta(days=60)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[PkiLayout, CertificateAuthority]:
+    layout = PkiLayout(tmp_path_factory.mktemp("pki"))
+    # Backdated so tests can issue credentials that have already expired.
+    ca = CertificateAuthority.create(layout.ca_dir, validity=CA_VALIDITY, now=CA_START)
+    for principal in DEMO.principals:
+        layout.issue(ca, principal, validity=VALIDITY)
+    return layout, ca
+
+
+@pytest.fixture(scope="session")
+def layout(pki: tuple[PkiLayout, CertificateAuthority]) -> PkiLayout:
+    return pki[0]
+
+
+@pytest.fixture(scope="session")
+def ca(pki: tuple[PkiLayout, CertificateAuthority]) -> CertificateAuthority:
+    return pki[1]
+
+
+@pytest.fixture(scope="session")
+def trust(ca: CertificateAuthority) -> TrustStore:
+    return TrustStore(ca.certificate)
+
+
+@pytest.fixture(scope="session")
+def other_pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[PkiLayout, CertificateAuthority]:
+    """A second, unrelated CA that issues the same principal names: an impostor federation."""
+    layout = PkiLayout(tmp_path_factory.mktemp("other-pki"))
+    ca = CertificateAuthority.create(layout.ca_dir, validity=dt.timedelta(days=30))
+    for principal in DEMO.nodes:
+        layout.issue(ca, principal, validity=VALIDITY)
+    return layout, ca
+
+
+PG_ADMIN_URL = os.environ.get("JUKINET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def require_postgres() -> str:
+    """The PostgreSQL admin URL. Skips with a message (fails under CI) when none answers."""
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = (
+            f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc).__name__}); "
+            "set JUKINET_TEST_PG to run the PostgreSQL tests"
+        )
+        if os.environ.get("JUKINET_REQUIRE_PG"):
+            pytest.fail(message)
+        pytest.skip(message)
+    await conn.close()
+    return PG_ADMIN_URL
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_databases() -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """A factory of fresh, empty PostgreSQL databases, dropped after the test."""
+    admin = await require_postgres()
+    created: list[str] = []
+
+    async def make() -> str:
+        name = f"jukinet_t_{secrets.token_hex(6)}"
+        await _admin(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return admin.rsplit("/", 1)[0] + "/" + name
+
+    yield make
+    for name in created:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """One fresh database URL per test, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'node.db'}"
+        return
+    await require_postgres()
+    name = f"jukinet_t_{secrets.token_hex(6)}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

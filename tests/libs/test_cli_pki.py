@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from jukinet.cli import app
+from jukinet.pki import Purpose, TrustStore, principal_of, read_certificate, utcnow
+from jukinet.principals import Principal
+
+runner = CliRunner()
+
+
+def test_pki_init_creates_the_demo_federation(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["pki", "init", "--root", str(tmp_path), "--days", "3"])
+    assert result.exit_code == 0, result.output
+    trust = TrustStore(read_certificate(tmp_path / "ca.crt"))
+    for uri in (
+        "spiffe://jukinet/agency/jlis",
+        "spiffe://jukinet/prefecture/130001",
+        "spiffe://jukinet/prefecture/140007",
+        "spiffe://jukinet/municipality/131016",
+        "spiffe://jukinet/municipality/131041",
+        "spiffe://jukinet/municipality/142034",
+        "spiffe://jukinet/municipality/141003",
+        "spiffe://jukinet/ministry/mofa-passport",
+    ):
+        principal = Principal.parse(uri)
+        cert = read_certificate(tmp_path / "nodes" / principal.slug / "tls.crt")
+        assert trust.verify(cert, purpose=Purpose.TLS, at=utcnow(), expected=principal)
+    assert stat.S_IMODE((tmp_path / "ca" / "ca.key").stat().st_mode) == 0o600
+
+
+def test_pki_init_refuses_to_overwrite_a_ca(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["pki", "init", "--root", str(tmp_path)]).exit_code == 0
+    before = (tmp_path / "ca.crt").read_bytes()
+    assert runner.invoke(app, ["pki", "init", "--root", str(tmp_path)]).exit_code == 1
+    assert (tmp_path / "ca.crt").read_bytes() == before
+
+
+def test_pki_issue_adds_one_principal(tmp_path: Path) -> None:
+    runner.invoke(app, ["pki", "init", "--root", str(tmp_path)])
+    uri = "spiffe://jukinet/operator/142034/clerk-007"
+    result = runner.invoke(app, ["pki", "issue", uri, "--root", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    cert = read_certificate(tmp_path / "nodes" / "operator.142034.clerk-007" / "sign.crt")
+    assert principal_of(cert).uri == uri
+
+
+def test_pki_issue_refuses_a_malformed_principal(tmp_path: Path) -> None:
+    runner.invoke(app, ["pki", "init", "--root", str(tmp_path)])
+    result = runner.invoke(
+        app, ["pki", "issue", "spiffe://jukinet/municipality/142035", "--root", str(tmp_path)]
+    )
+    assert result.exit_code == 2
