@@ -92,7 +92,7 @@ class Opener:
             raise MalformedEnvelope("envelope exceeds the size limit")
         try:
             obj = jwe.decrypt_compact(token, self._key, registry=JWE_REGISTRY)
-        except (JoseError, ValueError, TypeError):
+        except Exception:  # hostile input can break any parser step (e.g. a bad epk)
             raise DecryptionFailed("envelope could not be decrypted by this node") from None
         if obj.protected.get("cty") != JWS_TYPE or obj.plaintext is None:
             raise MalformedEnvelope("envelope does not contain a signed jukinet message")
