@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,3 +120,41 @@ class CertificateAuthority:
         if purpose is Purpose.TLS:
             builder = builder.add_extension(TLS_EKU, critical=False)
         return builder.sign(self.key, hashes.SHA256())
+
+    def issue_server(
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        *,
+        dns_names: list[str],
+        ip_addresses: list[str],
+        validity: dt.timedelta,
+        now: dt.datetime | None = None,
+    ) -> x509.Certificate:
+        """A broker certificate: host names for hostname checks, no principal URI (the
+        broker is never a NATS user), server and client auth (cluster routes)."""
+        now = now or utcnow()
+        names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+        names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
+                x509.NameAttribute(NameOID.COMMON_NAME, "jukinet broker"),
+            ]
+        )
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _BACKDATE)
+            .not_valid_after(now + validity)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(key_usage(Purpose.TLS), critical=True)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(TLS_EKU, critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
+            )
+            .sign(self.key, hashes.SHA256())
+        )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from jukinet.pki._authority import CA_CERT, CertificateAuthority
@@ -85,6 +85,29 @@ class PkiLayout:
             write_certificate(node / f"{purpose.value}.crt", cert)
             write_certificate(self.public_cert(principal, purpose), cert)
         return Credentials.load(node, self.ca_cert, principal)
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.root / "nodes" / "broker"
+
+    def issue_broker(
+        self,
+        ca: CertificateAuthority,
+        *,
+        dns_names: list[str],
+        validity: dt.timedelta,
+        ip_addresses: tuple[str, ...] = ("127.0.0.1",),
+    ) -> Path:
+        """The broker's TLS certificate and key, in ``nodes/broker/``."""
+        make_private_dir(self.broker_dir)
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = ca.issue_server(
+            key, dns_names=dns_names, ip_addresses=list(ip_addresses), validity=validity
+        )
+        write_private_key(self.broker_dir / "tls.key", key)
+        write_certificate(self.broker_dir / "tls.crt", cert)
+        write_certificate(self.ca_cert, ca.certificate)
+        return self.broker_dir
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""nats-server configuration generated from the federation and its PKI.
+
+TLS 1.3 only, ``verify_and_map``: a client's certificate URI *is* its user, and each
+user's permissions pin it to subjects that carry its own code. No ``allow_responses``;
+replies go to per-node inbox prefixes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jukinet.federation import Federation
+from jukinet.pki import PkiLayout
+from jukinet.principals import AGENCY, Principal, PrincipalKind
+from jukinet.subjects import CONSUMER, PREFIX, inbox_prefix, stream_name
+
+__all__ = ["BrokerConfig", "node_permissions", "ops_permissions", "render"]
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Where one nats-server listens and keeps its data."""
+
+    port: int
+    monitor_port: int
+    store_dir: Path
+    host: str = "127.0.0.1"
+    server_name: str = "jukinet-1"
+    cluster_port: int | None = None
+    cluster_name: str = "jukinet"
+    routes: list[str] = field(default_factory=list)
+    pinned_certs: list[str] | None = None
+
+
+def node_permissions(node: Principal, federation: Federation) -> dict[str, Any]:
+    """A node may publish only as itself, consume only its own stream, read only its inbox."""
+    stream = stream_name(node)
+    publish = [
+        f"{PREFIX}.*.{node.code}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{CONSUMER}",
+        f"$JS.API.CONSUMER.INFO.{stream}.{CONSUMER}",
+        f"$JS.ACK.{stream}.{CONSUMER}.>",
+        f"$JS.ACK.*.*.{stream}.{CONSUMER}.>",
+    ]
+    deny: list[str] = []
+    if node.kind is PrincipalKind.MUNICIPALITY:
+        # municipalities talk to their own prefecture and to other municipalities only
+        others = [Principal.prefecture(c) for c in federation.prefectures]
+        deny += [f"{PREFIX}.{p.code}.{node.code}" for p in others if p != node.prefecture_of]
+        deny.append(f"{PREFIX}.{AGENCY.code}.{node.code}")
+    return {
+        "publish": {"allow": publish, "deny": deny},
+        "subscribe": {"allow": [f"{inbox_prefix(node)}.>"]},
+    }
+
+
+def ops_permissions(ops: Principal) -> dict[str, Any]:
+    """The operations identity manages streams and consumers; it sends no messages."""
+    return {
+        "publish": {"allow": ["$JS.API.>"], "deny": [f"{PREFIX}.>"]},
+        "subscribe": {"allow": [f"{inbox_prefix(ops)}.>"]},
+    }
+
+
+def _users(federation: Federation) -> list[dict[str, Any]]:
+    users = [
+        {"user": node.uri, "permissions": node_permissions(node, federation)}
+        for node in federation.nodes
+    ]
+    for name in federation.ops:
+        ops = Principal(PrincipalKind.OPS, name)
+        users.append({"user": ops.uri, "permissions": ops_permissions(ops)})
+    return users
+
+
+def render(config: BrokerConfig, layout: PkiLayout, federation: Federation) -> str:
+    """The server configuration (JSON is valid nats-server configuration syntax)."""
+    broker = layout.broker_dir
+    tls: dict[str, Any] = {
+        "cert_file": str(broker / "tls.crt"),
+        "key_file": str(broker / "tls.key"),
+        "ca_file": str(layout.ca_cert),
+        "verify_and_map": True,
+        "min_version": "1.3",
+        "timeout": 5,
+    }
+    if config.pinned_certs is not None:
+        tls["pinned_certs"] = config.pinned_certs
+    doc: dict[str, Any] = {
+        "server_name": config.server_name,
+        "host": config.host,
+        "port": config.port,
+        "http": f"{config.host}:{config.monitor_port}",
+        "max_payload": 8 * 1024 * 1024,
+        "jetstream": {"store_dir": str(config.store_dir), "max_file_store": 8 * 1024**3},
+        "tls": tls,
+        "authorization": {"users": _users(federation)},
+    }
+    if config.cluster_port is not None:
+        doc["cluster"] = _cluster(config, layout)
+    return json.dumps(doc, indent=2)
+
+
+def _cluster(config: BrokerConfig, layout: PkiLayout) -> dict[str, Any]:
+    broker = layout.broker_dir
+    return {
+        "name": config.cluster_name,
+        "host": config.host,
+        "port": config.cluster_port,
+        "routes": config.routes,
+        "tls": {
+            "cert_file": str(broker / "tls.crt"),
+            "key_file": str(broker / "tls.key"),
+            "ca_file": str(layout.ca_cert),
+            "verify": True,
+            "timeout": 5,
+        },
+    }

@@ -1,0 +1,23 @@
+"""The NATS bus: mTLS connections, the transactional outbox and the idempotent inbox."""
+
+from jukinet.bus._connect import BrokerUnavailable, connect, tls_context
+from jukinet.bus._consumer import Consumer
+from jukinet.bus._inbox import Apply, InboxProcessor, Outcome, Rejected
+from jukinet.bus._relay import BATCH_TYPE_SUFFIX, OutboxRelay, enqueue
+from jukinet.bus._tables import BusTables, bus_tables
+
+__all__ = [
+    "BATCH_TYPE_SUFFIX",
+    "Apply",
+    "BrokerUnavailable",
+    "BusTables",
+    "Consumer",
+    "InboxProcessor",
+    "OutboxRelay",
+    "Outcome",
+    "Rejected",
+    "bus_tables",
+    "connect",
+    "enqueue",
+    "tls_context",
+]

@@ -1,0 +1,68 @@
+"""Connecting a principal to the broker over mutual TLS 1.3."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from pathlib import Path
+
+import nats
+from nats.aio.client import Client
+
+from jukinet.principals import Principal
+from jukinet.subjects import inbox_prefix
+
+__all__ = ["BrokerUnavailable", "connect", "tls_context"]
+
+log = logging.getLogger("jukinet.bus")
+
+
+class BrokerUnavailable(ConnectionError):
+    """The broker refused the connection or closed it right after the handshake."""
+
+
+def tls_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+async def connect(
+    principal: Principal,
+    servers: list[str],
+    tls: ssl.SSLContext,
+    *,
+    name: str | None = None,
+    reconnect: bool = True,
+    connect_timeout: int = 3,
+) -> Client:
+    """Connect as ``principal``; reconnect forever; verify the connection is really up."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("broker error for %s: %s", principal.slug, type(exc).__name__)
+
+    async def on_disconnect() -> None:
+        log.info("disconnected from broker: %s", principal.slug)
+
+    async def on_reconnect() -> None:
+        log.info("reconnected to broker: %s", principal.slug)
+
+    nc = await nats.connect(
+        servers=servers,
+        tls=tls,
+        tls_hostname="localhost",
+        name=name or principal.slug,
+        inbox_prefix=inbox_prefix(principal),
+        allow_reconnect=reconnect,
+        max_reconnect_attempts=-1 if reconnect else 0,
+        reconnect_time_wait=1,
+        connect_timeout=connect_timeout,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )
+    if not nc.is_connected:
+        await nc.close()
+        raise BrokerUnavailable("the broker closed the connection after the handshake")
+    return nc

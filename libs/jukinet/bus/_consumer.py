@@ -1,0 +1,97 @@
+"""The consumer loop: bind to the node's durable pull consumer, fetch, process, repeat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.client import JetStreamContext
+
+from jukinet.bus._inbox import InboxProcessor
+from jukinet.principals import Principal
+from jukinet.subjects import CONSUMER, inbox_prefix, stream_name
+
+__all__ = ["Consumer"]
+
+log = logging.getLogger("jukinet.bus.consumer")
+_REBIND_AFTER_IDLE_FETCHES = 30
+
+
+class Consumer:
+    """Processes the node's inbound stream in order, batch by batch, until cancelled.
+
+    A batch whose processing fails (say the database is down) is retried in place with
+    backoff, so messages are never reordered by a transient failure.
+    """
+
+    def __init__(
+        self,
+        *,
+        nc: Client,
+        node: Principal,
+        processor: InboxProcessor,
+        batch: int = 500,
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        self._nc = nc
+        self._node = node
+        self._processor = processor
+        self._batch = batch
+        self._fetch_timeout = fetch_timeout
+        self.processed = 0
+
+    async def run(self) -> None:
+        js = self._nc.jetstream()
+        sub = None
+        idle = 0
+        while True:
+            if sub is None or idle >= _REBIND_AFTER_IDLE_FETCHES:
+                sub = await self._bind(js)
+                idle = 0
+            try:
+                msgs = await sub.fetch(self._batch, timeout=self._fetch_timeout)
+            except (TimeoutError, NatsTimeoutError):
+                idle += 1
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("fetch failed for %s: %s", self._node.slug, type(exc).__name__)
+                sub = None
+                await asyncio.sleep(0.5)
+                continue
+            idle = 0
+            await self._handle(msgs)
+
+    async def _bind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        prefix = (inbox_prefix(self._node) + ".").encode()
+        backoff = 0.2
+        while True:
+            try:
+                return await js.pull_subscribe_bind(
+                    CONSUMER, stream_name(self._node), inbox_prefix=prefix
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("bind failed for %s: %s", self._node.slug, type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _handle(self, msgs: list[Msg]) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._processor.process(msgs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("batch failed for %s: %s", self._node.slug, type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self.processed += len(msgs)
+            return

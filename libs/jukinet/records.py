@@ -1,0 +1,195 @@
+"""The identity-record store kept by the prefecture and agency tiers.
+
+Current records (one row per resident code) and the full history (one row per change,
+never deleted). Changes apply in batches: one SELECT for the codes a batch touches,
+then bulk writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.db import UtcDateTime
+from jukinet.identity import ChangeCategory, ChangeReason, IdentityChange
+
+__all__ = ["RecordStatus", "RecordTables", "apply_changes", "record_tables"]
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class RecordStatus(StrEnum):
+    LIVE = "live"
+    DELETED = "deleted"  # 消除: kept, with its date
+    RETIRED = "retired"  # the code was replaced by a new one
+
+
+@dataclass(frozen=True)
+class RecordTables:
+    records: Table
+    history: Table
+
+
+def record_tables(metadata: MetaData) -> RecordTables:
+    records = Table(
+        "identity_records",
+        metadata,
+        Column("resident_code", String(11), primary_key=True),
+        Column("municipality", String(6), nullable=False),
+        Column("name", String(100), nullable=False),
+        Column("name_kana", String(200), nullable=True),
+        Column("birth_date", Date, nullable=False),
+        Column("sex", String(8), nullable=False),
+        Column("address", String(300), nullable=False),
+        Column("change_reason", String(32), nullable=False),
+        Column("change_date", Date, nullable=False),
+        Column("status", String(8), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("origin_message_id", String(32), nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+        Index("ix_identity_records_municipality", "municipality", "resident_code"),
+        Index("ix_identity_records_facts", "birth_date", "sex", "name"),
+    )
+    history = Table(
+        "identity_history",
+        metadata,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("resident_code", String(11), nullable=False, index=True),
+        Column("municipality", String(6), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("change_reason", String(32), nullable=False),
+        Column("change_date", Date, nullable=False),
+        Column("previous_code", String(11), nullable=True),
+        Column("record", Text, nullable=False),
+        Column("origin_message_id", String(32), nullable=False),
+        Column("recorded_at", UtcDateTime(), nullable=False),
+    )
+    return RecordTables(records, history)
+
+
+def _status(reason: ChangeReason) -> RecordStatus:
+    return RecordStatus.DELETED if reason.category is ChangeCategory.DELETE else RecordStatus.LIVE
+
+
+def _row(change: IdentityChange, origin: str, now: dt.datetime) -> dict[str, Any]:
+    r = change.record
+    return {
+        "resident_code": r.resident_code,
+        "municipality": r.municipality,
+        "name": r.name,
+        "name_kana": r.name_kana,
+        "birth_date": r.birth_date,
+        "sex": r.sex.value,
+        "address": r.address,
+        "change_reason": r.change_reason.value,
+        "change_date": r.change_date,
+        "status": _status(r.change_reason).value,
+        "version": change.version,
+        "origin_message_id": origin,
+        "updated_at": now,
+    }
+
+
+def _supersedes(current: dict[str, Any] | None, change: IdentityChange) -> bool:
+    """Whether ``change`` becomes the current record.
+
+    From the same municipality, only a newer version does. From another municipality
+    (a move), a record does — except a deletion arriving after the resident is already
+    live elsewhere (the old municipality's 転出 after the new one's 転入).
+    """
+    if current is None:
+        return True
+    if current["municipality"] == change.record.municipality:
+        return bool(change.version > current["version"])
+    moving_out_late = change.record.is_deleted and current["status"] == RecordStatus.LIVE
+    return not moving_out_late
+
+
+async def apply_changes(
+    session: AsyncSession,
+    tables: RecordTables,
+    changes: Sequence[IdentityChange],
+    *,
+    origin_message_id: str,
+    now: dt.datetime,
+) -> int:
+    """Apply changes in order; return how many became current. History keeps them all."""
+    codes = {c.record.resident_code for c in changes}
+    codes |= {c.previous_code for c in changes if c.previous_code}
+    current = await _load(session, tables, codes)
+    existing = set(current)
+    dirty: set[str] = set()
+    history, applied = [], 0
+    for change in changes:
+        history.append(_history_row(change, origin_message_id, now))
+        if change.previous_code and change.previous_code in current:
+            current[change.previous_code] |= {"status": RecordStatus.RETIRED.value}
+            dirty.add(change.previous_code)
+        if _supersedes(current.get(change.record.resident_code), change):
+            current[change.record.resident_code] = _row(change, origin_message_id, now)
+            dirty.add(change.record.resident_code)
+            applied += 1
+    await _write(session, tables, {code: current[code] for code in dirty}, existing)
+    await session.execute(tables.history.insert(), history)
+    return applied
+
+
+async def _load(
+    session: AsyncSession, tables: RecordTables, codes: set[str]
+) -> dict[str, dict[str, Any]]:
+    t = tables.records
+    rows = await session.execute(select(t).where(t.c.resident_code.in_(sorted(codes))))
+    return {r.resident_code: dict(r._mapping) for r in rows}
+
+
+async def _write(
+    session: AsyncSession,
+    tables: RecordTables,
+    current: dict[str, dict[str, Any]],
+    existing: set[str],
+) -> None:
+    t = tables.records
+    inserts = [row for code, row in current.items() if code not in existing]
+    updates = [{**row, "b_code": code} for code, row in current.items() if code in existing]
+    if inserts:
+        await session.execute(t.insert(), inserts)
+    if updates:
+        columns: dict[str, Any] = {
+            c.name: bindparam(c.name) for c in t.columns if c.name != "resident_code"
+        }
+        stmt = update(t).where(t.c.resident_code == bindparam("b_code")).values(columns)
+        await session.execute(stmt.execution_options(synchronize_session=False), updates)
+
+
+def _history_row(change: IdentityChange, origin: str, now: dt.datetime) -> dict[str, Any]:
+    r = change.record
+    return {
+        "resident_code": r.resident_code,
+        "municipality": r.municipality,
+        "version": change.version,
+        "change_reason": r.change_reason.value,
+        "change_date": r.change_date,
+        "previous_code": change.previous_code,
+        "record": r.model_dump_json(),
+        "origin_message_id": origin,
+        "recorded_at": now,
+    }
