@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Row, event
+from sqlalchemy import DateTime, Row, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "async_url",
     "create_engine",
     "is_sqlite",
-    "make_base",
     "session_factory",
     "transaction",
 ]
@@ -44,15 +42,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def make_base() -> type[DeclarativeBase]:
-    """A fresh declarative base with the naming convention (one per service)."""
-
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-    return Base
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):

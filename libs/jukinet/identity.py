@@ -10,9 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from jukinet.ids import InvalidCode, explain_resident_code, parse_local_government_code
 
@@ -22,9 +30,11 @@ __all__ = [
     "ChangeReason",
     "IdentityChange",
     "IdentityRecord",
+    "InvalidChanges",
     "LgCode",
     "ResidentCode",
     "Sex",
+    "parse_changes",
 ]
 
 CHANGE_MESSAGE_TYPE = "identity.change"
@@ -217,3 +227,36 @@ class IdentityChange(BaseModel):
         if self.previous_code == self.record.resident_code:
             raise ValueError("a code change must change the code")
         return self
+
+
+MAX_CHANGES_PER_MESSAGE = 10_000
+
+
+def parse_changes(payload: dict[str, Any]) -> list[IdentityChange]:
+    """The changes of a batch payload ``{"items": [...]}``.
+
+    Raises :class:`InvalidChanges` whose ``summary`` names positions, fields and error
+    kinds only — never the offending values, which may be personal data.
+    """
+    items = payload.get("items")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_CHANGES_PER_MESSAGE:
+        raise InvalidChanges("items must be a list of 1 to 10000 changes")
+    try:
+        return _CHANGES.validate_python(items)
+    except ValidationError as exc:
+        kinds = sorted({_where(err) for err in exc.errors(include_input=False)})
+        raise InvalidChanges("; ".join(kinds[:10])) from None
+
+
+class InvalidChanges(ValueError):
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+
+
+def _where(err: Any) -> str:
+    loc = ".".join(str(part) for part in err.get("loc", ()) if not isinstance(part, int))
+    return f"{loc or 'item'}: {err.get('type', 'invalid')}"
+
+
+_CHANGES = TypeAdapter(list[IdentityChange])

@@ -6,21 +6,23 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
-from sqlalchemy import Integer, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Integer, MetaData, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jukinet.db import (
+    NAMING_CONVENTION,
     UtcDateTime,
     async_url,
     create_engine,
-    make_base,
     session_factory,
     transaction,
 )
 from jukinet.problems import Conflict, install_problem_handlers
 from jukinet.settings import NodeSettings
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Stamp(Base):

@@ -41,7 +41,8 @@ class Rejected(Exception):
         self.detail = detail
 
 
-Apply = Callable[[AsyncSession, SignedMessage], Awaitable[None]]
+Apply = Callable[[AsyncSession, SignedMessage, Opener], Awaitable[None]]
+"""A service's handler: apply one verified message inside the inbox transaction."""
 
 
 class Outcome(Enum):
@@ -178,7 +179,7 @@ class InboxProcessor:
     async def _apply_one(self, session: AsyncSession, d: _Delivery, m: SignedMessage) -> Outcome:
         try:
             async with session.begin_nested():
-                await self._apply(session, m)
+                await self._apply(session, m, self._opener)
         except Rejected as exc:
             await self._dead_letter(session, d, exc.reason, exc.detail)
             return Outcome.REJECTED

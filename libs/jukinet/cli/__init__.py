@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jukinet.cli import pki
+from jukinet.cli import db, pki
 
 __all__ = ["app", "main"]
 
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(pki.app, name="pki")
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

@@ -107,12 +107,17 @@ class Opener:
         token = forward.payload.get("origin")
         if not forward.is_forward or not isinstance(token, str):
             raise MalformedEnvelope(f"message {forward.message_id} is not a forward")
+        return self.verify_origin(token, forwarder=forward.issuer)
+
+    def verify_origin(self, token: str, *, forwarder: Principal) -> SignedMessage:
+        """Verify one forwarded original: it verifies on its own against the federation CA
+        and was addressed to ``forwarder``."""
         try:
             origin = verify_signed(token, self._trust, at=self._clock())
         except EnvelopeError as exc:
-            raise OriginInvalid(f"origin of {forward.message_id}: {exc.code}") from None
-        if origin.audience != forward.issuer:
-            raise OriginInvalid(f"origin of {forward.message_id} was not sent to the forwarder")
+            raise OriginInvalid(f"origin: {exc.code}") from None
+        if origin.audience != forwarder:
+            raise OriginInvalid(f"origin {origin.message_id} was not sent to the forwarder")
         return origin
 
     def _check_time(self, message: SignedMessage, now: dt.datetime) -> None:

@@ -1,0 +1,239 @@
+"""A whole federation on one machine: broker, agency, prefectures and municipalities,
+each a real process with its own SQLite (or PostgreSQL) database.
+
+Used by `jukinet up`, the federation tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from jukinet.broker import BrokerConfig, BrokerProcess, ensure_streams, render
+from jukinet.bus import connect, tls_context
+from jukinet.federation import DEMO, Federation
+from jukinet.logs import logging_config
+from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, read_certificate, utcnow
+from jukinet.principals import Principal, PrincipalKind
+
+__all__ = ["LocalFederation", "NodeProcess", "ensure_pki", "free_port"]
+
+_SERVICE = {
+    PrincipalKind.MUNICIPALITY: "municipal",
+    PrincipalKind.PREFECTURE: "prefecture",
+    PrincipalKind.AGENCY: "agency",
+}
+RENEW_BEFORE = dt.timedelta(days=1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ensure_pki(layout: PkiLayout, federation: Federation, *, days: int = 7) -> None:
+    """Create the CA and every credential if missing; renew those about to expire."""
+    validity = dt.timedelta(days=days)
+    if not layout.ca_cert.exists():
+        ca = CertificateAuthority.create(layout.ca_dir, validity=dt.timedelta(days=90))
+    else:
+        ca = CertificateAuthority.load(layout.ca_dir)
+    horizon = utcnow() + RENEW_BEFORE
+    for principal in federation.principals:
+        cert = layout.node_dir(principal) / f"{_first_purpose(principal).value}.crt"
+        if not cert.exists() or read_certificate(cert).not_valid_after_utc < horizon:
+            layout.issue(ca, principal, validity=validity)
+    broker = layout.broker_dir / "tls.crt"
+    if not broker.exists() or read_certificate(broker).not_valid_after_utc < horizon:
+        layout.issue_broker(ca, dns_names=["localhost"], validity=validity)
+
+
+def _first_purpose(principal: Principal) -> Purpose:
+    return Purpose.SIGN if principal.kind is PrincipalKind.OPERATOR else Purpose.TLS
+
+
+@dataclass
+class NodeProcess:
+    """One service process (uvicorn), its port, database and log file."""
+
+    principal: Principal
+    port: int
+    env: dict[str, str]
+    log_file: Path
+    _proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def service(self) -> str:
+        return _SERVICE[self.principal.kind]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        args = [
+            sys.executable, "-m", "uvicorn", f"{self.service}.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--log-config", self.env["JUKINET_LOG_CONFIG"], "--no-access-log",
+        ]  # fmt: skip
+        with self.log_file.open("ab") as log:
+            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                args, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    def kill(self) -> None:
+        """Stop abruptly, as a crash or power loss would."""
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(10)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        self._proc.send_signal(signal.SIGINT)
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    async def wait_ready(self, seconds: float = 60.0) -> None:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            for _ in range(int(seconds / 0.2)):
+                if not self.running:
+                    raise RuntimeError(f"{self.principal.slug} exited; see {self.log_file}")
+                try:
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.principal.slug} not ready; see {self.log_file}")
+
+
+@dataclass
+class LocalFederation:
+    """Everything under ``root``: pki/, broker/, db/, log/ and the operator token."""
+
+    root: Path
+    federation: Federation = DEMO
+    database_url: Callable[[Principal], str] | None = None
+    ports: dict[Principal, int] = field(default_factory=dict)
+    broker_port: int = 0
+    monitor_port: int = 0
+    nodes: dict[Principal, NodeProcess] = field(default_factory=dict, init=False)
+    broker: BrokerProcess | None = field(default=None, init=False)
+
+    @property
+    def layout(self) -> PkiLayout:
+        return PkiLayout(self.root / "pki")
+
+    @property
+    def nats_url(self) -> str:
+        return f"tls://127.0.0.1:{self.broker_port}"
+
+    @property
+    def api_token(self) -> str:
+        path = self.root / "api-token"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, secrets.token_urlsafe(32).encode())
+            os.close(fd)
+        return path.read_text().strip()
+
+    def prepare(self) -> None:
+        for sub in ("broker", "db", "log"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        ensure_pki(self.layout, self.federation)
+        self.broker_port = self.broker_port or free_port()
+        self.monitor_port = self.monitor_port or free_port()
+        config = BrokerConfig(
+            port=self.broker_port,
+            monitor_port=self.monitor_port,
+            store_dir=self.root / "broker" / "jetstream",
+        )
+        conf = self.root / "broker" / "nats.conf"
+        conf.write_text(render(config, self.layout, self.federation))
+        self.broker = BrokerProcess(
+            conf, f"http://127.0.0.1:{self.monitor_port}", self.root / "log" / "nats-server.log"
+        )
+        log_config = self.root / "log-config.json"
+        log_config.write_text(json.dumps(logging_config()))
+        for node in self.federation.nodes:
+            self.nodes[node] = self._node_process(node, log_config)
+
+    def _node_process(self, node: Principal, log_config: Path) -> NodeProcess:
+        port = self.ports.get(node) or free_port()
+        prefix = f"JUKINET_{_SERVICE[node.kind].upper()}_"
+        db = (
+            self.database_url(node)
+            if self.database_url
+            else f"sqlite:///{self.root / 'db' / (node.slug + '.db')}"
+        )
+        env = {
+            prefix + "PRINCIPAL": node.uri,
+            prefix + "PKI_ROOT": str(self.layout.root),
+            prefix + "DATABASE_URL": db,
+            prefix + "NATS_SERVERS": json.dumps([self.nats_url]),
+            prefix + "API_TOKEN": self.api_token,
+            "JUKINET_LOG_CONFIG": str(log_config),
+        }
+        return NodeProcess(node, port, env, self.root / "log" / f"{node.slug}.log")
+
+    async def start_broker(self) -> None:
+        if self.broker is None:
+            raise RuntimeError("prepare() the federation first")
+        self.broker.start()
+        await self.broker.wait_ready()
+        ops = Principal(PrincipalKind.OPS, self.federation.ops[0])
+        nc = await connect(ops, [self.nats_url], self.tls(ops), reconnect=False)
+        try:
+            await ensure_streams(nc, self.federation)
+        finally:
+            await nc.close()
+
+    def tls(self, principal: Principal) -> ssl.SSLContext:
+        d = self.layout.node_dir(principal)
+        return tls_context(d / "tls.crt", d / "tls.key", self.layout.ca_cert)
+
+    async def start(self) -> None:
+        self.prepare()
+        await self.start_broker()
+        for node in self.nodes.values():
+            node.start()
+        await asyncio.gather(*(node.wait_ready() for node in self.nodes.values()))
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+    def client(self, node: Principal) -> httpx.AsyncClient:
+        """An HTTP client for a node's operator API."""
+        return httpx.AsyncClient(
+            base_url=self.nodes[node].url,
+            headers={"Authorization": f"Bearer {self.api_token}"},
+            timeout=30.0,
+        )

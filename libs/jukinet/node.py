@@ -1,0 +1,166 @@
+"""The runtime every node service shares, owned by its FastAPI lifespan.
+
+Database engine and migrations, credentials, the envelope sealer/opener, the broker
+connection (retried in the background so a node starts even while the broker is
+down), the outbox relay and the inbox consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client
+from sqlalchemy import MetaData, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from jukinet.bus import (
+    Apply,
+    BusTables,
+    Consumer,
+    InboxProcessor,
+    OutboxRelay,
+    connect,
+    tls_context,
+)
+from jukinet.db import create_engine, session_factory
+from jukinet.envelope import Opener, RecipientDirectory, Sealer
+from jukinet.migrations import upgrade
+from jukinet.principals import Principal
+from jukinet.settings import NodeSettings
+
+__all__ = ["NodeRuntime", "NodeSpec"]
+
+log = logging.getLogger("jukinet.node")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What a service tells the runtime about itself."""
+
+    metadata: MetaData
+    migrations: Path
+    bus: BusTables
+    apply: Apply
+    accepts: Callable[[Principal], bool]
+    counts: Callable[[AsyncSession], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class NodeRuntime:
+    settings: NodeSettings
+    spec: NodeSpec
+    engine: AsyncEngine = field(init=False)
+    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    sealer: Sealer = field(init=False)
+    opener: Opener = field(init=False)
+    nc: Client | None = field(default=None, init=False)
+    relay: OutboxRelay | None = field(default=None, init=False)
+    consumer: Consumer | None = field(default=None, init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+
+    @property
+    def node(self) -> Principal:
+        return self.settings.node
+
+    async def start(self) -> None:
+        self.engine = create_engine(self.settings.database_url)
+        await upgrade(self.engine, self.spec.migrations)
+        self.sessions = session_factory(self.engine)
+        credentials = self.settings.credentials()
+        trust = self.settings.trust()
+        directory = RecipientDirectory.from_layout(self.settings.layout, trust)
+        self.sealer = Sealer(credentials, directory)
+        self.opener = Opener(credentials, trust, skew=self.settings.clock_skew)
+        self._tasks.append(asyncio.create_task(self._messaging(), name="messaging"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+        await self.engine.dispose()
+
+    def notify_outbox(self) -> None:
+        if self.relay is not None:
+            self.relay.notify()
+
+    async def _messaging(self) -> None:
+        self.nc = await self._connect_forever()
+        js = self.nc.jetstream()
+        self.relay = OutboxRelay(
+            sessions=self.sessions,
+            tables=self.spec.bus,
+            sealer=self.sealer,
+            js=js,
+            ttl=self.settings.message_ttl,
+        )
+        processor = InboxProcessor(
+            node=self.node,
+            sessions=self.sessions,
+            tables=self.spec.bus,
+            opener=self.opener,
+            apply=self.spec.apply,
+            accepts=self.spec.accepts,
+        )
+        self.consumer = Consumer(nc=self.nc, node=self.node, processor=processor)
+        await asyncio.gather(self.relay.run(), self.consumer.run())
+
+    async def _connect_forever(self) -> Client:
+        credentials = self.settings.credentials()
+        tls = tls_context(
+            credentials.tls_cert_path, credentials.tls_key_path, credentials.ca_cert_path
+        )
+        delay = 0.2
+        while True:
+            try:
+                return await connect(self.node, self.settings.nats_servers, tls)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("broker not reachable for %s: %s", self.node.slug, type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def readiness(self) -> dict[str, Any]:
+        database = "ok"
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            database = type(exc).__name__
+        broker = "ok" if self.nc is not None and self.nc.is_connected else "disconnected"
+        return {"database": database, "broker": broker}
+
+    async def status(self) -> dict[str, Any]:
+        """Counts only — what `jukinet status` shows; never personal data."""
+        async with self.sessions() as session:
+            counts = await self.spec.counts(session)
+        return {"node": self.node.uri, **counts, **(await self.bus_status())}
+
+    async def bus_status(self) -> dict[str, int]:
+        t = self.spec.bus
+        async with self.sessions() as session:
+            backlog = await session.scalar(
+                select(func.count()).where(t.outbox_items.c.message_id.is_(None))
+            )
+            unsent = await session.scalar(
+                select(func.count()).where(t.outbox_messages.c.sent_at.is_(None))
+            )
+            dead = await session.scalar(select(func.count()).select_from(t.dead_letters))
+            received = await session.scalar(select(func.count()).select_from(t.inbox_messages))
+        return {
+            "outbox_unsealed": int(backlog or 0),
+            "outbox_unsent": int(unsent or 0),
+            "inbox_received": int(received or 0),
+            "dead_letters": int(dead or 0),
+        }

@@ -1,0 +1,58 @@
+"""The agency service: the national copy of identity records."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agency.changes import accepts, apply_message
+from agency.models import Base, bus, records
+from agency.settings import AgencySettings
+from jukinet.api import operations_router
+from jukinet.node import NodeRuntime, NodeSpec
+from jukinet.problems import install_problem_handlers
+from jukinet.records_api import record_counts, records_router
+
+__all__ = ["create_app"]
+
+
+async def _counts(session: AsyncSession) -> dict[str, Any]:
+    return await record_counts(session, records)
+
+
+def create_app(settings: AgencySettings | None = None) -> FastAPI:
+    settings = settings or AgencySettings()
+    spec = NodeSpec(
+        metadata=Base.metadata,
+        migrations=Path(__file__).parent / "migrations",
+        bus=bus,
+        apply=apply_message,
+        accepts=accepts,
+        counts=_counts,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = NodeRuntime(settings, spec)
+        await runtime.start()
+        app.state.runtime = runtime
+        app.state.api_token = settings.api_token
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=f"jukinet agency service ({settings.node.code})",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(operations_router())
+    app.include_router(records_router(records))
+    return app

@@ -1,0 +1,103 @@
+"""Receiving forwarded changes: verify the prefecture hop *and* each municipality's own
+signature, then store the national copy with full history."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agency.models import OriginMessage, records
+from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected
+from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage
+from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
+from jukinet.pki import utcnow
+from jukinet.principals import Principal, PrincipalKind
+from jukinet.records import apply_changes
+
+__all__ = ["accepts", "apply_message"]
+
+log = logging.getLogger("jukinet.agency")
+FORWARD_BATCH = FORWARD_TYPE + BATCH_TYPE_SUFFIX
+CHANGE_BATCH = CHANGE_MESSAGE_TYPE + BATCH_TYPE_SUFFIX
+
+
+def accepts(sender: Principal) -> bool:
+    return sender.kind is PrincipalKind.PREFECTURE
+
+
+async def apply_message(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
+    if message.type != FORWARD_BATCH:
+        raise Rejected("unsupported_type", f"the agency does not accept {message.type}")
+    origins = [_verified_origin(item, message, opener) for item in _items(message.payload)]
+    ids = [o.message_id for o in origins]
+    seen = set(
+        await session.scalars(
+            select(OriginMessage.message_id).where(OriginMessage.message_id.in_(ids))
+        )
+    )
+    for origin in origins:
+        if origin.message_id in seen:
+            log.warning("origin already applied: message=%s", origin.message_id)
+            continue
+        seen.add(origin.message_id)
+        await _apply_origin(session, origin, message)
+
+
+def _items(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    items = payload.get("items")
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise Rejected("invalid_payload", "items must be a non-empty list of objects")
+    return items
+
+
+def _verified_origin(item: dict[str, Any], forward: SignedMessage, opener: Opener) -> SignedMessage:
+    token = item.get("origin")
+    if not isinstance(token, str):
+        raise Rejected("invalid_payload", "each item carries an origin token")
+    try:
+        origin = opener.verify_origin(token, forwarder=forward.issuer)
+    except EnvelopeError as exc:
+        raise Rejected("origin_invalid", str(exc)) from None
+    issuer = origin.issuer
+    if issuer.kind is not PrincipalKind.MUNICIPALITY or issuer.prefecture_of != forward.issuer:
+        raise Rejected(
+            "origin_not_in_prefecture", f"{issuer} is not a municipality of {forward.issuer}"
+        )
+    if origin.type != CHANGE_BATCH:
+        raise Rejected("unsupported_type", f"forwarded {origin.type} is not a change")
+    return origin
+
+
+async def _apply_origin(
+    session: AsyncSession, origin: SignedMessage, forward: SignedMessage
+) -> None:
+    try:
+        changes = parse_changes(origin.payload)
+    except InvalidChanges as exc:
+        raise Rejected("invalid_payload", exc.summary) from None
+    if any(c.record.municipality != origin.issuer.code for c in changes):
+        raise Rejected("foreign_record", "a municipality may only change its own records")
+    now = utcnow()
+    applied = await apply_changes(
+        session, records, changes, origin_message_id=origin.message_id, now=now
+    )
+    session.add(
+        OriginMessage(
+            message_id=origin.message_id,
+            municipality=origin.issuer.code,
+            forwarded_by=forward.issuer.code,
+            token=origin.token,
+            received_at=now,
+        )
+    )
+    log.info(
+        "changes stored: origin=%s via=%s message=%s changes=%d current=%d",
+        origin.issuer.code,
+        forward.issuer.code,
+        origin.message_id,
+        len(changes),
+        applied,
+    )

@@ -1,0 +1,6 @@
+from alembic import context
+
+from agency.models import Base
+from jukinet.migrations import run_env
+
+run_env(context, Base.metadata)

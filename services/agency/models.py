@@ -1,0 +1,33 @@
+"""The national copy of identity records, the origins already applied, and bus tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from jukinet.bus import bus_tables
+from jukinet.db import NAMING_CONVENTION, UtcDateTime
+from jukinet.records import record_tables
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+bus = bus_tables(Base.metadata)
+records = record_tables(Base.metadata)
+
+
+class OriginMessage(Base):
+    """Each municipal message applied here, with the prefecture that forwarded it: the
+    agency's own proof of origin, and its de-duplication of forwarded changes."""
+
+    __tablename__ = "origin_messages"
+
+    message_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(6), index=True)
+    forwarded_by: Mapped[str] = mapped_column(String(6))
+    token: Mapped[str] = mapped_column(String)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,22 @@
+"""Settings of the agency service (environment prefix ``JUKINET_AGENCY_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from jukinet.principals import Principal, PrincipalKind
+from jukinet.settings import NodeSettings
+
+
+class AgencySettings(NodeSettings):
+    model_config = SettingsConfigDict(env_prefix="JUKINET_AGENCY_", extra="ignore", frozen=True)
+
+    api_token: str = Field(min_length=16, description="operator token for this node's API")
+
+    @field_validator("principal")
+    @classmethod
+    def _is_agency(cls, value: str) -> str:
+        if Principal.parse(value).kind is not PrincipalKind.AGENCY:
+            raise ValueError("the agency service runs as the agency principal")
+        return value

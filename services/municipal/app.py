@@ -1,0 +1,75 @@
+"""The municipal service: the resident register and the municipality's communication server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.api import operations_router
+from jukinet.bus import Rejected
+from jukinet.envelope import Opener, SignedMessage
+from jukinet.node import NodeRuntime, NodeSpec
+from jukinet.principals import Principal
+from jukinet.problems import install_problem_handlers
+from municipal.codes import refill_pool
+from municipal.models import Base, Resident, bus
+from municipal.residents.router import router as residents_router
+from municipal.settings import MunicipalSettings
+
+__all__ = ["create_app"]
+
+
+async def _apply(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
+    raise Rejected("unsupported_type", f"municipalities do not accept {message.type}")
+
+
+def _accepts(sender: Principal) -> bool:
+    return False  # move-in notices and code pools arrive with the counter work
+
+
+async def _counts(session: AsyncSession) -> dict[str, Any]:
+    rows = await session.execute(select(Resident.status, func.count()).group_by(Resident.status))
+    return {"residents": {row[0]: row[1] for row in rows}}
+
+
+SPEC = NodeSpec(
+    metadata=Base.metadata,
+    migrations=Path(__file__).parent / "migrations",
+    bus=bus,
+    apply=_apply,
+    accepts=_accepts,
+    counts=_counts,
+)
+
+
+def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
+    settings = settings or MunicipalSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = NodeRuntime(settings, SPEC)
+        await runtime.start()
+        async with runtime.sessions() as session, session.begin():
+            await refill_pool(session, settings.code_pool_target)
+        app.state.runtime = runtime
+        app.state.api_token = settings.api_token
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=f"jukinet municipal service ({settings.node.code})",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(operations_router())
+    app.include_router(residents_router)
+    return app

@@ -1,0 +1,65 @@
+"""The municipal register's tables (住民基本台帳, the identity part) and its bus tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from jukinet.bus import bus_tables
+from jukinet.db import NAMING_CONVENTION, UtcDateTime
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+bus = bus_tables(Base.metadata)
+
+
+class Resident(Base):
+    """A resident as registered here. Never hard-deleted: 消除 is a status with a date."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resident_code: Mapped[str] = mapped_column(String(11), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_kana: Mapped[str | None] = mapped_column(String(200))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(300))
+    change_reason: Mapped[str] = mapped_column(String(32))
+    change_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class ResidentVersion(Base):
+    """Every version of a resident's identity record, as sent to the network."""
+
+    __tablename__ = "resident_versions"
+    __table_args__ = (UniqueConstraint("resident_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    resident_code: Mapped[str] = mapped_column(String(11))
+    change_reason: Mapped[str] = mapped_column(String(32))
+    change_date: Mapped[dt.date] = mapped_column(Date)
+    record: Mapped[str] = mapped_column(Text)
+    correlation_id: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class CodePoolEntry(Base):
+    """Resident codes available to this municipality; drawn at random, never reused."""
+
+    __tablename__ = "code_pool"
+    __table_args__ = (Index("ix_code_pool_undrawn", "drawn_at", "code"),)
+
+    code: Mapped[str] = mapped_column(String(11), primary_key=True)
+    drawn_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

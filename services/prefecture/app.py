@@ -1,0 +1,58 @@
+"""The prefecture service: its municipalities' identity records, forwarded to the agency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.api import operations_router
+from jukinet.node import NodeRuntime, NodeSpec
+from jukinet.problems import install_problem_handlers
+from jukinet.records_api import record_counts, records_router
+from prefecture.changes import accepts_from, apply_message
+from prefecture.models import Base, bus, records
+from prefecture.settings import PrefectureSettings
+
+__all__ = ["create_app"]
+
+
+async def _counts(session: AsyncSession) -> dict[str, Any]:
+    return await record_counts(session, records)
+
+
+def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
+    settings = settings or PrefectureSettings()
+    spec = NodeSpec(
+        metadata=Base.metadata,
+        migrations=Path(__file__).parent / "migrations",
+        bus=bus,
+        apply=apply_message,
+        accepts=accepts_from(settings.node),
+        counts=_counts,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = NodeRuntime(settings, spec)
+        await runtime.start()
+        app.state.runtime = runtime
+        app.state.api_token = settings.api_token
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=f"jukinet prefecture service ({settings.node.code})",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(operations_router())
+    app.include_router(records_router(records))
+    return app

@@ -1,0 +1,55 @@
+"""Receiving municipal changes: verify, store with history, forward to the agency.
+
+The forward carries the municipality's own signed message untouched, so the agency can
+prove which municipality made every change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
+from jukinet.envelope import FORWARD_TYPE, Opener, SignedMessage
+from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
+from jukinet.pki import utcnow
+from jukinet.principals import AGENCY, Principal, PrincipalKind
+from jukinet.records import apply_changes
+from prefecture.models import bus, records
+
+__all__ = ["accepts_from", "apply_message"]
+
+log = logging.getLogger("jukinet.prefecture")
+CHANGE_BATCH = CHANGE_MESSAGE_TYPE + BATCH_TYPE_SUFFIX
+
+
+def accepts_from(prefecture: Principal) -> Callable[[Principal], bool]:
+    def accepts(sender: Principal) -> bool:
+        return sender.kind is PrincipalKind.MUNICIPALITY and sender.prefecture_of == prefecture
+
+    return accepts
+
+
+async def apply_message(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
+    if message.type != CHANGE_BATCH:
+        raise Rejected("unsupported_type", f"a prefecture does not accept {message.type}")
+    try:
+        changes = parse_changes(message.payload)
+    except InvalidChanges as exc:
+        raise Rejected("invalid_payload", exc.summary) from None
+    if any(c.record.municipality != message.issuer.code for c in changes):
+        raise Rejected("foreign_record", "a municipality may only change its own records")
+    applied = await apply_changes(
+        session, records, changes, origin_message_id=message.message_id, now=utcnow()
+    )
+    forward = {"origin": message.token}
+    await enqueue(session, bus, recipient=AGENCY, message_type=FORWARD_TYPE, payload=forward)
+    log.info(
+        "changes stored: from=%s message=%s changes=%d current=%d",
+        message.issuer.code,
+        message.message_id,
+        len(changes),
+        applied,
+    )

@@ -1,0 +1,18 @@
+"""The prefecture's copy of its municipalities' identity records, and its bus tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+from jukinet.bus import bus_tables
+from jukinet.db import NAMING_CONVENTION
+from jukinet.records import record_tables
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+bus = bus_tables(Base.metadata)
+records = record_tables(Base.metadata)

@@ -1,0 +1,22 @@
+"""Settings of the prefecture service (environment prefix ``JUKINET_PREFECTURE_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from jukinet.principals import Principal, PrincipalKind
+from jukinet.settings import NodeSettings
+
+
+class PrefectureSettings(NodeSettings):
+    model_config = SettingsConfigDict(env_prefix="JUKINET_PREFECTURE_", extra="ignore", frozen=True)
+
+    api_token: str = Field(min_length=16, description="operator token for this node's API")
+
+    @field_validator("principal")
+    @classmethod
+    def _is_prefecture(cls, value: str) -> str:
+        if Principal.parse(value).kind is not PrincipalKind.PREFECTURE:
+            raise ValueError("the prefecture service runs as a prefecture principal")
+        return value
