@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jukinet.cli import db, pki
+from jukinet.cli import db, federation, pki
 
 __all__ = ["app", "main"]
 
@@ -16,6 +16,9 @@ app = typer.Typer(
 )
 app.add_typer(pki.app, name="pki")
 app.add_typer(db.app, name="db")
+app.command()(federation.up)
+app.command()(federation.status)
+app.command()(federation.demo)
 
 
 def main() -> None:

@@ -1,0 +1,198 @@
+"""`jukinet up`, `jukinet status` and `jukinet demo`: a local federation for development."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jukinet.federation import DEMO
+from jukinet.localfed import LocalFederation
+from jukinet.principals import AGENCY, Principal
+
+console = Console(width=120)
+HomeOpt = Annotated[Path, typer.Option("--home", envvar="JUKINET_HOME", help="State directory.")]
+DEFAULT_HOME = Path("var")
+STATE_FILE = "federation.json"
+
+
+def _ports(base: int) -> dict[Principal, int]:
+    return {node: base + i for i, node in enumerate(DEMO.nodes)}
+
+
+def up(
+    home: HomeOpt = DEFAULT_HOME,
+    base_port: Annotated[int, typer.Option(help="First HTTP port; one per node.")] = 8100,
+    broker_port: Annotated[int, typer.Option(help="nats-server client port.")] = 4322,
+) -> None:
+    """Start the broker and every node of the demo federation; Ctrl-C stops them all."""
+    fed = LocalFederation(
+        home.resolve(),
+        ports=_ports(base_port),
+        broker_port=broker_port,
+        monitor_port=broker_port + 4000,
+    )
+    asyncio.run(_run(fed))
+
+
+async def _run(fed: LocalFederation) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        console.print("[bold]Starting the jukinet federation…")
+        await fed.start()
+        _save_state(fed)
+        _print_nodes(fed)
+        console.print(f"Operator token in {fed.root / 'api-token'}. Ctrl-C stops everything.")
+        await stop.wait()
+    finally:
+        console.print("Stopping…")
+        fed.stop()
+        (fed.root / STATE_FILE).unlink(missing_ok=True)
+
+
+def _save_state(fed: LocalFederation) -> None:
+    state = {
+        "broker": fed.nats_url,
+        "nodes": {node.uri: proc.url for node, proc in fed.nodes.items()},
+    }
+    (fed.root / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+
+def _print_nodes(fed: LocalFederation) -> None:
+    table = Table(title="jukinet local federation")
+    for column in ("node", "kind", "URL", "log"):
+        table.add_column(column, no_wrap=True)
+    table.add_row("nats-server", "broker", fed.nats_url, "log/nats-server.log")
+    for node, proc in fed.nodes.items():
+        table.add_row(node.uri, node.kind.value, proc.url, f"log/{node.slug}.log")
+    console.print(table)
+
+
+def _load(home: Path) -> tuple[dict[str, str], str]:
+    path = home / STATE_FILE
+    if not path.exists():
+        console.print("[red]No running federation found; start one with `jukinet up`.")
+        raise typer.Exit(1)
+    token = (home / "api-token").read_text().strip()
+    return json.loads(path.read_text())["nodes"], token
+
+
+def status(home: HomeOpt = DEFAULT_HOME) -> None:
+    """Each node's health, record counts, outbox backlog and dead letters."""
+    nodes, token = _load(home)
+    asyncio.run(_status(nodes, token))
+
+
+async def _status(nodes: dict[str, str], token: str) -> None:
+    table = Table(title="jukinet status")
+    for column in ("node", "ready", "records", "outbox", "dead letters"):
+        table.add_column(column, no_wrap=True)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=5.0, headers=headers) as client:
+        for uri, url in nodes.items():
+            table.add_row(uri, *(await _node_row(client, url)))
+    console.print(table)
+
+
+async def _node_row(client: httpx.AsyncClient, url: str) -> list[str]:
+    try:
+        ready = (await client.get(f"{url}/readyz")).json()
+        st = (await client.get(f"{url}/status")).json()
+    except httpx.HTTPError as exc:
+        return [f"[red]{type(exc).__name__}", "", "", ""]
+    readiness = "yes" if ready.get("ready") else f"[red]no ({ready})"
+    counts = st.get("residents") or st.get("records") or {}
+    records = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "0"
+    outbox = f"{st['outbox_unsealed']} pending, {st['outbox_unsent']} unsent"
+    dead = str(st["dead_letters"])
+    return [readiness, records, outbox, f"[red]{dead}" if st["dead_letters"] else dead]
+
+
+def demo(
+    home: HomeOpt = DEFAULT_HOME,
+    residents: Annotated[int, typer.Option(min=1, max=1000)] = 5,
+    seed: int = 0,
+) -> None:
+    """Register synthetic residents, move one, record a death; show them arrive upstream."""
+    nodes, token = _load(home)
+    asyncio.run(_demo(nodes, token, residents, seed))
+
+
+async def _demo(nodes: dict[str, str], token: str, count: int, seed: int) -> None:
+    from jukinet.synthetic import SyntheticResidents
+
+    people = SyntheticResidents(seed)
+    municipalities = [Principal.municipality(c) for c in DEMO.municipalities]
+    headers = {"Authorization": f"Bearer {token}"}
+    made: list[tuple[Principal, dict[str, Any]]] = []
+    async with httpx.AsyncClient(timeout=10.0, headers=headers) as client:
+        for i in range(count):
+            town = municipalities[i % len(municipalities)]
+            r = await client.post(
+                f"{nodes[town.uri]}/residents", json=people.registration(town.code)
+            )
+            r.raise_for_status()
+            made.append((town, r.json()))
+            console.print(f"registered at {town.code}: {r.json()['resident_code']} (出生)")
+        town, moved = made[0]
+        await _change(
+            client,
+            nodes[town.uri],
+            moved,
+            {"reason": "in_town_move", "address": people.address(town.code)},
+        )
+        console.print(f"moved within {town.code}: {moved['resident_code']} (転居)")
+        if len(made) > 1:
+            town, dead = made[1]
+            await _change(client, nodes[town.uri], dead, {"reason": "death"})
+            console.print(f"recorded a death at {town.code}: {dead['resident_code']} (死亡)")
+        await _show_upstream(client, nodes, made)
+
+
+async def _change(
+    client: httpx.AsyncClient, url: str, resident: dict[str, Any], body: dict[str, Any]
+) -> None:
+    import datetime as dt
+
+    body = {"change_date": dt.date.today().isoformat(), **body}
+    r = await client.post(f"{url}/residents/{resident['id']}/changes", json=body)
+    r.raise_for_status()
+
+
+async def _show_upstream(
+    client: httpx.AsyncClient, nodes: dict[str, str], made: list[tuple[Principal, dict[str, Any]]]
+) -> None:
+    table = Table(title="arrived upstream (reason / version)")
+    for column in ("resident code", "municipality", "prefecture", "agency"):
+        table.add_column(column, no_wrap=True)
+    await asyncio.sleep(1.0)
+    for town, resident in made:
+        code = resident["resident_code"]
+        cells = []
+        for node in (town.prefecture_of, AGENCY):
+            cells.append(await _upstream_cell(client, nodes[node.uri], code))
+        table.add_row(code, town.code, *cells)
+    console.print(table)
+
+
+async def _upstream_cell(client: httpx.AsyncClient, url: str, code: str) -> str:
+    for _ in range(50):
+        r = await client.post(f"{url}/records/lookup", json={"resident_code": code})
+        if r.status_code == 200:
+            view = r.json()
+            return f"{view['record']['change_reason']} / v{view['version']} ({view['status']})"
+        await asyncio.sleep(0.2)
+    return "[red]not arrived"
+
+
+__all__ = ["demo", "status", "up"]
