@@ -73,7 +73,7 @@ async def require_postgres() -> str:
     return PG_ADMIN_URL
 
 
-async def _admin(sql: str) -> None:
+async def admin_sql(sql: str) -> None:
     conn = await asyncpg.connect(PG_ADMIN_URL)
     try:
         await conn.execute(sql)
@@ -89,13 +89,13 @@ async def pg_databases() -> AsyncIterator[Callable[[], Awaitable[str]]]:
 
     async def make() -> str:
         name = f"jukinet_t_{secrets.token_hex(6)}"
-        await _admin(f'CREATE DATABASE "{name}"')
+        await admin_sql(f'CREATE DATABASE "{name}"')
         created.append(name)
         return admin.rsplit("/", 1)[0] + "/" + name
 
     yield make
     for name in created:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -106,8 +106,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     await require_postgres()
     name = f"jukinet_t_{secrets.token_hex(6)}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin_sql(f'CREATE DATABASE "{name}"')
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -104,10 +104,15 @@ class NodeProcess:
             os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait(10)
 
+    def interrupt(self) -> None:
+        """Ask the process to shut down (as Ctrl-C would) without waiting."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
+
     def stop(self, timeout: float = 15.0) -> None:
         if self._proc is None or self._proc.poll() is not None:
             return
-        self._proc.send_signal(signal.SIGINT)
+        self.interrupt()
         try:
             self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -217,14 +222,18 @@ class LocalFederation:
         d = self.layout.node_dir(principal)
         return tls_context(d / "tls.crt", d / "tls.key", self.layout.ca_cert)
 
-    async def start(self) -> None:
+    async def start(self, only: set[Principal] | None = None) -> None:
+        """Start the broker and the nodes (all, or ``only`` those)."""
         self.prepare()
         await self.start_broker()
-        for node in self.nodes.values():
+        chosen = [n for p, n in self.nodes.items() if only is None or p in only]
+        for node in chosen:
             node.start()
-        await asyncio.gather(*(node.wait_ready() for node in self.nodes.values()))
+        await asyncio.gather(*(node.wait_ready() for node in chosen))
 
     def stop(self) -> None:
+        for node in self.nodes.values():
+            node.interrupt()
         for node in self.nodes.values():
             node.stop()
         if self.broker is not None:

@@ -1,0 +1,61 @@
+"""A real federation per test module: nats-server with mTLS and every node as a process,
+on SQLite and on PostgreSQL (one database per node)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from jukinet.federation import DEMO
+from jukinet.localfed import LocalFederation
+from jukinet.principals import Principal
+from tests.conftest import PG_ADMIN_URL, admin_sql, require_postgres
+from tests.federation.support import PersonalData
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+async def make_federation(
+    backend: str, root: Path, only: set[Principal] | None = None
+) -> tuple[LocalFederation, list[str]]:
+    databases: dict[Principal, str] = {}
+    if backend == "postgresql":
+        await require_postgres()
+        for node in DEMO.nodes:
+            name = f"jukinet_f_{secrets.token_hex(5)}"
+            await admin_sql(f'CREATE DATABASE "{name}"')
+            databases[node] = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    fed = LocalFederation(root, database_url=databases.__getitem__ if databases else None)
+    try:
+        await fed.start(only=only)
+    except BaseException:
+        fed.stop()
+        raise
+    return fed, list(databases.values())
+
+
+async def drop_databases(urls: list[str]) -> None:
+    for url in urls:
+        await admin_sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@pytest_asyncio.fixture(scope="module", params=BACKENDS, loop_scope="session")
+async def federation(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LocalFederation]:
+    only = getattr(request.module, "RUN_NODES", None)
+    fed, urls = await make_federation(request.param, tmp_path_factory.mktemp("fed"), only)
+    try:
+        yield fed
+    finally:
+        fed.stop()
+        await drop_databases(urls)
+
+
+@pytest.fixture(scope="module")
+def personal_data() -> PersonalData:
+    return PersonalData()

@@ -1,0 +1,73 @@
+"""Helpers for federation tests: waiting, reading node databases, PD bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from jukinet.db import create_engine
+from jukinet.localfed import LocalFederation
+from jukinet.principals import Principal
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, seconds: float = 60.0, every: float = 0.25
+) -> None:
+    """Poll ``check`` until it holds; fail after ``seconds`` (bounded)."""
+    for _ in range(int(seconds / every)):
+        if await check():
+            return
+        await asyncio.sleep(every)
+    raise AssertionError(f"condition not reached within {seconds}s")
+
+
+def database_url_of(fed: LocalFederation, node: Principal) -> str:
+    return fed.nodes[node].env[next(k for k in fed.nodes[node].env if k.endswith("DATABASE_URL"))]
+
+
+async def query(fed: LocalFederation, node: Principal, sql: str, **params: Any) -> list[Any]:
+    """Read a node's own database directly (tests only)."""
+    engine = create_engine(database_url_of(fed, node))
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql), params)).all())
+    finally:
+        await engine.dispose()
+
+
+async def execute(fed: LocalFederation, node: Principal, sql: str, **params: Any) -> None:
+    engine = create_engine(database_url_of(fed, node))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql), params)
+    finally:
+        await engine.dispose()
+
+
+class PersonalData:
+    """Every name, address and resident code a test sends, to look for in the logs."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+
+    def add(self, *values: str | None) -> None:
+        self.values.update(v for v in values if v)
+
+    def add_body(self, body: dict[str, Any]) -> None:
+        self.add(body.get("name"), body.get("address"), body.get("resident_code"))
+
+    def leaks(self, log_dir: Path) -> list[str]:
+        found = []
+        for log in sorted(log_dir.glob("*.log")):
+            content = log.read_text(encoding="utf-8", errors="replace")
+            found += [f"{log.name}: {_mask(v)}" for v in self.values if v in content]
+        return found
+
+
+def _mask(value: str) -> str:
+    return re.sub(r"\w", "*", value)[:8] + f"({len(value)} chars)"
