@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +25,8 @@ from municipal.residents.router import router as residents_router
 from municipal.settings import MunicipalSettings
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("jukinet.municipal")
 
 
 async def _apply(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
@@ -48,6 +52,17 @@ SPEC = NodeSpec(
 )
 
 
+async def _keep_pool_filled(runtime: NodeRuntime, target: int) -> None:
+    """Refill the code pool in the background whenever it falls below half its target."""
+    while True:
+        await asyncio.sleep(2.0)
+        try:
+            async with runtime.sessions() as session, session.begin():
+                await refill_pool(session, target, low_water=target // 2)
+        except Exception as exc:  # retried on the next round
+            log.warning("code pool refill failed: %s", type(exc).__name__)
+
+
 def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     settings = settings or MunicipalSettings()
 
@@ -57,11 +72,13 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
         await runtime.start()
         async with runtime.sessions() as session, session.begin():
             await refill_pool(session, settings.code_pool_target)
+        refiller = asyncio.create_task(_keep_pool_filled(runtime, settings.code_pool_target))
         app.state.runtime = runtime
         app.state.api_token = settings.api_token
         try:
             yield
         finally:
+            refiller.cancel()
             await runtime.stop()
 
     app = FastAPI(

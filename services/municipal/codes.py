@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.ids import generate_resident_code
 from jukinet.pki import utcnow
+from jukinet.problems import Problem
 from municipal.models import CodePoolEntry, Resident
 
 __all__ = ["PoolExhausted", "draw_code", "refill_pool"]
 
 
-class PoolExhausted(RuntimeError):
+class PoolExhausted(Problem):
     """No undrawn code is left in this municipality's pool."""
 
+    status, type, title = 503, "code-pool-exhausted", "No resident code is available"
 
-async def refill_pool(session: AsyncSession, target: int) -> int:
-    """Top the pool up to ``target`` undrawn codes; return how many were added."""
-    undrawn = await session.scalar(
-        select(func.count()).select_from(CodePoolEntry).where(CodePoolEntry.drawn_at.is_(None))
+
+async def refill_pool(session: AsyncSession, target: int, *, low_water: int | None = None) -> int:
+    """Top the pool up to ``target`` undrawn codes (only once it is below ``low_water``,
+    when given); return how many were added."""
+    undrawn = int(
+        await session.scalar(
+            select(func.count()).select_from(CodePoolEntry).where(CodePoolEntry.drawn_at.is_(None))
+        )
+        or 0
     )
-    missing = target - int(undrawn or 0)
+    if low_water is not None and undrawn >= low_water:
+        return 0
+    missing = target - undrawn
     fresh: set[str] = set()
     while len(fresh) < missing:
         fresh.add(generate_resident_code())
@@ -40,12 +47,17 @@ async def refill_pool(session: AsyncSession, target: int) -> int:
 
 
 async def draw_code(session: AsyncSession) -> str:
-    """Take one undrawn code at random (the resident can never choose it)."""
-    undrawn = select(CodePoolEntry.code).where(CodePoolEntry.drawn_at.is_(None))
-    count = int(await session.scalar(select(func.count()).select_from(undrawn.subquery())) or 0)
-    if count == 0:
-        raise PoolExhausted("the resident-code pool is empty")
-    query = undrawn.order_by(CodePoolEntry.code).offset(secrets.randbelow(count)).limit(1)
+    """Take one undrawn code at random (the resident can never choose it).
+
+    The pool is kept small (its target size), so ordering it randomly is cheap; on
+    PostgreSQL, rows another transaction is drawing are skipped rather than waited for.
+    """
+    query = (
+        select(CodePoolEntry.code)
+        .where(CodePoolEntry.drawn_at.is_(None))
+        .order_by(func.random())
+        .limit(1)
+    )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     code = (await session.scalars(query)).first()
