@@ -1,0 +1,246 @@
+"""Impersonation and malformed input fail at the receiver: a node with broker access
+that injects forged, misaddressed, replayed, expired or malformed messages gets them
+dead-lettered with a reason, nothing stored changes, and good messages keep flowing.
+
+Shinjuku (131041) is not started: the test holds its credentials and speaks as it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import nats
+import pytest
+
+from jukinet.envelope import RecipientDirectory, Sealer
+from jukinet.federation import DEMO
+from jukinet.ids import generate_resident_code
+from jukinet.localfed import LocalFederation
+from jukinet.pki import Credentials, PkiLayout, TrustStore, read_certificate, utcnow
+from jukinet.principals import Principal, PrincipalKind
+from jukinet.subjects import inbox_prefix, message_subject, stream_name
+from jukinet.synthetic import SyntheticResidents
+from tests.federation.support import PersonalData, eventually, query
+
+pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
+
+SHINJUKU = Principal.municipality("131041")
+CHIYODA = Principal.municipality("131016")
+TOKYO = Principal.prefecture("130001")
+KANAGAWA = Principal.prefecture("140007")
+RUN_NODES = {n for n in DEMO.nodes if n != SHINJUKU}
+CHANGE_BATCH = "identity.change.batch"
+TTL = dt.timedelta(hours=1)
+
+
+def sealer(
+    layout: PkiLayout, keys_of: Principal, *, claimed: Principal | None = None, clock: Any = utcnow
+) -> Sealer:
+    creds = Credentials.load(layout.node_dir(keys_of), layout.ca_cert, claimed or keys_of)
+    trust = TrustStore(read_certificate(layout.ca_cert))
+    return Sealer(creds, RecipientDirectory.from_layout(layout, trust), clock=clock)
+
+
+def change(code: str | None = None, **record: Any) -> dict[str, Any]:
+    base = {
+        "resident_code": code or generate_resident_code(),
+        "municipality": SHINJUKU.code,
+        "name": "新宿 一郎",
+        "name_kana": "シンジュク イチロウ",
+        "birth_date": "1985-05-05",
+        "sex": "male",
+        "address": "東京都新宿区西新宿二丁目8番1号",
+        "change_reason": "birth",
+        "change_date": "1985-05-05",
+    }
+    base.update(record)
+    return {"record": base, "version": 1, "correlation_id": "0123456789abcdef"}
+
+
+class Speaker:
+    """A raw broker connection as one node (its own certificate, its own subjects)."""
+
+    def __init__(self, fed: LocalFederation, node: Principal) -> None:
+        self.fed, self.node = fed, node
+
+    async def publish(self, token: str, *, to: Principal = TOKYO) -> None:
+        nc = await nats.connect(
+            servers=[self.fed.nats_url],
+            tls=self.fed.tls(self.node),
+            tls_hostname="localhost",
+            inbox_prefix=inbox_prefix(self.node),
+            allow_reconnect=False,
+        )
+        try:
+            await nc.jetstream().publish(message_subject(to, self.node), token.encode(), timeout=5)
+        finally:
+            await nc.close()
+
+
+async def dead_letter_reasons(fed: LocalFederation) -> list[str]:
+    async with fed.client(TOKYO) as client:
+        r = await client.get("/dead-letters")
+    r.raise_for_status()
+    return [d["reason"] for d in r.json()]
+
+
+async def wait_for_dead_letters(fed: LocalFederation, count: int) -> list[str]:
+    async def enough() -> bool:
+        return len(await dead_letter_reasons(fed)) >= count
+
+    await eventually(enough, seconds=30)
+    return await dead_letter_reasons(fed)
+
+
+async def record_count(fed: LocalFederation) -> int:
+    return int((await query(fed, TOKYO, "SELECT count(*) FROM identity_records"))[0][0])
+
+
+async def a_chiyoda_change_still_flows(fed: LocalFederation, pd: PersonalData) -> None:
+    body = SyntheticResidents(seed=31).registration(CHIYODA.code)
+    pd.add_body(body)
+    async with fed.client(CHIYODA) as client:
+        r = await client.post("/residents", json=body)
+    assert r.status_code == 201
+    code = r.json()["resident_code"]
+    pd.add(code)
+
+    async def stored() -> bool:
+        async with fed.client(TOKYO) as client:
+            found = await client.post("/records/lookup", json={"resident_code": code})
+        return found.status_code == 200
+
+    await eventually(stored, seconds=30)
+
+
+async def test_forged_misaddressed_replayed_and_expired_messages_are_dead_lettered(
+    federation: LocalFederation, other_pki: tuple[PkiLayout, Any], personal_data: PersonalData
+) -> None:
+    layout = federation.layout
+    await a_chiyoda_change_still_flows(federation, personal_data)  # something to replay
+    before = await record_count(federation)
+    payload = {"items": [change()]}
+    chiyoda, shinjuku = Speaker(federation, CHIYODA), Speaker(federation, SHINJUKU)
+    seal: dict[str, Any] = {"type": CHANGE_BATCH, "payload": payload, "sequence": 1, "ttl": TTL}
+
+    # Chiyoda's own valid key, claiming to be Shinjuku, on Chiyoda's own subject
+    forged = sealer(layout, CHIYODA, claimed=SHINJUKU).seal(audience=TOKYO, **seal)
+    await chiyoda.publish(forged.token)
+    # Shinjuku's genuine message, but published by Chiyoda's connection
+    genuine = sealer(layout, SHINJUKU).seal(audience=TOKYO, **seal)
+    await chiyoda.publish(genuine.token)
+    # addressed to Kanagawa: encrypted to Kanagawa, or encrypted to Tokyo but aud=Kanagawa
+    await shinjuku.publish(sealer(layout, SHINJUKU).seal(audience=KANAGAWA, **seal).token)
+    s = sealer(layout, SHINJUKU)
+    _, signed = s.sign(audience=KANAGAWA, **seal)
+    await shinjuku.publish(s.encrypt(signed, TOKYO))
+    # expired
+    past = sealer(layout, SHINJUKU, clock=lambda: utcnow() - dt.timedelta(days=4))
+    await shinjuku.publish(past.seal(audience=TOKYO, **seal).token)
+    # from a look-alike federation's CA
+    other_layout, _ = other_pki
+    impostor = Credentials.load(other_layout.node_dir(SHINJUKU), other_layout.ca_cert, SHINJUKU)
+    trust = TrustStore(read_certificate(layout.ca_cert))
+    outsider = Sealer(impostor, RecipientDirectory.from_layout(layout, trust))
+    await shinjuku.publish(outsider.seal(audience=TOKYO, **seal).token)
+    # replayed: a message Tokyo already applied, taken from its stream and sent again
+    ops = await nats.connect(
+        servers=[federation.nats_url],
+        tls=federation.tls(Principal(PrincipalKind.OPS, "admin")),
+        tls_hostname="localhost",
+        inbox_prefix=inbox_prefix(Principal(PrincipalKind.OPS, "admin")),
+    )
+    try:
+        first = await ops.jetstream().get_msg(stream_name(TOKYO), 1)
+    finally:
+        await ops.close()
+    assert first.subject == message_subject(TOKYO, CHIYODA)
+    await chiyoda.publish(first.data.decode())
+
+    reasons = await wait_for_dead_letters(federation, 7)
+    assert sorted(reasons) == sorted(
+        [
+            "signer_not_issuer",
+            "sender_mismatch",
+            "decryption_failed",
+            "wrong_audience",
+            "message_expired",
+            "untrusted_signer",
+            "replayed",
+        ]
+    )
+    assert await record_count(federation) == before
+    await a_chiyoda_change_still_flows(federation, personal_data)
+
+
+async def test_malformed_payloads_are_rejected_and_change_nothing(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    speaker, s = Speaker(federation, SHINJUKU), sealer(federation.layout, SHINJUKU)
+    bad_code = generate_resident_code()
+    bad_code = bad_code[:-1] + str((int(bad_code[-1]) + 1) % 10)
+    long_name = "長" * 5000
+    personal_data.add(bad_code, long_name[:50])
+    payloads: list[tuple[str, dict[str, Any]]] = [
+        ("invalid_payload", {"items": [change(bad_code)]}),
+        ("invalid_payload", {"items": [change(birth_date="2999-01-01", change_date="2999-01-01")]}),
+        ("invalid_payload", {"items": [change(birth_date="2023-02-30")]}),
+        ("invalid_payload", {"items": [change(name=long_name)]}),
+        ("invalid_payload", {"items": [change(municipality="131017")]}),
+        ("invalid_payload", {"items": []}),
+        ("invalid_payload", {"changes": "everything"}),
+        ("foreign_record", {"items": [change(municipality=CHIYODA.code)]}),
+    ]
+    before = await record_count(federation)
+    start = len(await dead_letter_reasons(federation))
+    rows = await query(
+        federation,
+        TOKYO,
+        "SELECT last_sequence FROM inbox_channels WHERE sender = :s",
+        s=SHINJUKU.uri,
+    )
+    next_seq = (rows[0][0] if rows else 0) + 1
+    for offset, (_, payload) in enumerate(payloads):
+        token = s.seal(
+            audience=TOKYO, type=CHANGE_BATCH, payload=payload, sequence=next_seq + offset, ttl=TTL
+        ).token
+        await speaker.publish(token)
+    token = s.seal(
+        audience=TOKYO,
+        type="identity.unknown",
+        payload={},
+        sequence=next_seq + len(payloads),
+        ttl=TTL,
+    ).token
+    await speaker.publish(token)
+    good = change()
+    personal_data.add(good["record"]["resident_code"])
+    last = next_seq + len(payloads) + 1
+    await speaker.publish(
+        s.seal(
+            audience=TOKYO, type=CHANGE_BATCH, payload={"items": [good]}, sequence=last, ttl=TTL
+        ).token
+    )
+
+    async def good_one_stored() -> bool:
+        return await record_count(federation) == before + 1
+
+    await eventually(good_one_stored, seconds=30)
+    reasons = (await dead_letter_reasons(federation))[
+        : len(await dead_letter_reasons(federation)) - start
+    ]
+    expected = [reason for reason, _ in payloads] + ["unsupported_type"]
+    assert sorted(reasons) == sorted(expected)
+    async with federation.client(TOKYO) as client:
+        listing = (await client.get("/dead-letters")).text
+    assert bad_code not in listing
+    assert "長長長" not in listing
+    assert "新宿 一郎" not in listing
+
+
+async def test_no_personal_data_reached_any_log(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    personal_data.add("新宿 一郎", "東京都新宿区西新宿二丁目8番1号")
+    assert personal_data.leaks(federation.root / "log") == []
