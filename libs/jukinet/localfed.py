@@ -37,6 +37,8 @@ _SERVICE = {
     PrincipalKind.AGENCY: "agency",
 }
 RENEW_BEFORE = dt.timedelta(days=1)
+# the broker's host names: local runs, and the compose services of deploy/
+BROKER_NAMES = ["localhost", "nats", "nats-1", "nats-2", "nats-3"]
 
 
 def free_port() -> int:
@@ -59,7 +61,7 @@ def ensure_pki(layout: PkiLayout, federation: Federation, *, days: int = 7) -> N
             layout.issue(ca, principal, validity=validity)
     broker = layout.broker_dir / "tls.crt"
     if not broker.exists() or read_certificate(broker).not_valid_after_utc < horizon:
-        layout.issue_broker(ca, dns_names=["localhost"], validity=validity)
+        layout.issue_broker(ca, dns_names=BROKER_NAMES, validity=validity)
 
 
 def _first_purpose(principal: Principal) -> Purpose:

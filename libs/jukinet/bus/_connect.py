@@ -51,7 +51,6 @@ async def connect(
     nc = await nats.connect(
         servers=servers,
         tls=tls,
-        tls_hostname="localhost",
         name=name or principal.slug,
         inbox_prefix=inbox_prefix(principal),
         allow_reconnect=reconnect,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jukinet.cli import db, federation, pki
+from jukinet.cli import broker, db, federation, pki
 
 __all__ = ["app", "main"]
 
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(pki.app, name="pki")
 app.add_typer(db.app, name="db")
+app.add_typer(broker.app, name="broker")
 app.command()(federation.up)
 app.command()(federation.status)
 app.command()(federation.demo)

@@ -1,0 +1,61 @@
+"""`jukinet broker`: the nats-server configuration and the streams, for operations."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from jukinet.broker import BrokerConfig, ensure_streams, render
+from jukinet.bus import connect, tls_context
+from jukinet.federation import DEMO
+from jukinet.pki import PkiLayout
+from jukinet.principals import Principal, PrincipalKind
+
+app = typer.Typer(help="Broker configuration and streams.", no_args_is_help=True)
+console = Console()
+PkiOpt = Annotated[Path, typer.Option("--pki-root", envvar="JUKINET_PKI", help="PKI directory.")]
+
+
+@app.command()
+def config(
+    out: Annotated[Path, typer.Option(help="Where to write nats.conf.")],
+    cert_root: Annotated[
+        Path, typer.Option(help="The PKI directory as the broker will see it (e.g. /pki).")
+    ] = Path("var/pki"),
+    host: str = "127.0.0.1",
+    port: int = 4222,
+    monitor_port: int = 8222,
+    store_dir: Path = Path("/data/jetstream"),
+) -> None:
+    """Write the broker configuration: TLS 1.3, verify_and_map, per-node permissions."""
+    settings = BrokerConfig(port=port, monitor_port=monitor_port, store_dir=store_dir, host=host)
+    out.write_text(render(settings, PkiLayout(cert_root), DEMO))
+    console.print(f"wrote {out}")
+
+
+@app.command("init-streams")
+def init_streams(
+    server: Annotated[str, typer.Option(help="e.g. tls://nats:4222")],
+    pki_root: PkiOpt = Path("var/pki"),
+    replicas: Annotated[int, typer.Option(min=1, max=5)] = 1,
+    ops: str = "admin",
+) -> None:
+    """Create or update every node's stream and consumer, as the operations identity."""
+    principal = Principal(PrincipalKind.OPS, ops)
+    layout = PkiLayout(pki_root)
+    node = layout.node_dir(principal)
+    tls = tls_context(node / "tls.crt", node / "tls.key", layout.ca_cert)
+
+    async def run() -> list[str]:
+        nc = await connect(principal, [server], tls, reconnect=False)
+        try:
+            return await ensure_streams(nc, DEMO, replicas=replicas)
+        finally:
+            await nc.close()
+
+    for name in asyncio.run(run()):
+        console.print(f"stream {name}: ready")
