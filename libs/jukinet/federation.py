@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from jukinet.principals import AGENCY, Principal, PrincipalKind
 
-__all__ = ["DEMO", "Federation"]
+__all__ = ["BROKER_NAMES", "DEMO", "Federation"]
+
+# the broker's host names: local runs, and the compose services of deploy/
+BROKER_NAMES = ["localhost", "nats", "nats-1", "nats-2", "nats-3"]
 
 
 @dataclass(frozen=True)

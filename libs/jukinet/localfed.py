@@ -24,7 +24,7 @@ import httpx
 
 from jukinet.broker import BrokerConfig, BrokerProcess, ensure_streams, render
 from jukinet.bus import connect, tls_context
-from jukinet.federation import DEMO, Federation
+from jukinet.federation import BROKER_NAMES, DEMO, Federation
 from jukinet.logs import logging_config
 from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, read_certificate, utcnow
 from jukinet.principals import Principal, PrincipalKind
@@ -37,8 +37,6 @@ _SERVICE = {
     PrincipalKind.AGENCY: "agency",
 }
 RENEW_BEFORE = dt.timedelta(days=1)
-# the broker's host names: local runs, and the compose services of deploy/
-BROKER_NAMES = ["localhost", "nats", "nats-1", "nats-2", "nats-3"]
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ async def _counts(session: AsyncSession) -> dict[str, Any]:
 
 
 def create_app(settings: AgencySettings | None = None) -> FastAPI:
-    settings = settings or AgencySettings()
+    settings = settings or AgencySettings(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
     spec = NodeSpec(
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",

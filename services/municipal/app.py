@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -64,7 +65,7 @@ async def _keep_pool_filled(runtime: NodeRuntime, target: int) -> None:
 
 
 def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
-    settings = settings or MunicipalSettings()
+    settings = settings or MunicipalSettings(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

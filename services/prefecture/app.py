@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ async def _counts(session: AsyncSession) -> dict[str, Any]:
 
 
 def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
-    settings = settings or PrefectureSettings()
+    settings = settings or PrefectureSettings(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
     spec = NodeSpec(
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jukinet.federation import DEMO
+from jukinet.federation import BROKER_NAMES, DEMO
 from jukinet.pki import CertificateAuthority, PkiLayout, principal_of, read_certificate
 from jukinet.principals import InvalidPrincipal, Principal, PrincipalKind
 
@@ -37,6 +37,7 @@ def init(
     ca = CertificateAuthority.create(layout.ca_dir, validity=dt.timedelta(days=ca_days))
     for principal in DEMO.principals:
         layout.issue(ca, principal, validity=dt.timedelta(days=days))
+    layout.issue_broker(ca, dns_names=BROKER_NAMES, validity=dt.timedelta(days=days))
     _show(layout)
 
 
@@ -56,6 +57,15 @@ def issue(
     ca = CertificateAuthority.load(layout.ca_dir)
     layout.issue(ca, principal, validity=dt.timedelta(days=days))
     console.print(f"issued {principal.uri} in {layout.node_dir(principal)}")
+
+
+@app.command()
+def broker(root: RootOpt = DEFAULT_ROOT, days: DaysOpt = 7) -> None:
+    """Issue (or renew) the broker's server certificate."""
+    layout = PkiLayout(root)
+    ca = CertificateAuthority.load(layout.ca_dir)
+    layout.issue_broker(ca, dns_names=BROKER_NAMES, validity=dt.timedelta(days=days))
+    console.print(f"issued the broker certificate in {layout.broker_dir}")
 
 
 @app.command("list")
