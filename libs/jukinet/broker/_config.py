@@ -36,18 +36,19 @@ class BrokerConfig:
 
 
 def node_permissions(node: Principal, federation: Federation) -> dict[str, Any]:
-    """A node may publish only as itself, consume only its own stream, read only its inbox."""
+    """A node may publish only as itself and only to the nodes it talks to, consume only its
+    own stream, and read only its own inbox."""
     stream = stream_name(node)
     publish = [
-        f"{PREFIX}.*.{node.code}",
+        *_destinations(node, federation),
         f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{CONSUMER}",
         f"$JS.API.CONSUMER.INFO.{stream}.{CONSUMER}",
         f"$JS.ACK.{stream}.{CONSUMER}.>",
         f"$JS.ACK.*.*.{stream}.{CONSUMER}.>",
     ]
-    deny: list[str] = []
+    deny = [f"{PREFIX}.{node.code}.{node.code}"]  # nobody writes to itself
     if node.kind is PrincipalKind.MUNICIPALITY:
-        # municipalities talk to their own prefecture and to other municipalities only
+        # any municipality (move-in notices) but no other prefecture and not the agency
         others = [Principal.prefecture(c) for c in federation.prefectures]
         deny += [f"{PREFIX}.{p.code}.{node.code}" for p in others if p != node.prefecture_of]
         deny.append(f"{PREFIX}.{AGENCY.code}.{node.code}")
@@ -57,10 +58,29 @@ def node_permissions(node: Principal, federation: Federation) -> dict[str, Any]:
     }
 
 
+def _destinations(node: Principal, federation: Federation) -> list[str]:
+    """Subjects a node may send on: always ending in its own code."""
+    if node.kind is PrincipalKind.PREFECTURE:
+        return [f"{PREFIX}.{AGENCY.code}.{node.code}"]  # prefectures forward to the agency
+    if node.kind is PrincipalKind.AGENCY:
+        towns = [Principal.municipality(c) for c in federation.municipalities]
+        return [f"{PREFIX}.{t.code}.{node.code}" for t in towns]  # code pools, disclosures
+    return [f"{PREFIX}.*.{node.code}"]  # municipalities: narrowed by the deny list
+
+
 def ops_permissions(ops: Principal) -> dict[str, Any]:
-    """The operations identity manages streams and consumers; it sends no messages."""
+    """The operations identity manages streams and consumers. It sends no messages and
+    can read none: fetching, getting or direct-getting a message is denied."""
     return {
-        "publish": {"allow": ["$JS.API.>"], "deny": [f"{PREFIX}.>"]},
+        "publish": {
+            "allow": ["$JS.API.>"],
+            "deny": [
+                f"{PREFIX}.>",
+                "$JS.API.CONSUMER.MSG.NEXT.>",
+                "$JS.API.STREAM.MSG.GET.>",
+                "$JS.API.DIRECT.GET.>",
+            ],
+        },
         "subscribe": {"allow": [f"{inbox_prefix(ops)}.>"]},
     }
 

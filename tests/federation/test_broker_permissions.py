@@ -1,0 +1,502 @@
+"""The broker's authorization, against a real nats-server with mutual TLS.
+
+Only the broker runs here (no services): every client is a raw nats-py connection made
+with a principal's certificate, so each denial is the broker's own, observed both as the
+client sees it (a timeout, a permissions violation sent to ``error_cb``) and as its effect
+(streams and consumers left untouched, checked with the operations identity).
+
+nats-py lowercases the server's ``-ERR`` text, so violations are compared in lowercase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import nats
+import nats.errors
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from jukinet.bus import tls_context
+from jukinet.localfed import LocalFederation
+from jukinet.pki import CertificateAuthority, PkiLayout
+from jukinet.principals import AGENCY, Principal, PrincipalKind
+from jukinet.subjects import CONSUMER, inbox_prefix
+
+pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
+
+HIRATSUKA = Principal.municipality("142034")  # 平塚市, in Kanagawa
+YOKOHAMA = Principal.municipality("141003")  # 横浜市, in Kanagawa
+KANAGAWA = Principal.prefecture("140007")
+TOKYO = Principal.prefecture("130001")
+OPS = Principal(PrincipalKind.OPS, "admin")
+MINISTRY = Principal(PrincipalKind.MINISTRY, "mofa-passport")
+
+IN_KANAGAWA = "IN_140007"
+TIMEOUT = 1.0  # every request, fetch and wait below is bounded by this (or 2 s)
+
+
+def violation(kind: str, subject: str) -> str:
+    """The server's ``-ERR`` text as nats-py reports it (lowercased)."""
+    return f'nats: permissions violation for {kind} to "{subject}"'.lower()
+
+
+@dataclass
+class Conn:
+    """A connection as one principal, recording every error the server reports."""
+
+    principal: Principal
+    nc: Client
+    errors: list[Exception] = field(default_factory=list)
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.nc.jetstream(timeout=TIMEOUT)
+
+    def violations(self) -> list[str]:
+        return [str(e).lower() for e in self.errors if "permissions violation" in str(e).lower()]
+
+    async def expect_violation(self, expected: str) -> None:
+        """Wait (at most 2 s) for exactly this permissions violation to be reported."""
+        for _ in range(20):
+            if expected in self.violations():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{self.principal}: no {expected!r}; got {self.violations()}")
+
+
+async def _connect(
+    url: str, tls: ssl.SSLContext, prefix: str, errors: list[Exception], name: str
+) -> Client:
+    """Connect with no reconnects; the client is closed again if the connect fails."""
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(exc)
+
+    nc = Client()
+    try:
+        await nc.connect(
+            servers=[url],
+            tls=tls,
+            tls_hostname="localhost",
+            name=name,
+            inbox_prefix=prefix,
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
+            connect_timeout=2,
+            error_cb=on_error,
+        )
+    except BaseException:
+        await nc.close()
+        raise
+    return nc
+
+
+@asynccontextmanager
+async def connected(fed: LocalFederation, principal: Principal) -> AsyncIterator[Conn]:
+    errors: list[Exception] = []
+    nc = await _connect(
+        fed.nats_url, fed.tls(principal), inbox_prefix(principal), errors, principal.slug
+    )
+    try:
+        assert nc.is_connected
+        yield Conn(principal, nc, errors)
+    finally:
+        await nc.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def fed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalFederation]:
+    """The demo federation's broker alone, with its streams and consumers created."""
+    fed = LocalFederation(tmp_path_factory.mktemp("broker-permissions"))
+    fed.prepare()
+    assert fed.broker is not None
+    try:
+        await fed.start_broker()
+        yield fed
+    finally:
+        fed.broker.stop()
+
+
+async def stored(ops: Conn, stream: str) -> int:
+    return (await ops.js.stream_info(stream)).state.messages
+
+
+# -- 1, 2, 3: publishing ------------------------------------------------------------------
+
+
+async def test_municipality_cannot_publish_as_another_municipality(fed: LocalFederation) -> None:
+    subject = "jukinet.msg.140007.141003"  # Yokohama -> Kanagawa, sent by Hiratsuka
+    async with connected(fed, OPS) as ops, connected(fed, HIRATSUKA) as town:
+        before = await stored(ops, IN_KANAGAWA)
+
+        with pytest.raises(nats.errors.TimeoutError):
+            await town.js.publish(subject, b"forged as 141003", timeout=TIMEOUT)
+
+        await town.expect_violation(violation("publish", subject))
+        assert await stored(ops, IN_KANAGAWA) == before
+        assert town.nc.is_connected  # a violation is reported, not a disconnect
+
+
+async def test_municipality_publishes_as_itself_to_its_prefecture(fed: LocalFederation) -> None:
+    subject = "jukinet.msg.140007.142034"
+    async with connected(fed, OPS) as ops, connected(fed, HIRATSUKA) as town:
+        before = await stored(ops, IN_KANAGAWA)
+
+        ack = await town.js.publish(subject, b"from 142034", timeout=TIMEOUT)
+
+        assert ack.stream == IN_KANAGAWA
+        assert not ack.duplicate
+        assert await stored(ops, IN_KANAGAWA) == before + 1
+        assert town.errors == []
+
+
+@pytest.mark.parametrize(
+    ("subject", "stream"),
+    [
+        pytest.param(f"jukinet.msg.{AGENCY.code}.142034", "IN_jlis", id="to-agency"),
+        pytest.param("jukinet.msg.130001.142034", "IN_130001", id="to-other-prefecture"),
+    ],
+)
+async def test_municipality_cannot_bypass_its_prefecture(
+    fed: LocalFederation, subject: str, stream: str
+) -> None:
+    async with connected(fed, OPS) as ops, connected(fed, HIRATSUKA) as town:
+        before = await stored(ops, stream)
+
+        with pytest.raises(nats.errors.TimeoutError):
+            await town.js.publish(subject, b"bypass", timeout=TIMEOUT)
+
+        await town.expect_violation(violation("publish", subject))
+        assert await stored(ops, stream) == before
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "stream"),
+    [
+        pytest.param(KANAGAWA, "jukinet.msg.131016.130001", "IN_131016", id="pref-as-pref"),
+        pytest.param(KANAGAWA, "jukinet.msg.jlis.142034", "IN_jlis", id="pref-as-town"),
+        pytest.param(AGENCY, "jukinet.msg.140007.130001", IN_KANAGAWA, id="agency-as-pref"),
+        pytest.param(OPS, "jukinet.msg.140007.142034", IN_KANAGAWA, id="ops-sends-nothing"),
+        pytest.param(KANAGAWA, "jukinet.msg.131016.140007", "IN_131016", id="pref-to-other-town"),
+        pytest.param(KANAGAWA, "jukinet.msg.130001.140007", "IN_130001", id="pref-to-pref"),
+        pytest.param(HIRATSUKA, "jukinet.msg.142034.142034", "IN_142034", id="town-to-itself"),
+        pytest.param(AGENCY, "jukinet.msg.140007.jlis", IN_KANAGAWA, id="agency-to-pref"),
+    ],
+)
+async def test_no_principal_publishes_as_another(
+    fed: LocalFederation, sender: Principal, subject: str, stream: str
+) -> None:
+    async with connected(fed, OPS) as ops, connected(fed, sender) as conn:
+        before = await stored(ops, stream)
+
+        with pytest.raises(nats.errors.TimeoutError):
+            await conn.js.publish(subject, b"forged", timeout=TIMEOUT)
+
+        await conn.expect_violation(violation("publish", subject))
+        assert await stored(ops, stream) == before
+
+
+# -- 4: consuming -------------------------------------------------------------------------
+
+
+async def test_only_the_owner_pulls_its_consumer(fed: LocalFederation) -> None:
+    marker = f"pull-{secrets.token_hex(8)}".encode()
+    async with (
+        connected(fed, OPS) as ops,
+        connected(fed, HIRATSUKA) as town,
+        connected(fed, KANAGAWA) as pref,
+    ):
+        await town.js.publish("jukinet.msg.140007.142034", marker, timeout=TIMEOUT)
+        before = await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)
+        assert before.num_pending >= 1
+
+        spy = await town.js.pull_subscribe_bind(durable=CONSUMER, stream=IN_KANAGAWA)
+        try:
+            with pytest.raises(nats.errors.TimeoutError):
+                await spy.fetch(1, timeout=TIMEOUT)
+        finally:
+            await spy.unsubscribe()
+        await town.expect_violation(
+            violation("publish", f"$JS.API.CONSUMER.MSG.NEXT.{IN_KANAGAWA}.{CONSUMER}")
+        )
+        after = await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)
+        assert after.delivered.stream_seq == before.delivered.stream_seq
+        assert after.num_ack_pending == before.num_ack_pending
+
+        # positive control: the prefecture pulls (and acks) its own messages
+        own = await pref.js.pull_subscribe_bind(durable=CONSUMER, stream=IN_KANAGAWA)
+        received: list[bytes] = []
+        try:
+            for _ in range(2):  # at most 2 bounded fetches
+                for msg in await own.fetch(100, timeout=TIMEOUT):
+                    await msg.ack_sync(timeout=TIMEOUT)
+                    received.append(msg.data)
+                if marker in received:
+                    break
+        finally:
+            await own.unsubscribe()
+        assert marker in received
+        assert pref.errors == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        f"$JS.API.CONSUMER.INFO.{IN_KANAGAWA}.{CONSUMER}",
+        f"$JS.API.STREAM.INFO.{IN_KANAGAWA}",
+        f"$JS.API.STREAM.MSG.GET.{IN_KANAGAWA}",
+        f"$JS.API.DIRECT.GET.{IN_KANAGAWA}",
+    ],
+)
+async def test_municipality_cannot_read_another_nodes_stream(
+    fed: LocalFederation, subject: str
+) -> None:
+    async with connected(fed, HIRATSUKA) as town:
+        with pytest.raises(nats.errors.TimeoutError):
+            await town.nc.request(subject, json.dumps({"seq": 1}).encode(), timeout=TIMEOUT)
+        await town.expect_violation(violation("publish", subject))
+
+
+# -- 5: subscribing -----------------------------------------------------------------------
+
+
+async def _owner_consumer_info(owner: Conn, town: Conn) -> None:
+    """A JetStream API reply delivered to Kanagawa's own inbox (``_INBOX_140007.…``)."""
+    info = await owner.js.consumer_info(IN_KANAGAWA, CONSUMER)
+    assert info.name == CONSUMER
+
+
+async def _message_to_kanagawa(owner: Conn, town: Conn) -> None:
+    """A message really published on ``jukinet.msg.140007.142034``."""
+    ack = await town.js.publish("jukinet.msg.140007.142034", b"not for spies", timeout=TIMEOUT)
+    assert ack.stream == IN_KANAGAWA
+
+
+@pytest.mark.parametrize(
+    ("subject", "trigger"),
+    [
+        pytest.param("_INBOX_140007.>", _owner_consumer_info, id="other-inbox"),
+        pytest.param("jukinet.msg.140007.*", _message_to_kanagawa, id="other-messages"),
+        pytest.param(">", _owner_consumer_info, id="everything"),
+    ],
+)
+async def test_municipality_cannot_subscribe_to_another_nodes_traffic(
+    fed: LocalFederation, subject: str, trigger: Callable[[Conn, Conn], Awaitable[None]]
+) -> None:
+    async with connected(fed, HIRATSUKA) as town, connected(fed, KANAGAWA) as pref:
+        spy = await town.nc.subscribe(subject)
+        try:
+            await town.nc.flush(timeout=2)
+            await town.expect_violation(violation("subscription", subject))
+
+            await trigger(pref, town)  # traffic on that subject does happen...
+
+            with pytest.raises(nats.errors.TimeoutError):  # ...but never reaches the spy
+                await spy.next_msg(timeout=TIMEOUT)
+        finally:
+            await spy.unsubscribe()
+        assert pref.errors == []
+
+
+# -- 6: connecting ------------------------------------------------------------------------
+
+
+def _no_certificate(fed: LocalFederation, other: PkiLayout) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(fed.layout.ca_cert))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    return ctx
+
+
+def _other_ca(fed: LocalFederation, other: PkiLayout) -> ssl.SSLContext:
+    """Same principal name, certificate from an unrelated CA (the broker is still trusted)."""
+    d = other.node_dir(HIRATSUKA)
+    return tls_context(d / "tls.crt", d / "tls.key", fed.layout.ca_cert)
+
+
+def _ministry(fed: LocalFederation, other: PkiLayout) -> ssl.SSLContext:
+    """A valid certificate of the federation CA, for a principal that is no broker user."""
+    return fed.tls(MINISTRY)
+
+
+@pytest.mark.parametrize(
+    ("make_tls", "refused", "client_says", "broker_logs"),
+    [
+        pytest.param(
+            _no_certificate,
+            OSError,  # reset, broken pipe or the TLS alert: which one the client sees races
+            None,
+            "TLS handshake error: tls: client didn't provide a certificate",
+            id="no-cert",
+        ),
+        pytest.param(
+            _other_ca,
+            OSError,
+            None,
+            "TLS handshake error: tls: failed to verify certificate: "
+            "x509: certificate signed by unknown authority",
+            id="other-ca",
+        ),
+        pytest.param(
+            _ministry,
+            nats.errors.Error,
+            "authorization violation",
+            "authentication error",
+            id="ministry-not-a-user",
+        ),
+    ],
+)
+async def test_only_broker_users_connect(
+    fed: LocalFederation,
+    other_pki: tuple[PkiLayout, CertificateAuthority],
+    make_tls: Callable[[LocalFederation, PkiLayout], ssl.SSLContext],
+    refused: type[Exception],
+    client_says: str | None,
+    broker_logs: str,
+) -> None:
+    assert fed.broker is not None
+    log = fed.broker.log_file
+    offset = log.stat().st_size
+    errors: list[Exception] = []
+    tls = make_tls(fed, other_pki[0])
+    try:
+        nc = await _connect(fed.nats_url, tls, "_INBOX_x", errors, "x")
+    except refused as exc:
+        reported = [str(e).lower() for e in (exc, *errors)]
+    else:
+        accepted = nc.is_connected
+        await nc.close()
+        pytest.fail(f"connect did not raise (connected: {accepted}); the broker let it in")
+    if client_says is not None:
+        assert any(client_says in text for text in reported), reported
+    for _ in range(20):  # the broker's own reason, at most 2 s later
+        with log.open("rb") as f:
+            f.seek(offset)
+            if broker_logs in f.read().decode(errors="replace"):
+                break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail(f"{broker_logs!r} not in {log}")
+
+
+async def test_same_client_setup_connects_with_a_valid_node_certificate(
+    fed: LocalFederation,
+) -> None:
+    """Positive control for the refusals above: the same connect code, a node's cert."""
+    errors: list[Exception] = []
+    nc = await _connect(fed.nats_url, fed.tls(HIRATSUKA), "_INBOX_142034", errors, "x")
+    try:
+        assert nc.is_connected
+        await nc.flush(timeout=2)
+    finally:
+        await nc.close()
+    assert errors == []
+
+
+# -- 7: managing streams and consumers ----------------------------------------------------
+
+
+async def _stream_absent(ops: Conn, name: str) -> None:
+    with pytest.raises(NotFoundError):
+        await ops.js.stream_info(name)
+
+
+async def _consumer_absent(ops: Conn, stream: str, name: str) -> None:
+    with pytest.raises(NotFoundError):
+        await ops.js.consumer_info(stream, name)
+
+
+def _config(name: str, subjects: list[str]) -> bytes:
+    return json.dumps({"name": name, "subjects": subjects, "num_replicas": 1}).encode()
+
+
+def _consumer(stream: str, durable: str) -> bytes:
+    config = {"durable_name": durable, "ack_policy": "explicit"}
+    return json.dumps({"stream_name": stream, "config": config}).encode()
+
+
+@pytest.mark.parametrize(
+    ("subject", "payload"),
+    [
+        pytest.param("$JS.API.STREAM.CREATE.X", _config("X", ["x.>"]), id="create-stream"),
+        pytest.param(
+            "$JS.API.STREAM.UPDATE.IN_142034",
+            _config("IN_142034", ["jukinet.msg.142034.*", "jukinet.msg.*.140007"]),
+            id="update-own-stream",
+        ),
+        pytest.param("$JS.API.STREAM.DELETE.IN_142034", b"", id="delete-own-stream"),
+        pytest.param(f"$JS.API.STREAM.PURGE.{IN_KANAGAWA}", b"", id="purge-other-stream"),
+        pytest.param(
+            f"$JS.API.CONSUMER.CREATE.{IN_KANAGAWA}.spy",
+            _consumer(IN_KANAGAWA, "spy"),
+            id="create-consumer",
+        ),
+        pytest.param(
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{IN_KANAGAWA}.spy",
+            _consumer(IN_KANAGAWA, "spy"),
+            id="create-durable",
+        ),
+        pytest.param(
+            f"$JS.API.CONSUMER.DELETE.{IN_KANAGAWA}.{CONSUMER}", b"", id="delete-other-consumer"
+        ),
+        pytest.param(f"$JS.API.CONSUMER.DELETE.IN_142034.{CONSUMER}", b"", id="delete-own"),
+    ],
+)
+async def test_node_cannot_manage_streams_or_consumers(
+    fed: LocalFederation, subject: str, payload: bytes
+) -> None:
+    async with connected(fed, OPS) as ops, connected(fed, HIRATSUKA) as town:
+        kanagawa_before = await stored(ops, IN_KANAGAWA)
+
+        with pytest.raises(nats.errors.TimeoutError):
+            await town.nc.request(subject, payload, timeout=TIMEOUT)
+
+        await town.expect_violation(violation("publish", subject))
+        # nothing changed, as seen by the operations identity
+        await _stream_absent(ops, "X")
+        await _consumer_absent(ops, IN_KANAGAWA, "spy")
+        own = await ops.js.stream_info("IN_142034")
+        assert own.config.subjects == ["jukinet.msg.142034.*"]
+        assert (await ops.js.consumer_info("IN_142034", CONSUMER)).name == CONSUMER
+        assert (await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)).name == CONSUMER
+        assert await stored(ops, IN_KANAGAWA) == kanagawa_before
+
+
+async def test_ops_identity_reads_stream_info(fed: LocalFederation) -> None:
+    async with connected(fed, OPS) as ops:
+        info = await ops.js.stream_info(IN_KANAGAWA)
+        consumer = await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)
+    assert info.config.name == IN_KANAGAWA
+    assert info.config.subjects == ["jukinet.msg.140007.*"]
+    assert consumer.config.durable_name == CONSUMER
+    assert ops.errors == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        f"$JS.API.STREAM.MSG.GET.{IN_KANAGAWA}",
+        f"$JS.API.DIRECT.GET.{IN_KANAGAWA}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{IN_KANAGAWA}.{CONSUMER}",
+    ],
+)
+async def test_ops_identity_cannot_read_or_hold_messages(
+    fed: LocalFederation, subject: str
+) -> None:
+    """Operations manage streams; they never see a message or take one off a node."""
+    async with connected(fed, OPS) as ops:
+        before = await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)
+        with pytest.raises(nats.errors.TimeoutError):
+            await ops.nc.request(subject, json.dumps({"seq": 1}).encode(), timeout=TIMEOUT)
+        await ops.expect_violation(violation("publish", subject))
+        after = await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)
+    assert after.num_ack_pending == before.num_ack_pending
