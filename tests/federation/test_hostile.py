@@ -18,8 +18,8 @@ from jukinet.federation import DEMO
 from jukinet.ids import generate_resident_code
 from jukinet.localfed import LocalFederation
 from jukinet.pki import Credentials, PkiLayout, TrustStore, read_certificate, utcnow
-from jukinet.principals import Principal, PrincipalKind
-from jukinet.subjects import inbox_prefix, message_subject, stream_name
+from jukinet.principals import Principal
+from jukinet.subjects import inbox_prefix, message_subject
 from jukinet.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, eventually, query
 
@@ -144,19 +144,14 @@ async def test_forged_misaddressed_replayed_and_expired_messages_are_dead_letter
     trust = TrustStore(read_certificate(layout.ca_cert))
     outsider = Sealer(impostor, RecipientDirectory.from_layout(layout, trust))
     await shinjuku.publish(outsider.seal(audience=TOKYO, **seal).token)
-    # replayed: a message Tokyo already applied, taken from its stream and sent again
-    ops = await nats.connect(
-        servers=[federation.nats_url],
-        tls=federation.tls(Principal(PrincipalKind.OPS, "admin")),
-        tls_hostname="localhost",
-        inbox_prefix=inbox_prefix(Principal(PrincipalKind.OPS, "admin")),
+    # replayed: a message Tokyo already applied, sent again from Chiyoda's own outbox
+    sent = await query(
+        federation,
+        CHIYODA,
+        "SELECT subject, token FROM outbox_messages WHERE sent_at IS NOT NULL ORDER BY sequence",
     )
-    try:
-        first = await ops.jetstream().get_msg(stream_name(TOKYO), 1)
-    finally:
-        await ops.close()
-    assert first.subject == message_subject(TOKYO, CHIYODA)
-    await chiyoda.publish(first.data.decode())
+    assert sent[0][0] == message_subject(TOKYO, CHIYODA)
+    await chiyoda.publish(sent[0][1])
 
     reasons = await wait_for_dead_letters(federation, 7)
     assert sorted(reasons) == sorted(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from cryptography import x509
 from typer.testing import CliRunner
 
 from jukinet.cli import app
@@ -30,6 +31,10 @@ def test_pki_init_creates_the_demo_federation(tmp_path: Path) -> None:
         cert = read_certificate(tmp_path / "nodes" / principal.slug / "tls.crt")
         assert trust.verify(cert, purpose=Purpose.TLS, at=utcnow(), expected=principal)
     assert stat.S_IMODE((tmp_path / "ca" / "ca.key").stat().st_mode) == 0o600
+    broker = read_certificate(tmp_path / "nodes" / "broker" / "tls.crt")
+    san = broker.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"localhost", "nats"} <= set(san.get_values_for_type(x509.DNSName))
+    trust.verify_chain(broker)
 
 
 def test_pki_init_refuses_to_overwrite_a_ca(tmp_path: Path) -> None:

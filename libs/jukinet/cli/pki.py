@@ -81,13 +81,17 @@ def _show(layout: PkiLayout) -> None:
         table.add_column(column, no_wrap=True)
     for node in sorted((layout.root / "nodes").glob("*")):
         certs = sorted(node.glob("*.crt"))
-        if not certs:
+        if not certs or node == layout.broker_dir:
             continue
         first = read_certificate(certs[0])
         principal = principal_of(first)
         purposes = ", ".join(c.stem for c in certs)
         expiry = min(read_certificate(c).not_valid_after_utc for c in certs)
         table.add_row(principal.uri, principal.kind.value, purposes, f"{expiry:%Y-%m-%d %H:%M}")
+    broker = layout.broker_dir / "tls.crt"
+    if broker.exists():
+        expiry = read_certificate(broker).not_valid_after_utc
+        table.add_row("(broker server certificate)", "broker", "tls", f"{expiry:%Y-%m-%d %H:%M}")
     console.print(table)
 
 
