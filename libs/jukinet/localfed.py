@@ -37,6 +37,10 @@ _SERVICE = {
     PrincipalKind.AGENCY: "agency",
 }
 RENEW_BEFORE = dt.timedelta(days=1)
+# Clients drop idle connections well before servers do, so a request is never sent on a
+# connection the server is closing (a POST cannot be retried safely).
+SERVER_KEEP_ALIVE_S = 30
+CLIENT_KEEP_ALIVE_S = 10.0
 
 
 def free_port() -> int:
@@ -91,6 +95,7 @@ class NodeProcess:
             sys.executable, "-m", "uvicorn", f"{self.service}.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-config", self.env["JUKINET_LOG_CONFIG"], "--no-access-log",
+            "--timeout-keep-alive", str(SERVER_KEEP_ALIVE_S),
         ]  # fmt: skip
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -245,4 +250,5 @@ class LocalFederation:
             base_url=self.nodes[node].url,
             headers={"Authorization": f"Bearer {self.api_token}"},
             timeout=30.0,
+            limits=httpx.Limits(keepalive_expiry=CLIENT_KEEP_ALIVE_S),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jukinet.cli import broker, db, federation, pki
+from jukinet.cli import bench, broker, db, federation, pki
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,7 @@ app.add_typer(broker.app, name="broker")
 app.command()(federation.up)
 app.command()(federation.status)
 app.command()(federation.demo)
+app.command()(bench.bench)
 
 
 def main() -> None:
