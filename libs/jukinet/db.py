@@ -98,6 +98,11 @@ def _sqlite_begin(conn: Any) -> None:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_url(url)
     if url.startswith("sqlite"):
+        # One connection per process: SQLite has one writer at a time anyway, and waiting
+        # for the pool is an asyncio wait, where waiting for the file lock is a sleep loop.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.verification import (
     ExtensionPolicy,
     PolicyBuilder,
@@ -23,6 +24,8 @@ from jukinet.pki._purpose import Purpose, purpose_matches
 from jukinet.principals import InvalidPrincipal, Principal
 
 __all__ = ["TrustStore", "principal_of"]
+
+_MAX_REMEMBERED = 10_000
 
 
 def principal_of(cert: x509.Certificate) -> Principal:
@@ -50,12 +53,27 @@ class TrustStore:
 
     ca: x509.Certificate
     _store: Store = field(init=False, repr=False)
+    _chained: set[bytes] = field(init=False, repr=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self._store = Store([self.ca])
 
     def verify_chain(self, cert: x509.Certificate) -> None:
-        """The certificate is signed by the federation CA (judged inside its own validity)."""
+        """The certificate is signed by the federation CA (judged inside its own validity).
+
+        A certificate that once chained always does (the CA is fixed for this store), so
+        successes are remembered by the SHA-256 of the whole certificate (never by a part
+        an attacker could copy); validity is still checked on every use.
+        """
+        digest = cert.fingerprint(hashes.SHA256())
+        if digest in self._chained:
+            return
+        self._verify_chain(cert)
+        if len(self._chained) >= _MAX_REMEMBERED:
+            self._chained.clear()
+        self._chained.add(digest)
+
+    def _verify_chain(self, cert: x509.Certificate) -> None:
         start = max(cert.not_valid_before_utc, self.ca.not_valid_before_utc)
         end = min(cert.not_valid_after_utc, self.ca.not_valid_after_utc)
         if start > end:
