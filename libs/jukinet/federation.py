@@ -47,5 +47,20 @@ class Federation:
 DEMO = Federation(
     prefectures=("130001", "140007"),  # 東京都, 神奈川県
     municipalities=("131016", "131041", "142034", "141003"),  # 千代田区, 新宿区, 平塚市, 横浜市
-    ministries=("mofa-passport",),  # 外務省 旅券の発給
+    # lookup clients: the agency's permission table (Appended Table 1) and the
+    # prefectures' bodies (Tables 5 and 6); see services/*/permissions/
+    ministries=(
+        "mofa-passport",
+        "moj-registry",
+        "nta-tax",
+        "kkr-pension",
+        "jpa-pension",
+        "mhlw-license",
+        "jasso-loan",
+        "cao-disaster",
+        "tokyo-police",
+        "tokyo-edu",
+        "kanagawa-police",
+        "kanagawa-edu",
+    ),
 )

@@ -34,6 +34,7 @@ __all__ = [
     "LgCode",
     "ResidentCode",
     "Sex",
+    "canonical_name",
     "parse_changes",
 ]
 
@@ -161,6 +162,16 @@ def _text(value: str) -> str:
     return value
 
 
+def canonical_name(value: str) -> str:
+    """Names compare in one form: NFC, ideographic spaces as ASCII, single spaces."""
+    value = unicodedata.normalize("NFC", value).replace("\u3000", " ")
+    return " ".join(value.split())
+
+
+def _name(value: str) -> str:
+    return canonical_name(_text(value))
+
+
 def _kana(value: str) -> str:
     value = _text(value)
     allowed = {" ", "　", "ー", "・"}
@@ -171,7 +182,7 @@ def _kana(value: str) -> str:
 
 ResidentCode = Annotated[str, Field(min_length=11, max_length=11), AfterValidator(_resident_code)]
 LgCode = Annotated[str, Field(min_length=6, max_length=6), AfterValidator(_municipality_code)]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_text)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_name)]
 Kana = Annotated[str, Field(min_length=1, max_length=MAX_KANA), AfterValidator(_kana)]
 Address = Annotated[str, Field(min_length=1, max_length=MAX_ADDRESS), AfterValidator(_text)]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.util
 import json
 import os
 import secrets
@@ -21,11 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import MetaData
 
 from jukinet.broker import BrokerConfig, BrokerProcess, ensure_streams, render
 from jukinet.bus import connect, tls_context
+from jukinet.db import create_engine, session_factory
 from jukinet.federation import BROKER_NAMES, DEMO, Federation
 from jukinet.logs import logging_config
+from jukinet.lookups import load_permissions, load_table, lookup_tables
 from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, read_certificate, utcnow
 from jukinet.principals import Principal, PrincipalKind
 
@@ -78,6 +82,8 @@ class NodeProcess:
     port: int
     env: dict[str, str]
     log_file: Path
+    module: str | None = None  # run ``python -m module`` instead of the node's app
+    probe_tls: ssl.SSLContext | None = None  # readiness over HTTPS with this client
     _proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,7 +92,8 @@ class NodeProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.probe_tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -97,6 +104,8 @@ class NodeProcess:
             "--log-config", self.env["JUKINET_LOG_CONFIG"], "--no-access-log",
             "--timeout-keep-alive", str(SERVER_KEEP_ALIVE_S),
         ]  # fmt: skip
+        if self.module is not None:
+            args = [sys.executable, "-m", self.module]
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 args, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
@@ -128,12 +137,14 @@ class NodeProcess:
         return self._proc is not None and self._proc.poll() is None
 
     async def wait_ready(self, seconds: float = 60.0) -> None:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        path = "/healthz" if self.module is not None else "/readyz"
+        verify: ssl.SSLContext | bool = self.probe_tls or True
+        async with httpx.AsyncClient(timeout=2.0, verify=verify) as client:
             for _ in range(int(seconds / 0.2)):
                 if not self.running:
                     raise RuntimeError(f"{self.principal.slug} exited; see {self.log_file}")
                 try:
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                    if (await client.get(f"{self.url}{path}")).status_code == 200:
                         return
                 except httpx.TransportError:
                     pass
@@ -152,6 +163,7 @@ class LocalFederation:
     broker_port: int = 0
     monitor_port: int = 0
     nodes: dict[Principal, NodeProcess] = field(default_factory=dict, init=False)
+    lookup_servers: dict[Principal, NodeProcess] = field(default_factory=dict, init=False)
     broker: BrokerProcess | None = field(default=None, init=False)
 
     @property
@@ -192,6 +204,41 @@ class LocalFederation:
         log_config.write_text(json.dumps(logging_config()))
         for node in self.federation.nodes:
             self.nodes[node] = self._node_process(node, log_config)
+            if node.kind in (PrincipalKind.AGENCY, PrincipalKind.PREFECTURE):
+                self.lookup_servers[node] = self._lookup_process(self.nodes[node])
+
+    def _lookup_process(self, node: NodeProcess) -> NodeProcess:
+        p = node.principal
+        port = self.ports[p] + 1000 if p in self.ports else free_port()
+        prefix = f"JUKINET_{node.service.upper()}_"
+        env = {**node.env, prefix + "LOOKUP_PORT": str(port)}
+        ops = Principal(PrincipalKind.OPS, self.federation.ops[0])
+        return NodeProcess(
+            node.principal,
+            port,
+            env,
+            self.root / "log" / f"{node.principal.slug}.lookups.log",
+            module=f"{node.service}.lookup_server",
+            probe_tls=self.https_client_tls(ops),
+        )
+
+    def https_client_tls(self, client: Principal) -> ssl.SSLContext:
+        """TLS for calling a lookup server as ``client``: the federation CA is the only
+        trust anchor; servers are named by their principal URI, not a host name."""
+        d = self.layout.node_dir(client)
+        ctx = ssl.create_default_context(cafile=str(self.layout.ca_cert))
+        ctx.check_hostname = False
+        ctx.load_cert_chain(d / "tls.crt", d / "tls.key")
+        return ctx
+
+    def lookup_client(self, server: Principal, client: Principal) -> httpx.AsyncClient:
+        """An HTTPS client of ``server``'s lookup API, authenticated as ``client``."""
+        return httpx.AsyncClient(
+            base_url=self.lookup_servers[server].url,
+            verify=self.https_client_tls(client),
+            timeout=60.0,
+            limits=httpx.Limits(keepalive_expiry=CLIENT_KEEP_ALIVE_S),
+        )
 
     def _node_process(self, node: Principal, log_config: Path) -> NodeProcess:
         port = self.ports.get(node) or free_port()
@@ -235,12 +282,18 @@ class LocalFederation:
         for node in chosen:
             node.start()
         await asyncio.gather(*(node.wait_ready() for node in chosen))
+        lookups = [s for p, s in self.lookup_servers.items() if only is None or p in only]
+        for server in lookups:
+            await load_permission_file(server)
+            server.start()
+        await asyncio.gather(*(server.wait_ready() for server in lookups))
 
     def stop(self) -> None:
-        for node in self.nodes.values():
-            node.interrupt()
-        for node in self.nodes.values():
-            node.stop()
+        processes = [*self.lookup_servers.values(), *self.nodes.values()]
+        for process in processes:
+            process.interrupt()
+        for process in processes:
+            process.stop()
         if self.broker is not None:
             self.broker.stop()
 
@@ -252,3 +305,27 @@ class LocalFederation:
             timeout=30.0,
             limits=httpx.Limits(keepalive_expiry=CLIENT_KEEP_ALIVE_S),
         )
+
+
+def permission_file(node: Principal) -> Path:
+    """The permission table shipped with a serving node's service package."""
+    service = _SERVICE[node.kind]
+    spec = importlib.util.find_spec(service)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"service package {service} not installed")
+    directory = Path(next(iter(spec.submodule_search_locations))) / "permissions"
+    name = "table.toml" if node.kind is PrincipalKind.AGENCY else f"table-{node.code}.toml"
+    return directory / name
+
+
+async def load_permission_file(server: NodeProcess) -> None:
+    """Load the node's shipped permission table into its database (what `jukinet
+    permissions load` does), so a fresh local federation can serve lookups."""
+    url = next(v for k, v in server.env.items() if k.endswith("_DATABASE_URL"))
+    table = load_table(permission_file(server.principal))
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await load_permissions(session, lookup_tables(MetaData()), table)
+    finally:
+        await engine.dispose()

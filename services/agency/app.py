@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.changes import accepts, apply_message
-from agency.models import Base, bus, records
+from agency.models import Base, bus, lookups, records
 from agency.settings import AgencySettings
 from jukinet.api import operations_router
+from jukinet.lookups import lookup_admin_router
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.problems import install_problem_handlers
 from jukinet.records_api import record_counts, records_router
@@ -56,4 +57,5 @@ def create_app(settings: AgencySettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(operations_router())
     app.include_router(records_router(records))
+    app.include_router(lookup_admin_router(lookups))
     return app

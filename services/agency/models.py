@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jukinet.bus import bus_tables
 from jukinet.db import NAMING_CONVENTION, UtcDateTime
+from jukinet.lookups import lookup_tables
 from jukinet.records import record_tables
 
 
@@ -18,6 +19,7 @@ class Base(DeclarativeBase):
 
 bus = bus_tables(Base.metadata)
 records = record_tables(Base.metadata)
+lookups = lookup_tables(Base.metadata)
 
 
 class OriginMessage(Base):

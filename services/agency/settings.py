@@ -5,11 +5,11 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from jukinet.lookups import LookupSettings
 from jukinet.principals import Principal, PrincipalKind
-from jukinet.settings import NodeSettings
 
 
-class AgencySettings(NodeSettings):
+class AgencySettings(LookupSettings):
     model_config = SettingsConfigDict(env_prefix="JUKINET_AGENCY_", extra="ignore", frozen=True)
 
     api_token: str = Field(min_length=16, description="operator token for this node's API")

@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.api import operations_router
+from jukinet.lookups import lookup_admin_router
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.problems import install_problem_handlers
 from jukinet.records_api import record_counts, records_router
 from prefecture.changes import accepts_from, apply_message
-from prefecture.models import Base, bus, records
+from prefecture.models import Base, bus, lookups, records
 from prefecture.settings import PrefectureSettings
 
 __all__ = ["create_app"]
@@ -56,4 +57,5 @@ def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(operations_router())
     app.include_router(records_router(records))
+    app.include_router(lookup_admin_router(lookups))
     return app

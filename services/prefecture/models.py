@@ -7,6 +7,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from jukinet.bus import bus_tables
 from jukinet.db import NAMING_CONVENTION
+from jukinet.lookups import lookup_tables
 from jukinet.records import record_tables
 
 
@@ -16,3 +17,4 @@ class Base(DeclarativeBase):
 
 bus = bus_tables(Base.metadata)
 records = record_tables(Base.metadata)
+lookups = lookup_tables(Base.metadata)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jukinet.cli import bench, broker, db, federation, pki
+from jukinet.cli import bench, broker, db, federation, lookups, pki
 
 __all__ = ["app", "main"]
 
@@ -17,6 +17,9 @@ app = typer.Typer(
 app.add_typer(pki.app, name="pki")
 app.add_typer(db.app, name="db")
 app.add_typer(broker.app, name="broker")
+app.add_typer(lookups.permissions, name="permissions")
+app.add_typer(lookups.audit, name="audit")
+app.add_typer(lookups.clients, name="clients")
 app.command()(federation.up)
 app.command()(federation.status)
 app.command()(federation.demo)

@@ -1,0 +1,132 @@
+"""`jukinet permissions`, `jukinet audit` and `jukinet clients`: the lookup administration
+of a serving node (agency or prefecture), working on its database directly."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.db import create_engine, session_factory
+from jukinet.lookups import (
+    load_permissions,
+    load_table,
+    lookup_tables,
+    permissions_in_force,
+    purge_before,
+    reinstate,
+    verify_chain,
+)
+from jukinet.pki import PkiLayout, Purpose, read_certificate, utcnow
+from jukinet.principals import Principal
+
+permissions = typer.Typer(help="The permission table of a serving node.", no_args_is_help=True)
+audit = typer.Typer(help="Verify and maintain the provision log.", no_args_is_help=True)
+clients = typer.Typer(help="Lookup clients: suspension and reinstatement.", no_args_is_help=True)
+console = Console(width=140)
+DbOpt = Annotated[str, typer.Option("--db", envvar="DATABASE_URL", help="The node's database URL.")]
+TABLES = lookup_tables(MetaData())
+T = TypeVar("T")
+
+
+def _with_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@permissions.command("load")
+def load(file: Annotated[Path, typer.Argument(exists=True)], db: DbOpt) -> None:
+    """Load a permission table file (replaces the grants; keeps suspensions)."""
+    table = load_table(file)
+    counts = _with_session(db, lambda s: load_permissions(s, TABLES, table))
+    console.print(
+        f"loaded table {table.version}: {counts['clients']} clients, {counts['grants']} grants"
+    )
+
+
+@permissions.command("show")
+def show(db: DbOpt) -> None:
+    """Report the permission table in force."""
+    rows: list[dict[str, Any]] = _with_session(db, lambda s: permissions_in_force(s, TABLES))
+    table = Table(title="permission table in force")
+    for column in (
+        "client",
+        "organisation",
+        "affair",
+        "item",
+        "kinds",
+        "fields",
+        "valid",
+        "quota/day",
+        "state",
+    ):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        state = "[red]suspended" if r["suspended_at"] else "active"
+        valid = f"{r['valid_from']}..{r['valid_until']}"
+        table.add_row(
+            r["client"],
+            r["organisation"],
+            r["affair"],
+            r["item"],
+            r["query_kinds"],
+            r["fields"],
+            valid,
+            f"{r['daily_quota']:,}",
+            state,
+        )
+    console.print(table)
+
+
+@audit.command("verify")
+def verify(
+    db: DbOpt,
+    node: Annotated[str, typer.Option(help="The serving node's principal URI.")],
+    pki_root: Annotated[Path, typer.Option(envvar="JUKINET_PKI")] = Path("var/pki"),
+) -> None:
+    """Prove the provision log intact, or name the first entry that breaks it."""
+    principal = Principal.parse(node)
+    cert = read_certificate(PkiLayout(pki_root).public_cert(principal, Purpose.SIGN))
+    key = cert.public_key()
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise typer.BadParameter("the node's signing certificate is not Ed25519")
+    report = _with_session(db, lambda s: verify_chain(s, TABLES, key))
+    if report.intact:
+        console.print(f"[green]provision log intact: {report.checked} entries verified")
+        return
+    console.print(f"[red]provision log broken at entry {report.broken_at}: {report.problem}")
+    console.print(f"{report.checked} entries before it verified")
+    raise typer.Exit(1)
+
+
+@audit.command("purge")
+def purge(db: DbOpt, keep_days: Annotated[int, typer.Option(min=365)] = 7 * 365) -> None:
+    """Drop provision-log entries older than the retention period (default 7 years)."""
+    cutoff = utcnow() - dt.timedelta(days=keep_days)
+    dropped = _with_session(db, lambda s: purge_before(s, TABLES, cutoff))
+    console.print(f"dropped {dropped} entries older than {cutoff:%Y-%m-%d}")
+
+
+@clients.command("reinstate")
+def reinstate_client(client: str, db: DbOpt) -> None:
+    """Lift a client's suspension."""
+    if not _with_session(db, lambda s: reinstate(s, TABLES, client)):
+        console.print(f"[yellow]{client} is not suspended")
+        raise typer.Exit(1)
+    console.print(f"{client} reinstated")

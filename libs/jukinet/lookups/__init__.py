@@ -1,0 +1,41 @@
+"""Lookups under the law's permission table, with a hash-chained provision log,
+disclosure to residents and suspicious-pattern monitoring. Served by the agency (Appended
+Table 1) and by prefectures (Tables 5 and 6) over HTTPS with client certificates."""
+
+from jukinet.lookups._admin import lookup_admin_router
+from jukinet.lookups._api import LookupContext, lookup_router
+from jukinet.lookups._authorize import Refused, authorize
+from jukinet.lookups._chain import ChainReport, Provision, append, purge_before, verify_chain
+from jukinet.lookups._load import load_permissions, permissions_in_force
+from jukinet.lookups._monitor import MonitorRules, check_client, reinstate
+from jukinet.lookups._server import LookupSettings, create_lookup_app, serve_lookups
+from jukinet.lookups._store import LookupTables, lookup_tables
+from jukinet.lookups._table import FIELDS, PermissionTable, QueryKind, Sector, load_table
+
+__all__ = [
+    "FIELDS",
+    "ChainReport",
+    "LookupContext",
+    "LookupSettings",
+    "LookupTables",
+    "MonitorRules",
+    "PermissionTable",
+    "Provision",
+    "QueryKind",
+    "Refused",
+    "Sector",
+    "append",
+    "authorize",
+    "check_client",
+    "create_lookup_app",
+    "load_permissions",
+    "load_table",
+    "lookup_admin_router",
+    "lookup_router",
+    "lookup_tables",
+    "permissions_in_force",
+    "purge_before",
+    "reinstate",
+    "serve_lookups",
+    "verify_chain",
+]

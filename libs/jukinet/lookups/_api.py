@@ -1,0 +1,288 @@
+"""The lookup API: HTTPS with client certificates; the certificate's principal is the
+caller. POST only — resident codes and facts travel in bodies, never in URLs or logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.identity import Address, Name, ResidentCode, Sex
+from jukinet.lookups._authorize import Grant, Refused, authorize
+from jukinet.lookups._chain import Provision, append
+from jukinet.lookups._monitor import MonitorRules, check_client
+from jukinet.lookups._query import by_code, by_codes, by_facts, project
+from jukinet.lookups._store import LookupTables
+from jukinet.lookups._table import QueryKind
+from jukinet.pki import PkiError, Purpose, TrustStore, utcnow
+from jukinet.principals import Principal, PrincipalKind
+from jukinet.problems import PROBLEM_MEDIA_TYPE, Unauthorized, problem_responses
+from jukinet.records import RecordTables
+from jukinet.tlsasgi import client_certificate_pem
+
+__all__ = ["LookupContext", "lookup_router"]
+
+log = logging.getLogger("jukinet.lookups")
+Affair = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,59}$", description="affair id")]
+MAX_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class LookupContext:
+    records: RecordTables
+    tables: LookupTables
+    trust: TrustStore
+    signing_key: ed25519.Ed25519PrivateKey
+    rules: MonitorRules
+    clock: Callable[[], dt.datetime] = utcnow
+
+
+class ByCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    affair: Affair
+    resident_code: ResidentCode
+
+
+class ByFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    affair: Affair
+    name: Name
+    birth_date: dt.date
+    sex: Sex
+    address: Address | None = None
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    affair: Affair
+    resident_codes: list[ResidentCode] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class CodeResult(BaseModel):
+    found: bool
+    record: dict[str, Any] | None = None
+
+
+class FactsResult(BaseModel):
+    match: Literal["unique", "none", "ambiguous"]
+    record: dict[str, Any] | None = None
+
+
+class BatchItem(BaseModel):
+    resident_code: str
+    found: bool
+    record: dict[str, Any] | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItem]
+
+
+def caller(request: Request) -> Principal:
+    """The principal named by the verified client certificate of this connection."""
+    pem = client_certificate_pem(request.scope)
+    if pem is None:
+        raise Unauthorized("a client certificate is required")
+    context: LookupContext = request.app.state.lookups
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        return context.trust.verify(cert, purpose=Purpose.TLS, at=context.clock())
+    except (PkiError, ValueError):
+        raise Unauthorized("the client certificate is not acceptable") from None
+
+
+CallerDep = Annotated[Principal, Depends(caller)]
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request is the transaction; it commits before the response is sent."""
+    async with request.app.state.sessions() as session, session.begin():
+        yield session
+
+
+LookupSession = Annotated[AsyncSession, Depends(_session, scope="function")]
+Run = Callable[[Grant], Awaitable[tuple[BaseModel, Provision]]]
+
+
+async def _lookup(
+    request: Request,
+    session: AsyncSession,
+    who: Principal,
+    *,
+    affair: str,
+    kind: QueryKind,
+    asked: list[str],
+    run: Run,
+) -> BaseModel | JSONResponse:
+    context: LookupContext = request.app.state.lookups
+    now = context.clock()
+    try:
+        if who.kind is not PrincipalKind.MINISTRY:
+            raise Refused("not_a_lookup_client")
+        grant = await authorize(
+            session, context.tables, client=who.name, affair=affair, kind=kind,
+            count=max(len(asked), 1), today=now.astimezone(_JST).date(),
+        )  # fmt: skip
+    except Refused as refusal:
+        refused = Provision(now, who.uri, affair, kind.value, "refused", refusal.reason, asked, [])
+        await _record(session, context, refused, who)
+        log.warning(
+            "lookup refused: client=%s affair=%s reason=%s", who.code, affair, refusal.reason
+        )
+        return JSONResponse(
+            refusal.body(), status_code=refusal.status, media_type=PROBLEM_MEDIA_TYPE
+        )
+    result, provision = await run(grant)
+    await _record(session, context, provision, who)
+    log.info(
+        "lookup: client=%s affair=%s kind=%s outcome=%s",
+        who.code,
+        affair,
+        kind.value,
+        provision.outcome,
+    )
+    return result
+
+
+_JST = dt.timezone(dt.timedelta(hours=9))
+
+
+async def _record(
+    session: AsyncSession, context: LookupContext, provision: Provision, who: Principal
+) -> None:
+    await append(session, context.tables, provision, context.signing_key)
+    await check_client(session, context.tables, context.rules, who.uri, provision.at)
+
+
+def _provided(
+    grant: Grant, kind: QueryKind, outcome: str, residents: list[str], at: dt.datetime
+) -> Provision:
+    fields = list(grant.fields) if residents else []
+    return Provision(at, "", grant.affair, kind.value, outcome, None, residents, fields)
+
+
+def lookup_router() -> APIRouter:
+    router = APIRouter(prefix="/lookups", tags=["lookups"])
+    refusals = problem_responses(401, 403, 422, 429)
+
+    @router.post(
+        "/by-code",
+        response_model=CodeResult,
+        responses=refusals,
+        summary="One resident by resident code",
+    )
+    async def lookup_by_code(
+        body: ByCode,
+        request: Request,
+        session: LookupSession,
+        who: CallerDep,
+    ) -> Any:
+        context: LookupContext = request.app.state.lookups
+
+        async def run(grant: Grant) -> tuple[BaseModel, Provision]:
+            row = await by_code(session, context.records, body.resident_code)
+            now = context.clock()
+            if row is None:
+                return CodeResult(found=False), _with(
+                    who, _provided(grant, QueryKind.BY_CODE, "not_found", [], now)
+                )
+            provided = _provided(grant, QueryKind.BY_CODE, "provided", [body.resident_code], now)
+            return CodeResult(found=True, record=project(row, grant.fields)), _with(who, provided)
+
+        return await _lookup(
+            request,
+            session,
+            who,
+            affair=body.affair,
+            kind=QueryKind.BY_CODE,
+            asked=[body.resident_code],
+            run=run,
+        )
+
+    @router.post(
+        "/by-facts",
+        responses=refusals,
+        summary="One resident by name, birth date, sex (and address)",
+    )
+    async def lookup_by_facts(
+        body: ByFacts,
+        request: Request,
+        session: LookupSession,
+        who: CallerDep,
+    ) -> Any:
+        context: LookupContext = request.app.state.lookups
+
+        async def run(grant: Grant) -> tuple[BaseModel, Provision]:
+            rows = await by_facts(
+                session, context.records, name=body.name, birth_date=body.birth_date,
+                sex=body.sex.value, address=body.address,
+            )  # fmt: skip
+            now = context.clock()
+            if len(rows) != 1:
+                match = "none" if not rows else "ambiguous"
+                outcome = "not_found" if not rows else "ambiguous"
+                return FactsResult(match=match), _with(
+                    who, _provided(grant, QueryKind.BY_FACTS, outcome, [], now)
+                )
+            code = rows[0].resident_code
+            provided = _provided(grant, QueryKind.BY_FACTS, "provided", [code], now)
+            return FactsResult(match="unique", record=project(rows[0], grant.fields)), _with(
+                who, provided
+            )
+
+        return await _lookup(
+            request, session, who, affair=body.affair, kind=QueryKind.BY_FACTS, asked=[], run=run
+        )
+
+    @router.post(
+        "/batch",
+        response_model=BatchResult,
+        responses=refusals,
+        summary="Up to 10,000 residents by resident code",
+    )
+    async def lookup_batch(
+        body: Batch, request: Request, session: LookupSession, who: CallerDep
+    ) -> Any:
+        context: LookupContext = request.app.state.lookups
+        codes = list(dict.fromkeys(body.resident_codes))
+
+        async def run(grant: Grant) -> tuple[BaseModel, Provision]:
+            found = await by_codes(session, context.records, codes)
+            items = [
+                BatchItem(
+                    resident_code=c,
+                    found=c in found,
+                    record=project(found[c], grant.fields) if c in found else None,
+                )
+                for c in codes
+            ]
+            provided = _provided(
+                grant,
+                QueryKind.BATCH,
+                "provided",
+                [c for c in codes if c in found],
+                context.clock(),
+            )
+            return BatchResult(results=items), _with(who, provided)
+
+        return await _lookup(
+            request, session, who, affair=body.affair, kind=QueryKind.BATCH, asked=codes, run=run
+        )
+
+    return router
+
+
+def _with(who: Principal, p: Provision) -> Provision:
+    return Provision(
+        p.at, who.uri, p.affair, p.query_kind, p.outcome, p.reason, p.residents, p.fields
+    )

@@ -1,0 +1,117 @@
+"""Deciding a lookup: the permission table, validity, quota, suspension and sector."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.lookups._store import LookupTables
+from jukinet.lookups._table import QueryKind, Sector
+from jukinet.problems import Problem
+
+__all__ = ["Grant", "Refused", "authorize", "grant_of"]
+
+
+class Refused(Problem):
+    """A lookup the law does not permit. ``reason`` is machine-readable."""
+
+    status = 403
+    type = "lookup-refused"
+    title = "The lookup is not permitted"
+    REASONS: ClassVar[dict[str, str]] = {
+        "not_a_lookup_client": "the caller is not a registered lookup client",
+        "no_grant": "there is no grant for this client",
+        "affair_not_permitted": "this client may not receive identity records for this affair",
+        "query_kind_not_permitted": "this query kind is not permitted for this affair",
+        "grant_expired": "the grant for this affair is not in force today",
+        "quota_exhausted": "the daily quota for this affair is exhausted",
+        "client_suspended": "this client is suspended",
+        "not_government": "only government bodies may query by resident code",
+    }
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.REASONS[reason], reason=reason)
+        if reason == "quota_exhausted":
+            self.status = 429  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class Grant:
+    client: str
+    affair: str
+    kinds: frozenset[QueryKind]
+    fields: tuple[str, ...]
+    valid_from: dt.date
+    valid_until: dt.date
+    daily_quota: int
+
+
+async def grant_of(
+    session: AsyncSession, tables: LookupTables, client: str, affair: str
+) -> Grant | None:
+    g = tables.grants
+    row = (
+        await session.execute(select(g).where(g.c.client == client, g.c.affair == affair))
+    ).first()
+    if row is None:
+        return None
+    return Grant(
+        client=row.client,
+        affair=row.affair,
+        kinds=frozenset(QueryKind(k) for k in row.query_kinds.split(",") if k),
+        fields=tuple(f for f in row.fields.split(",") if f),
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        daily_quota=row.daily_quota,
+    )
+
+
+async def authorize(
+    session: AsyncSession,
+    tables: LookupTables,
+    *,
+    client: str,
+    affair: str,
+    kind: QueryKind,
+    count: int,
+    today: dt.date,
+) -> Grant:
+    """Return the grant that permits this lookup and count it against the quota, or raise
+    :class:`Refused` with the first reason that applies."""
+    c = tables.clients
+    row = (await session.execute(select(c).where(c.c.client == client))).first()
+    if row is None:
+        raise Refused("no_grant")
+    if row.suspended_at is not None:
+        raise Refused("client_suspended")
+    if row.sector == Sector.PRIVATE and kind in (QueryKind.BY_CODE, QueryKind.BATCH):
+        raise Refused("not_government")
+    grant = await grant_of(session, tables, client, affair)
+    if grant is None:
+        raise Refused("affair_not_permitted")
+    if kind not in grant.kinds:
+        raise Refused("query_kind_not_permitted")
+    if not grant.valid_from <= today <= grant.valid_until:
+        raise Refused("grant_expired")
+    await _count(session, tables, grant, count, today)
+    return grant
+
+
+async def _count(
+    session: AsyncSession, tables: LookupTables, grant: Grant, count: int, today: dt.date
+) -> None:
+    u = tables.usage
+    key = (u.c.client == grant.client) & (u.c.affair == grant.affair) & (u.c.day == today)
+    used = (await session.execute(select(u.c.count).where(key).with_for_update())).scalar()
+    if (used or 0) + count > grant.daily_quota:
+        raise Refused("quota_exhausted")
+    if used is None:
+        await session.execute(
+            u.insert().values(client=grant.client, affair=grant.affair, day=today, count=count)
+        )
+    else:
+        await session.execute(update(u).where(key).values(count=used + count))

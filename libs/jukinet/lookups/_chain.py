@@ -1,0 +1,194 @@
+"""The provision log: append-only, hash-chained and signed by the serving node.
+
+Each entry's hash covers its sequence number, the previous entry's hash and every field;
+the node signs each hash with its Ed25519 signing key. `jukinet audit verify` walks the
+chain from its anchor and names the first entry that breaks it: an edit changes a hash,
+a deletion leaves a gap, an insertion or a reordering breaks a link, and a rewritten tail
+fails its signatures without the node's key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.db import AnyRow
+from jukinet.lookups._store import LookupTables
+
+__all__ = ["GENESIS", "ChainReport", "Provision", "append", "purge_before", "verify_chain"]
+
+GENESIS = "0" * 64
+_VERIFY_CHUNK = 5000
+_PG_CHAIN_LOCK = 0x6A756B69  # one advisory lock serialises appends on PostgreSQL
+
+
+@dataclass(frozen=True)
+class Provision:
+    """One provision or refusal. ``residents`` holds only the codes concerned — what a
+    disclosure to a resident needs — never names or addresses."""
+
+    at: dt.datetime
+    client: str
+    affair: str
+    query_kind: str
+    outcome: str
+    reason: str | None
+    residents: Sequence[str]
+    fields: Sequence[str]
+
+
+def _digest(seq: int, prev_hash: str, p: Provision) -> str:
+    doc = [
+        seq,
+        prev_hash,
+        p.at.astimezone(dt.UTC).isoformat(),
+        p.client,
+        p.affair,
+        p.query_kind,
+        p.outcome,
+        p.reason,
+        list(p.residents),
+        list(p.fields),
+    ]
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+async def _head(session: AsyncSession, tables: LookupTables) -> tuple[int, str]:
+    log, anchor = tables.provisions, tables.chain_anchor
+    last = (
+        await session.execute(select(log.c.seq, log.c.hash).order_by(log.c.seq.desc()).limit(1))
+    ).first()
+    if last is not None:
+        return int(last.seq), str(last.hash)
+    start = (await session.execute(select(anchor.c.seq, anchor.c.hash))).first()
+    return (int(start.seq), str(start.hash)) if start is not None else (0, GENESIS)
+
+
+async def append(
+    session: AsyncSession,
+    tables: LookupTables,
+    provision: Provision,
+    key: ed25519.Ed25519PrivateKey,
+) -> int:
+    """Append one entry inside the caller's transaction; return its sequence number."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+    seq, prev = await _head(session, tables)
+    seq += 1
+    digest = _digest(seq, prev, provision)
+    await session.execute(
+        tables.provisions.insert().values(
+            seq=seq,
+            at=provision.at,
+            client=provision.client,
+            affair=provision.affair,
+            query_kind=provision.query_kind,
+            outcome=provision.outcome,
+            reason=provision.reason,
+            residents=json.dumps(list(provision.residents)),
+            fields=",".join(provision.fields),
+            prev_hash=prev,
+            hash=digest,
+            signature=key.sign(digest.encode()),
+        )
+    )
+    codes = sorted(set(provision.residents))
+    if codes:
+        await session.execute(
+            tables.provision_subjects.insert(), [{"resident_code": c, "seq": seq} for c in codes]
+        )
+    return seq
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    broken_at: int | None
+    problem: str | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+async def verify_chain(
+    session: AsyncSession, tables: LookupTables, public_key: ed25519.Ed25519PublicKey
+) -> ChainReport:
+    log, anchor = tables.provisions, tables.chain_anchor
+    start = (await session.execute(select(anchor.c.seq, anchor.c.hash))).first()
+    expected_seq, prev = (int(start.seq) + 1, str(start.hash)) if start else (1, GENESIS)
+    checked, after = 0, expected_seq - 1
+    while True:
+        rows = (
+            await session.execute(
+                select(log).where(log.c.seq > after).order_by(log.c.seq).limit(_VERIFY_CHUNK)
+            )
+        ).all()
+        if not rows:
+            return ChainReport(checked, None, None)
+        for row in rows:
+            problem = _check(row, expected_seq, prev, public_key)
+            if problem is not None:
+                return ChainReport(checked, int(row.seq), problem)
+            checked, expected_seq, prev = checked + 1, expected_seq + 1, str(row.hash)
+        after = int(rows[-1].seq)
+
+
+def _check(r: AnyRow, seq: int, prev: str, key: ed25519.Ed25519PublicKey) -> str | None:
+    if r.seq != seq:
+        return f"expected entry {seq} here: an entry was deleted or inserted"
+    if r.prev_hash != prev:
+        return "does not link to the entry before it: inserted or reordered"
+    provision = Provision(
+        at=r.at,
+        client=r.client,
+        affair=r.affair,
+        query_kind=r.query_kind,
+        outcome=r.outcome,
+        reason=r.reason,
+        residents=json.loads(r.residents),
+        fields=[f for f in r.fields.split(",") if f],
+    )
+    if _digest(seq, prev, provision) != r.hash:
+        return "its content does not match its hash: the entry was altered"
+    try:
+        key.verify(r.signature, r.hash.encode())
+    except InvalidSignature:
+        return "its signature is not the node's: the entry was forged"
+    return None
+
+
+async def purge_before(session: AsyncSession, tables: LookupTables, cutoff: dt.datetime) -> int:
+    """Drop entries older than the retention period, keeping the chain verifiable from an
+    anchor (the hash of the last entry dropped)."""
+    log, anchor = tables.provisions, tables.chain_anchor
+    last = (
+        await session.execute(
+            select(log.c.seq, log.c.hash)
+            .where(log.c.at < cutoff)
+            .order_by(log.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    if last is None:
+        return 0
+    await session.execute(
+        delete(tables.provision_subjects).where(tables.provision_subjects.c.seq <= last.seq)
+    )
+    await session.execute(tables.purge_guard.insert().values(id=1))
+    result = await session.execute(delete(log).where(log.c.seq <= last.seq))
+    await session.execute(delete(tables.purge_guard))
+    await session.execute(delete(anchor))
+    await session.execute(
+        anchor.insert().values(id=1, seq=last.seq, hash=last.hash, purged_before=cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,65 @@
+"""Reading identity records for a lookup, and keeping only the fields a grant allows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.db import AnyRow
+from jukinet.identity import canonical_name
+from jukinet.records import RecordStatus, RecordTables
+
+__all__ = ["by_code", "by_codes", "by_facts", "project"]
+
+
+def project(row: AnyRow, fields: Sequence[str]) -> dict[str, Any]:
+    """Only the allowed fields. A retired code answers as not live."""
+    values = row._mapping
+    out: dict[str, Any] = {}
+    for field in fields:
+        value = values[field]
+        out[field] = value.isoformat() if isinstance(value, dt.date) else value
+    return out
+
+
+async def by_code(session: AsyncSession, records: RecordTables, code: str) -> AnyRow | None:
+    r = records.records
+    return (await session.execute(select(r).where(r.c.resident_code == code))).first()
+
+
+async def by_codes(
+    session: AsyncSession, records: RecordTables, codes: Sequence[str]
+) -> dict[str, AnyRow]:
+    r = records.records
+    found: dict[str, AnyRow] = {}
+    for start in range(0, len(codes), 1000):
+        chunk = list(codes[start : start + 1000])
+        rows = await session.execute(select(r).where(r.c.resident_code.in_(chunk)))
+        found.update({row.resident_code: row for row in rows})
+    return found
+
+
+async def by_facts(
+    session: AsyncSession,
+    records: RecordTables,
+    *,
+    name: str,
+    birth_date: dt.date,
+    sex: str,
+    address: str | None,
+) -> list[AnyRow]:
+    """Live records matching the facts; at most two (two means ambiguous)."""
+    r = records.records
+    query = select(r).where(
+        r.c.birth_date == birth_date,
+        r.c.sex == sex,
+        r.c.name == canonical_name(name),
+        r.c.status == RecordStatus.LIVE.value,
+    )
+    if address is not None:
+        query = query.where(r.c.address == address)
+    return list((await session.execute(query.limit(2))).all())

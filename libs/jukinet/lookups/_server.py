@@ -1,0 +1,103 @@
+"""The lookup server: its own process beside a serving node (agency or prefecture), on
+HTTPS that requires a client certificate from the federation CA, sharing the node's
+database."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import Field
+
+from jukinet.db import create_engine, session_factory
+from jukinet.logs import logging_config
+from jukinet.lookups._api import LookupContext, lookup_router
+from jukinet.lookups._monitor import MonitorRules
+from jukinet.lookups._store import LookupTables
+from jukinet.problems import install_problem_handlers
+from jukinet.records import RecordTables
+from jukinet.settings import NodeSettings
+from jukinet.tlsasgi import TlsClientCertProtocol
+
+__all__ = ["LookupSettings", "create_lookup_app", "serve_lookups"]
+
+
+class LookupSettings(NodeSettings):
+    """A node that serves lookups: where, and the monitoring thresholds."""
+
+    lookup_host: str = "127.0.0.1"
+    lookup_port: int = Field(8443, ge=1, le=65535)
+    monitor_max_per_minute: int = Field(600, ge=1)
+    monitor_max_residents_per_10_minutes: int = Field(500_000, ge=1)
+    monitor_max_refusals_per_10_minutes: int = Field(20, ge=1)
+    monitor_hours_jst: tuple[int, int] = (0, 24)
+    provision_retention_days: int = Field(7 * 365, ge=365, le=50 * 365)
+
+    def monitor_rules(self) -> MonitorRules:
+        return MonitorRules(
+            max_per_minute=self.monitor_max_per_minute,
+            max_residents_per_10_minutes=self.monitor_max_residents_per_10_minutes,
+            max_refusals_per_10_minutes=self.monitor_max_refusals_per_10_minutes,
+            hours_jst=self.monitor_hours_jst,
+        )
+
+
+def create_lookup_app(
+    settings: LookupSettings, records: RecordTables, tables: LookupTables, *, title: str
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        key, _ = settings.credentials().require_signing()
+        app.state.sessions = session_factory(engine)
+        app.state.lookups = LookupContext(
+            records=records,
+            tables=tables,
+            trust=settings.trust(),
+            signing_key=key,
+            rules=settings.monitor_rules(),
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(lookup_router())
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def serve_lookups(settings: LookupSettings, app: FastAPI) -> None:
+    """Run the lookup app on HTTPS, requiring a client certificate from the federation CA."""
+    creds = settings.credentials()
+    log_config: Any = logging_config()
+    config_file = os.environ.get("JUKINET_LOG_CONFIG")
+    if config_file:
+        log_config = json.loads(Path(config_file).read_text())
+    config = uvicorn.Config(
+        app,
+        host=settings.lookup_host,
+        port=settings.lookup_port,
+        ssl_certfile=str(creds.tls_cert_path),
+        ssl_keyfile=str(creds.tls_key_path),
+        ssl_ca_certs=str(creds.ca_cert_path),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
+        http=TlsClientCertProtocol,
+        log_config=log_config,
+        access_log=False,
+        timeout_keep_alive=30,
+    )
+    uvicorn.Server(config).run()
