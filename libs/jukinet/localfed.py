@@ -162,6 +162,7 @@ class LocalFederation:
     ports: dict[Principal, int] = field(default_factory=dict)
     broker_port: int = 0
     monitor_port: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)  # settings for every process
     nodes: dict[Principal, NodeProcess] = field(default_factory=dict, init=False)
     lookup_servers: dict[Principal, NodeProcess] = field(default_factory=dict, init=False)
     broker: BrokerProcess | None = field(default=None, init=False)
@@ -255,6 +256,7 @@ class LocalFederation:
             prefix + "NATS_SERVERS": json.dumps([self.nats_url]),
             prefix + "API_TOKEN": self.api_token,
             "JUKINET_LOG_CONFIG": str(log_config),
+            **self.extra_env,
         }
         return NodeProcess(node, port, env, self.root / "log" / f"{node.slug}.log")
 

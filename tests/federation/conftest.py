@@ -20,7 +20,10 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 async def make_federation(
-    backend: str, root: Path, only: set[Principal] | None = None
+    backend: str,
+    root: Path,
+    only: set[Principal] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[LocalFederation, list[str]]:
     databases: dict[Principal, str] = {}
     if backend == "postgresql":
@@ -29,7 +32,11 @@ async def make_federation(
             name = f"jukinet_f_{secrets.token_hex(5)}"
             await admin_sql(f'CREATE DATABASE "{name}"')
             databases[node] = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    fed = LocalFederation(root, database_url=databases.__getitem__ if databases else None)
+    fed = LocalFederation(
+        root,
+        database_url=databases.__getitem__ if databases else None,
+        extra_env=extra_env or {},
+    )
     try:
         await fed.start(only=only)
     except BaseException:
@@ -48,7 +55,9 @@ async def federation(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LocalFederation]:
     only = getattr(request.module, "RUN_NODES", None)
-    fed, urls = await make_federation(request.param, tmp_path_factory.mktemp("fed"), only)
+    extra_env = getattr(request.module, "EXTRA_ENV", None)
+    root = tmp_path_factory.mktemp("fed")
+    fed, urls = await make_federation(request.param, root, only, extra_env)
     try:
         yield fed
     finally:

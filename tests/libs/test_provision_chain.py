@@ -1,0 +1,178 @@
+"""The provision log is append-only and hash-chained: `jukinet audit verify` proves it
+intact or names the first broken entry. Tampering is done directly in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
+
+from jukinet.cli import app
+from jukinet.db import create_engine, session_factory
+from jukinet.lookups import Provision, append, lookup_tables, purge_before, verify_chain
+from jukinet.lookups._store import append_only_sql, drop_append_only_sql
+from jukinet.pki import PkiLayout
+from jukinet.principals import AGENCY
+
+TABLES = lookup_tables(MetaData())
+START = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
+ENTRIES = 12
+
+
+@pytest.fixture
+async def chain(database_url: str, layout: PkiLayout) -> AsyncIterator[tuple[AsyncEngine, str]]:
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(TABLES.provisions.metadata.create_all)
+        for statement in append_only_sql(conn.dialect.name):
+            await conn.exec_driver_sql(statement)
+    key = _agency_key(layout)
+    async with session_factory(engine)() as session, session.begin():
+        for i in range(ENTRIES):
+            await append(session, TABLES, _provision(i), key)
+    try:
+        yield engine, database_url
+    finally:
+        await engine.dispose()
+
+
+def _agency_key(layout: PkiLayout) -> ed25519.Ed25519PrivateKey:
+    from jukinet.pki import Credentials
+
+    key, _ = Credentials.load(layout.node_dir(AGENCY), layout.ca_cert, AGENCY).require_signing()
+    return key
+
+
+def _provision(i: int) -> Provision:
+    return Provision(
+        at=START + dt.timedelta(minutes=i),
+        client="spiffe://jukinet/ministry/mofa-passport",
+        affair="passport-issuance",
+        query_kind="by_code",
+        outcome="provided" if i % 3 else "refused",
+        reason=None if i % 3 else "affair_not_permitted",
+        residents=[f"{i:010d}0"],
+        fields=["name", "address"] if i % 3 else [],
+    )
+
+
+async def _verify(engine: AsyncEngine, layout: PkiLayout):
+    public = _agency_key(layout).public_key()
+    async with session_factory(engine)() as session:
+        return await verify_chain(session, TABLES, public)
+
+
+async def _tamper(engine: AsyncEngine, *statements: str) -> None:
+    async with engine.begin() as conn:
+        for statement in drop_append_only_sql(conn.dialect.name):
+            await conn.exec_driver_sql(statement)
+        for statement in statements:
+            await conn.execute(text(statement))
+
+
+async def test_an_untouched_log_verifies(chain, layout: PkiLayout) -> None:
+    engine, _ = chain
+    report = await _verify(engine, layout)
+    assert report.intact
+    assert report.checked == ENTRIES
+
+
+async def test_the_log_refuses_updates_and_deletes(chain) -> None:
+    engine, _ = chain
+    for statement in (
+        "UPDATE provision_log SET outcome = 'provided' WHERE seq = 3",
+        "DELETE FROM provision_log WHERE seq = 3",
+    ):
+        with pytest.raises(Exception, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(text(statement))
+
+
+async def test_an_edited_entry_is_named(chain, layout: PkiLayout) -> None:
+    engine, _ = chain
+    await _tamper(engine, "UPDATE provision_log SET residents = '[\"99999999999\"]' WHERE seq = 5")
+    report = await _verify(engine, layout)
+    assert report.broken_at == 5
+    assert "altered" in (report.problem or "")
+
+
+async def test_a_deleted_entry_is_found(chain, layout: PkiLayout) -> None:
+    engine, _ = chain
+    await _tamper(engine, "DELETE FROM provision_log WHERE seq = 7")
+    report = await _verify(engine, layout)
+    assert report.broken_at == 8
+    assert report.checked == 6
+
+
+async def test_an_inserted_entry_is_found(chain, layout: PkiLayout) -> None:
+    engine, _ = chain
+    shift = [
+        f"UPDATE provision_log SET seq = seq + 1 WHERE seq = {s}" for s in range(ENTRIES, 4, -1)
+    ]
+    forged = (
+        "INSERT INTO provision_log (seq, at, client, affair, query_kind, outcome, reason, "
+        "residents, fields, prev_hash, hash, signature) SELECT 5, at, client, affair, "
+        "query_kind, outcome, reason, residents, fields, hash, hash, signature "
+        "FROM provision_log WHERE seq = 4"
+    )
+    await _tamper(engine, *shift, forged)
+    report = await _verify(engine, layout)
+    assert report.broken_at == 5
+
+
+async def test_a_reordering_is_found(chain, layout: PkiLayout) -> None:
+    engine, _ = chain
+    swap = [
+        "UPDATE provision_log SET seq = -1 WHERE seq = 9",
+        "UPDATE provision_log SET seq = 9 WHERE seq = 10",
+        "UPDATE provision_log SET seq = 10 WHERE seq = -1",
+    ]
+    await _tamper(engine, *swap)
+    report = await _verify(engine, layout)
+    assert report.broken_at == 9
+
+
+async def test_a_rewritten_tail_fails_without_the_nodes_key(chain, layout: PkiLayout) -> None:
+    """Recomputing every hash after an edit is not enough: the signatures are the node's."""
+    engine, _ = chain
+    await _tamper(engine, "DELETE FROM provision_log WHERE seq > 10")
+    forger = ed25519.Ed25519PrivateKey.generate()
+    async with session_factory(engine)() as session, session.begin():
+        await append(session, TABLES, _provision(99), forger)
+    report = await _verify(engine, layout)
+    assert report.broken_at == 11
+    assert "signature" in (report.problem or "")
+
+
+async def test_purging_old_entries_keeps_the_chain_verifiable(chain, layout: PkiLayout) -> None:
+    engine, _ = chain
+    async with session_factory(engine)() as session, session.begin():
+        dropped = await purge_before(session, TABLES, START + dt.timedelta(minutes=4))
+    assert dropped == 4
+    report = await _verify(engine, layout)
+    assert report.intact
+    assert report.checked == ENTRIES - 4
+    async with session_factory(engine)() as session, session.begin():
+        await append(session, TABLES, _provision(50), _agency_key(layout))
+    assert (await _verify(engine, layout)).intact
+
+
+async def test_the_cli_proves_the_log_or_names_the_first_broken_entry(
+    chain, layout: PkiLayout
+) -> None:
+    engine, url = chain
+    runner = CliRunner()
+    args = ["audit", "verify", "--db", url, "--node", AGENCY.uri, "--pki-root", str(layout.root)]
+    ok = await asyncio.to_thread(runner.invoke, app, args)
+    assert ok.exit_code == 0, ok.output
+    assert f"{ENTRIES} entries verified" in ok.output
+    await _tamper(engine, "UPDATE provision_log SET affair = 'student-loans' WHERE seq = 6")
+    broken = await asyncio.to_thread(runner.invoke, app, args)
+    assert broken.exit_code == 1
+    assert "broken at entry 6" in broken.output
