@@ -15,8 +15,15 @@ from typer.testing import CliRunner
 
 from jukinet.cli import app
 from jukinet.db import create_engine, session_factory
-from jukinet.lookups import Provision, append, lookup_tables, purge_before, verify_chain
-from jukinet.lookups._store import append_only_sql, drop_append_only_sql
+from jukinet.lookups import (
+    Provision,
+    append,
+    append_only_sql,
+    drop_append_only_sql,
+    lookup_tables,
+    purge_before,
+    verify_chain,
+)
 from jukinet.pki import PkiLayout
 from jukinet.principals import AGENCY
 

@@ -9,7 +9,12 @@ from jukinet.lookups._chain import ChainReport, Provision, append, purge_before,
 from jukinet.lookups._load import load_permissions, permissions_in_force
 from jukinet.lookups._monitor import MonitorRules, check_client, reinstate
 from jukinet.lookups._server import LookupSettings, create_lookup_app, serve_lookups
-from jukinet.lookups._store import LookupTables, lookup_tables
+from jukinet.lookups._store import (
+    LookupTables,
+    append_only_sql,
+    drop_append_only_sql,
+    lookup_tables,
+)
 from jukinet.lookups._table import FIELDS, PermissionTable, QueryKind, Sector, load_table
 
 __all__ = [
@@ -25,9 +30,11 @@ __all__ = [
     "Refused",
     "Sector",
     "append",
+    "append_only_sql",
     "authorize",
     "check_client",
     "create_lookup_app",
+    "drop_append_only_sql",
     "load_permissions",
     "load_table",
     "lookup_admin_router",

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.lookups._store import LookupTables
+from jukinet.pki import utcnow
 
 __all__ = ["MonitorRules", "check_client", "reinstate"]
 
@@ -34,7 +35,9 @@ async def check_client(
     Returns the rules that fired."""
     fired = []
     log, subjects = tables.provisions, tables.provision_subjects
-    minute, ten = now - dt.timedelta(minutes=1), now - dt.timedelta(minutes=10)
+    since = await _reinstated_at(session, tables, client)
+    minute = max(now - dt.timedelta(minutes=1), since)
+    ten = max(now - dt.timedelta(minutes=10), since)
     recent = select(func.count()).where(log.c.client == client, log.c.at > minute)
     if (await session.scalar(recent) or 0) > rules.max_per_minute:
         fired.append(("rate", f"more than {rules.max_per_minute} lookups in a minute"))
@@ -58,6 +61,14 @@ async def check_client(
     for rule, detail in fired:
         await _alert(session, tables, rules, client, rule, detail, now)
     return [rule for rule, _ in fired]
+
+
+async def _reinstated_at(session: AsyncSession, tables: LookupTables, client: str) -> dt.datetime:
+    """Activity before a reinstatement was judged already; rules look only after it."""
+    c = tables.clients
+    name = client.rsplit("/", 1)[-1]
+    at = await session.scalar(select(c.c.reinstated_at).where(c.c.client == name))
+    return at if at is not None else dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 async def _alert(
@@ -93,6 +104,6 @@ async def reinstate(session: AsyncSession, tables: LookupTables, client: str) ->
     result = await session.execute(
         update(c)
         .where(c.c.client == client, c.c.suspended_at.is_not(None))
-        .values(suspended_at=None, suspended_reason=None)
+        .values(suspended_at=None, suspended_reason=None, reinstated_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))

@@ -46,6 +46,7 @@ def lookup_tables(metadata: MetaData) -> LookupTables:
         Column("sector", String(16), nullable=False),
         Column("suspended_at", UtcDateTime(), nullable=True),
         Column("suspended_reason", String(200), nullable=True),
+        Column("reinstated_at", UtcDateTime(), nullable=True),
         Column("table_version", String(40), nullable=False),
     )
     grants = Table(

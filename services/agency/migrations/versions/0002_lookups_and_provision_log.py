@@ -1,8 +1,8 @@
 """lookups and provision log
 
-Revision ID: a0b0d4045020
+Revision ID: fbc7b19c1fc8
 Revises: 080d51b9013b
-Create Date: 2026-11-26 11:23:44.520273
+Create Date: 2026-11-26 11:27:13.974796
 """
 
 from collections.abc import Sequence
@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 
 import jukinet.db
-from jukinet.lookups._store import append_only_sql, drop_append_only_sql
+from jukinet.lookups import append_only_sql, drop_append_only_sql
 
-revision: str = "a0b0d4045020"
+revision: str = "fbc7b19c1fc8"
 down_revision: str | None = "080d51b9013b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("sector", sa.String(length=16), nullable=False),
         sa.Column("suspended_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("suspended_reason", sa.String(length=200), nullable=True),
+        sa.Column("reinstated_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("table_version", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("client", name=op.f("pk_lookup_clients")),
     )

@@ -1,8 +1,8 @@
 """lookups and provision log
 
-Revision ID: cdebd6e8a939
+Revision ID: 5114f477014c
 Revises: 0b0d9eb4276d
-Create Date: 2026-11-26 11:23:47.602557
+Create Date: 2026-11-26 11:27:17.744518
 """
 
 from collections.abc import Sequence
@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 
 import jukinet.db
-from jukinet.lookups._store import append_only_sql, drop_append_only_sql
+from jukinet.lookups import append_only_sql, drop_append_only_sql
 
-revision: str = "cdebd6e8a939"
+revision: str = "5114f477014c"
 down_revision: str | None = "0b0d9eb4276d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("sector", sa.String(length=16), nullable=False),
         sa.Column("suspended_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("suspended_reason", sa.String(length=200), nullable=True),
+        sa.Column("reinstated_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("table_version", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("client", name=op.f("pk_lookup_clients")),
     )

@@ -1,0 +1,313 @@
+"""Ministry lookups at the agency: every refusal reason (and its log entry), field
+minimisation, four-fact search that refuses to guess, certificate checks, monitoring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from jukinet.localfed import LocalFederation
+from jukinet.pki import CertificateAuthority
+from jukinet.principals import AGENCY, Principal, PrincipalKind
+from tests.federation.support import PersonalData, eventually, execute, query
+
+pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
+
+HIRATSUKA = Principal.municipality("142034")
+CHIYODA = Principal.municipality("131016")
+EXTRA_ENV = {"JUKINET_AGENCY_MONITOR_MAX_REFUSALS_PER_10_MINUTES": "4"}
+TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def client(name: str) -> Principal:
+    return Principal(PrincipalKind.MINISTRY, name)
+
+
+def person(name: str, kana: str, birth: str, sex: str, address: str) -> dict[str, Any]:
+    return {
+        "name": name, "name_kana": kana, "birth_date": birth, "sex": sex,
+        "address": address, "reason": "birth", "change_date": birth,
+    }  # fmt: skip
+
+
+async def register(
+    fed: LocalFederation, town: Principal, body: dict[str, Any], pd: PersonalData
+) -> str:
+    pd.add_body(body)
+    async with fed.client(town) as c:
+        r = await c.post("/residents", json=body)
+    assert r.status_code == 201, r.text
+    pd.add(r.json()["resident_code"])
+    return str(r.json()["resident_code"])
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def people(federation: LocalFederation, personal_data: PersonalData) -> dict[str, str]:
+    """A unique resident, two residents sharing name/birth/sex (in two towns), a dead one."""
+    codes = {
+        "unique": await register(
+            federation,
+            HIRATSUKA,
+            person(
+                "平塚 一郎", "ヒラツカ イチロウ", "1970-01-02", "male", "神奈川県平塚市浅間町9-9"
+            ),
+            personal_data,
+        ),
+        "twin_a": await register(
+            federation,
+            HIRATSUKA,
+            person(
+                "同名 花子", "ドウメイ ハナコ", "1990-05-05", "female", "神奈川県平塚市見附町1-1"
+            ),
+            personal_data,
+        ),
+        "twin_b": await register(
+            federation,
+            CHIYODA,
+            person(
+                "同名 花子", "ドウメイ ハナコ", "1990-05-05", "female", "東京都千代田区丸の内1-1"
+            ),
+            personal_data,
+        ),
+        "gone": await register(
+            federation,
+            CHIYODA,
+            person("故人 次郎", "コジン ジロウ", "1940-03-03", "male", "東京都千代田区永田町1-1"),
+            personal_data,
+        ),
+    }
+
+    async def at_agency() -> bool:
+        rows = await query(federation, AGENCY, "SELECT count(*) FROM identity_records")
+        return int(rows[0][0]) >= 4
+
+    await eventually(at_agency)
+    return codes
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def extra_clients(federation: LocalFederation) -> None:
+    """A valid certificate with no grant at all, and a private-sector client."""
+    ca = CertificateAuthority.load(federation.layout.ca_dir)
+    for name in ("unlisted-body", "example-bank"):
+        federation.layout.issue(ca, client(name), validity=dt.timedelta(days=1))
+    await execute(
+        federation, AGENCY,
+        "INSERT INTO lookup_clients (client, organisation, sector, table_version) "
+        "VALUES ('example-bank', '株式会社例示銀行', 'private', 'test')",
+    )  # fmt: skip
+
+
+async def refused_reasons(fed: LocalFederation) -> list[str]:
+    rows = await query(
+        fed, AGENCY, "SELECT reason FROM provision_log WHERE outcome = 'refused' ORDER BY seq"
+    )
+    return [r for (r,) in rows]
+
+
+async def ask(
+    fed: LocalFederation, who: Principal, path: str, body: dict[str, Any]
+) -> httpx.Response:
+    async with fed.lookup_client(AGENCY, who) as c:
+        return await c.post(path, json=body)
+
+
+async def test_a_permitted_lookup_provides_and_is_logged(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    r = await ask(
+        federation,
+        client("mofa-passport"),
+        "/lookups/by-code",
+        {"affair": "passport-issuance", "resident_code": people["unique"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["record"]["name"] == "平塚 一郎"
+    rows = await query(
+        federation,
+        AGENCY,
+        "SELECT client, affair, outcome, residents FROM provision_log ORDER BY seq DESC LIMIT 1",
+    )
+    assert rows[0][0] == "spiffe://jukinet/ministry/mofa-passport"
+    assert rows[0][1:3] == ("passport-issuance", "provided")
+    assert people["unique"] in rows[0][3]
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "affair", "reason", "status"),
+    [
+        (
+            "mofa-passport",
+            "/lookups/by-code",
+            "pension-existence-check",
+            "affair_not_permitted",
+            403,
+        ),
+        ("mofa-passport", "/lookups/batch", "passport-issuance", "query_kind_not_permitted", 403),
+        ("moj-registry", "/lookups/by-code", "real-estate-registration", "grant_expired", 403),
+        ("unlisted-body", "/lookups/by-code", "passport-issuance", "no_grant", 403),
+        ("example-bank", "/lookups/by-code", "account-opening", "not_government", 403),
+    ],
+)
+async def test_refusals_say_why_and_are_logged(
+    federation: LocalFederation,
+    people: dict[str, str],
+    extra_clients: None,
+    who: str,
+    path: str,
+    affair: str,
+    reason: str,
+    status: int,
+) -> None:
+    await execute(
+        federation,
+        AGENCY,
+        "UPDATE lookup_grants SET valid_until = '2025-03-31' WHERE client = 'moj-registry'",
+    )
+    body: dict[str, Any] = {"affair": affair}
+    body |= (
+        {"resident_codes": [people["unique"]]}
+        if path.endswith("batch")
+        else {"resident_code": people["unique"]}
+    )
+    r = await ask(federation, client(who), path, body)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["reason"] == reason
+    assert "平塚" not in r.text
+    assert (await refused_reasons(federation))[-1] == reason
+
+
+async def test_quota_exhaustion_is_refused(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    await execute(
+        federation, AGENCY, "UPDATE lookup_grants SET daily_quota = 1 WHERE client = 'mhlw-license'"
+    )
+    body = {"affair": "medical-licences", "resident_code": people["unique"]}
+    first = await ask(federation, client("mhlw-license"), "/lookups/by-code", body)
+    assert first.status_code == 200
+    second = await ask(federation, client("mhlw-license"), "/lookups/by-code", body)
+    assert second.status_code == 429
+    assert second.json()["reason"] == "quota_exhausted"
+    assert (await refused_reasons(federation))[-1] == "quota_exhausted"
+
+
+async def test_a_municipality_cannot_query(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    r = await ask(
+        federation,
+        HIRATSUKA,
+        "/lookups/by-code",
+        {"affair": "passport-issuance", "resident_code": people["unique"]},
+    )
+    assert r.status_code == 403
+    assert r.json()["reason"] == "not_a_lookup_client"
+
+
+async def test_existence_checks_receive_only_existence_and_address(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    jpa = client("jpa-pension")
+    r = await ask(
+        federation,
+        jpa,
+        "/lookups/by-code",
+        {"affair": "pension-existence-check", "resident_code": people["unique"]},
+    )
+    assert r.status_code == 200
+    assert set(r.json()["record"]) == {"status", "address"}
+    codes = [people["unique"], people["gone"], "12345678903"]
+    r = await ask(
+        federation,
+        jpa,
+        "/lookups/batch",
+        {"affair": "pension-existence-check", "resident_codes": codes},
+    )
+    assert r.status_code == 200
+    results = {item["resident_code"]: item for item in r.json()["results"]}
+    assert set(results[people["unique"]]["record"]) == {"status", "address"}
+    assert results["12345678903"]["found"] is False
+    assert "平塚 一郎" not in r.text
+    assert "1970-01-02" not in r.text
+
+
+async def test_four_fact_search_does_not_guess(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    mofa = client("mofa-passport")
+    facts = {
+        "affair": "passport-issuance",
+        "name": "同名　花子",
+        "birth_date": "1990-05-05",
+        "sex": "female",
+    }
+    r = await ask(federation, mofa, "/lookups/by-facts", facts)
+    assert r.json() == {"match": "ambiguous", "record": None}
+    r = await ask(
+        federation, mofa, "/lookups/by-facts", facts | {"address": "東京都千代田区丸の内1-1"}
+    )
+    assert r.json()["match"] == "unique"
+    assert r.json()["record"]["resident_code"] == people["twin_b"]
+    r = await ask(federation, mofa, "/lookups/by-facts", facts | {"name": "別人 花子"})
+    assert r.json() == {"match": "none", "record": None}
+    outcomes = await query(
+        federation,
+        AGENCY,
+        "SELECT outcome, residents FROM provision_log WHERE query_kind = 'by_facts' ORDER BY seq",
+    )
+    assert [o for o, _ in outcomes][-3:] == ["ambiguous", "provided", "not_found"]
+    assert outcomes[-3][1] == "[]"
+
+
+async def test_clients_without_a_federation_certificate_cannot_connect(
+    federation: LocalFederation, other_pki: tuple[Any, Any]
+) -> None:
+    url = federation.lookup_servers[AGENCY].url + "/lookups/by-code"
+    body = {"affair": "passport-issuance", "resident_code": "12345678903"}
+    anonymous = ssl.create_default_context(cafile=str(federation.layout.ca_cert))
+    anonymous.check_hostname = False
+    other_layout, _ = other_pki
+    foreign = ssl.create_default_context(cafile=str(federation.layout.ca_cert))
+    foreign.check_hostname = False
+    node = other_layout.node_dir(AGENCY)
+    foreign.load_cert_chain(node / "tls.crt", node / "tls.key")
+    for context in (anonymous, foreign):
+        async with httpx.AsyncClient(verify=context, timeout=5) as c:
+            with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+                (await c.post(url, json=body)).raise_for_status()
+
+
+async def test_repeated_refusals_suspend_a_client_until_reinstated(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    kkr = client("kkr-pension")
+    wrong = {"affair": "passport-issuance", "resident_code": people["unique"]}
+    right = {"affair": "public-servant-pensions", "resident_code": people["unique"]}
+    assert (await ask(federation, kkr, "/lookups/by-code", right)).status_code == 200
+    for _ in range(4):
+        assert (await ask(federation, kkr, "/lookups/by-code", wrong)).status_code == 403
+    r = await ask(federation, kkr, "/lookups/by-code", right)
+    assert r.json()["reason"] == "client_suspended"
+    async with federation.client(AGENCY) as c:
+        alerts = (await c.get("/lookup-admin/alerts")).json()
+        assert any(
+            a["rule"] == "repeated_refusals"
+            and a["client"].endswith("kkr-pension")
+            and a["suspended"]
+            for a in alerts
+        )
+        assert (await c.post("/lookup-admin/clients/kkr-pension/reinstate")).status_code == 200
+    assert (await ask(federation, kkr, "/lookups/by-code", right)).status_code == 200
+
+
+async def test_no_personal_data_reached_any_log(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    assert personal_data.leaks(federation.root / "log") == []
