@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency.changes import accepts, apply_message
+from agency.messages import accepts, make_apply
 from agency.models import Base, bus, lookups, records
 from agency.settings import AgencySettings
 from jukinet.api import operations_router
@@ -33,7 +33,7 @@ def create_app(settings: AgencySettings | None = None) -> FastAPI:
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",
         bus=bus,
-        apply=apply_message,
+        apply=make_apply(settings.credentials().require_signing()[0]),
         accepts=accepts,
         counts=_counts,
     )

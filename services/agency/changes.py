@@ -14,23 +14,19 @@ from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage
 from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
-from jukinet.principals import Principal, PrincipalKind
+from jukinet.principals import PrincipalKind
 from jukinet.records import apply_changes
 
-__all__ = ["accepts", "apply_message"]
+__all__ = ["FORWARD_BATCH", "apply_forward"]
 
 log = logging.getLogger("jukinet.agency")
 FORWARD_BATCH = FORWARD_TYPE + BATCH_TYPE_SUFFIX
 CHANGE_BATCH = CHANGE_MESSAGE_TYPE + BATCH_TYPE_SUFFIX
 
 
-def accepts(sender: Principal) -> bool:
-    return sender.kind is PrincipalKind.PREFECTURE
-
-
-async def apply_message(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
-    if message.type != FORWARD_BATCH:
-        raise Rejected("unsupported_type", f"the agency does not accept {message.type}")
+async def apply_forward(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
+    if message.issuer.kind is not PrincipalKind.PREFECTURE:
+        raise Rejected("sender_not_permitted", "only prefectures forward changes")
     origins = [_verified_origin(item, message, opener) for item in _items(message.payload)]
     ids = [o.message_id for o in origins]
     seen = set(

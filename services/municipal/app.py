@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -18,9 +19,11 @@ from jukinet.api import operations_router
 from jukinet.bus import Rejected
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.node import NodeRuntime, NodeSpec
-from jukinet.principals import Principal
+from jukinet.principals import AGENCY
 from jukinet.problems import install_problem_handlers
 from municipal.codes import refill_pool
+from municipal.disclosures.router import router as disclosures_router
+from municipal.disclosures.service import RESPONSE_BATCH, record_answers
 from municipal.models import Base, Resident, bus
 from municipal.residents.router import router as residents_router
 from municipal.settings import MunicipalSettings
@@ -31,11 +34,10 @@ log = logging.getLogger("jukinet.municipal")
 
 
 async def _apply(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
+    if message.type == RESPONSE_BATCH:
+        await record_answers(session, message)
+        return
     raise Rejected("unsupported_type", f"municipalities do not accept {message.type}")
-
-
-def _accepts(sender: Principal) -> bool:
-    return False  # move-in notices and code pools arrive with the counter work
 
 
 async def _counts(session: AsyncSession) -> dict[str, Any]:
@@ -48,7 +50,7 @@ SPEC = NodeSpec(
     migrations=Path(__file__).parent / "migrations",
     bus=bus,
     apply=_apply,
-    accepts=_accepts,
+    accepts=lambda sender: False,  # replaced per node in create_app
     counts=_counts,
 )
 
@@ -66,10 +68,14 @@ async def _keep_pool_filled(runtime: NodeRuntime, target: int) -> None:
 
 def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     settings = settings or MunicipalSettings(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
+    node = settings.node
+    spec = dataclasses.replace(
+        SPEC, accepts=lambda sender: sender in (AGENCY, node.prefecture_of)
+    )  # disclosure answers; move-in notices and code pools arrive with the counter work
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = NodeRuntime(settings, SPEC)
+        runtime = NodeRuntime(settings, spec)
         await runtime.start()
         async with runtime.sessions() as session, session.begin():
             await refill_pool(session, settings.code_pool_target)
@@ -90,4 +96,5 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(operations_router())
     app.include_router(residents_router)
+    app.include_router(disclosures_router)
     return app

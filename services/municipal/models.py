@@ -63,3 +63,27 @@ class CodePoolEntry(Base):
 
     code: Mapped[str] = mapped_column(String(11), primary_key=True)
     drawn_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class Disclosure(Base):
+    """A resident's request, made at this counter, to be told who received their record."""
+
+    __tablename__ = "disclosures"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    resident_code: Mapped[str] = mapped_column(String(11))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class DisclosureAnswer(Base):
+    """One tier's answer (prefecture or agency), as it arrived, sealed to this municipality."""
+
+    __tablename__ = "disclosure_answers"
+    __table_args__ = (UniqueConstraint("disclosure_id", "tier"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    disclosure_id: Mapped[str] = mapped_column(ForeignKey("disclosures.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(80))
+    provisions: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -16,7 +16,8 @@ from jukinet.lookups import lookup_admin_router
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.problems import install_problem_handlers
 from jukinet.records_api import record_counts, records_router
-from prefecture.changes import accepts_from, apply_message
+from prefecture.changes import accepts_from
+from prefecture.messages import make_apply
 from prefecture.models import Base, bus, lookups, records
 from prefecture.settings import PrefectureSettings
 
@@ -33,7 +34,7 @@ def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
         metadata=Base.metadata,
         migrations=Path(__file__).parent / "migrations",
         bus=bus,
-        apply=apply_message,
+        apply=make_apply(settings.credentials().require_signing()[0]),
         accepts=accepts_from(settings.node),
         counts=_counts,
     )

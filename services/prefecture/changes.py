@@ -19,7 +19,7 @@ from jukinet.principals import AGENCY, Principal, PrincipalKind
 from jukinet.records import apply_changes
 from prefecture.models import bus, records
 
-__all__ = ["accepts_from", "apply_message"]
+__all__ = ["CHANGE_BATCH", "accepts_from", "apply_changes_message"]
 
 log = logging.getLogger("jukinet.prefecture")
 CHANGE_BATCH = CHANGE_MESSAGE_TYPE + BATCH_TYPE_SUFFIX
@@ -32,9 +32,9 @@ def accepts_from(prefecture: Principal) -> Callable[[Principal], bool]:
     return accepts
 
 
-async def apply_message(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
-    if message.type != CHANGE_BATCH:
-        raise Rejected("unsupported_type", f"a prefecture does not accept {message.type}")
+async def apply_changes_message(
+    session: AsyncSession, message: SignedMessage, opener: Opener
+) -> None:
     try:
         changes = parse_changes(message.payload)
     except InvalidChanges as exc:

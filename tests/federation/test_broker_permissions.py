@@ -163,7 +163,6 @@ async def test_municipality_publishes_as_itself_to_its_prefecture(fed: LocalFede
 @pytest.mark.parametrize(
     ("subject", "stream"),
     [
-        pytest.param(f"jukinet.msg.{AGENCY.code}.142034", "IN_jlis", id="to-agency"),
         pytest.param("jukinet.msg.130001.142034", "IN_130001", id="to-other-prefecture"),
     ],
 )

@@ -307,6 +307,80 @@ async def test_repeated_refusals_suspend_a_client_until_reinstated(
     assert (await ask(federation, kkr, "/lookups/by-code", right)).status_code == 200
 
 
+KANAGAWA = Principal.prefecture("140007")
+
+
+async def test_prefecture_bodies_query_their_prefecture_under_its_own_table(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    body = {"affair": "driving-licences", "resident_code": people["unique"]}
+    async with federation.lookup_client(KANAGAWA, client("kanagawa-police")) as c:
+        r = await c.post("/lookups/by-code", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["record"]["name"] == "平塚 一郎"
+    for outsider in ("tokyo-police", "mofa-passport"):
+        async with federation.lookup_client(KANAGAWA, client(outsider)) as c:
+            r = await c.post("/lookups/by-code", json=body | {"affair": "driving-licences"})
+        assert r.json()["reason"] == "no_grant"
+    rows = await query(
+        federation, KANAGAWA, "SELECT outcome, reason FROM provision_log ORDER BY seq"
+    )
+    assert [tuple(r) for r in rows][-3:] == [
+        ("provided", None),
+        ("refused", "no_grant"),
+        ("refused", "no_grant"),
+    ]
+
+
+async def test_a_disclosure_returns_exactly_the_residents_provisions(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    code = people["unique"]
+    rid = (
+        await query(
+            federation, HIRATSUKA, "SELECT id FROM residents WHERE resident_code = :c", c=code
+        )
+    )[0][0]
+    async with federation.client(HIRATSUKA) as c:
+        r = await c.post("/disclosures", json={"resident_id": rid})
+        assert r.status_code == 202, r.text
+        disclosure_id = r.json()["id"]
+
+        async def answered() -> bool:
+            view = (await c.get(f"/disclosures/{disclosure_id}")).json()
+            return bool(view["complete"])
+
+        await eventually(answered, seconds=30)
+        view = (await c.get(f"/disclosures/{disclosure_id}")).json()
+
+    for tier in (AGENCY, KANAGAWA):
+        expected = await query(
+            federation, tier,
+            "SELECT l.client, l.affair, l.query_kind FROM provision_log l "
+            "JOIN provision_subjects s ON s.seq = l.seq "
+            "WHERE s.resident_code = :c AND l.outcome = 'provided' ORDER BY l.seq", c=code,
+        )  # fmt: skip
+        got = [(p["recipient"], p["affair"], p["query_kind"]) for p in view["answers"][tier.uri]]
+        assert got == [tuple(row) for row in expected]
+        assert got  # this resident's record was provided at each tier in the tests above
+    agency_answer = view["answers"][AGENCY.uri]
+    assert {p["affair"] for p in agency_answer} >= {"passport-issuance", "pension-existence-check"}
+    assert all(p["organisation"] for p in agency_answer)
+    twins = await query(
+        federation,
+        AGENCY,
+        "SELECT count(*) FROM provision_subjects WHERE resident_code = :c",
+        c=people["twin_b"],
+    )
+    assert twins[0][0] >= 1  # provided to someone, and not part of this disclosure
+    logged = await query(
+        federation,
+        AGENCY,
+        "SELECT client, outcome FROM provision_log WHERE query_kind = 'disclosure'",
+    )
+    assert (HIRATSUKA.uri, "disclosed") in [tuple(r) for r in logged]
+
+
 async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:

@@ -48,10 +48,10 @@ def node_permissions(node: Principal, federation: Federation) -> dict[str, Any]:
     ]
     deny = [f"{PREFIX}.{node.code}.{node.code}"]  # nobody writes to itself
     if node.kind is PrincipalKind.MUNICIPALITY:
-        # any municipality (move-in notices) but no other prefecture and not the agency
+        # its prefecture, the agency (disclosure requests) and any municipality (move-in
+        # notices); never another prefecture
         others = [Principal.prefecture(c) for c in federation.prefectures]
         deny += [f"{PREFIX}.{p.code}.{node.code}" for p in others if p != node.prefecture_of]
-        deny.append(f"{PREFIX}.{AGENCY.code}.{node.code}")
     return {
         "publish": {"allow": publish, "deny": deny},
         "subscribe": {"allow": [f"{inbox_prefix(node)}.>"]},
@@ -61,7 +61,12 @@ def node_permissions(node: Principal, federation: Federation) -> dict[str, Any]:
 def _destinations(node: Principal, federation: Federation) -> list[str]:
     """Subjects a node may send on: always ending in its own code."""
     if node.kind is PrincipalKind.PREFECTURE:
-        return [f"{PREFIX}.{AGENCY.code}.{node.code}"]  # prefectures forward to the agency
+        # forwards to the agency; disclosure answers to its own municipalities
+        towns = federation.municipalities_of(node)
+        return [
+            f"{PREFIX}.{AGENCY.code}.{node.code}",
+            *(f"{PREFIX}.{t.code}.{node.code}" for t in towns),
+        ]
     if node.kind is PrincipalKind.AGENCY:
         towns = [Principal.municipality(c) for c in federation.municipalities]
         return [f"{PREFIX}.{t.code}.{node.code}" for t in towns]  # code pools, disclosures

@@ -6,6 +6,12 @@ from jukinet.lookups._admin import lookup_admin_router
 from jukinet.lookups._api import LookupContext, lookup_router
 from jukinet.lookups._authorize import Refused, authorize
 from jukinet.lookups._chain import ChainReport, Provision, append, purge_before, verify_chain
+from jukinet.lookups._disclosure import (
+    DISCLOSURE_REQUEST,
+    DISCLOSURE_RESPONSE,
+    DisclosureResponse,
+    answer_disclosures,
+)
 from jukinet.lookups._load import load_permissions, permissions_in_force
 from jukinet.lookups._monitor import MonitorRules, check_client, reinstate
 from jukinet.lookups._server import LookupSettings, create_lookup_app, serve_lookups
@@ -18,8 +24,11 @@ from jukinet.lookups._store import (
 from jukinet.lookups._table import FIELDS, PermissionTable, QueryKind, Sector, load_table
 
 __all__ = [
+    "DISCLOSURE_REQUEST",
+    "DISCLOSURE_RESPONSE",
     "FIELDS",
     "ChainReport",
+    "DisclosureResponse",
     "LookupContext",
     "LookupSettings",
     "LookupTables",
@@ -29,6 +38,7 @@ __all__ = [
     "QueryKind",
     "Refused",
     "Sector",
+    "answer_disclosures",
     "append",
     "append_only_sql",
     "authorize",

@@ -1,0 +1,39 @@
+"""Disclosure at the counter: request, then read the tiers' answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from jukinet.api import OperatorAuth, SessionDep
+from jukinet.problems import problem_responses
+from municipal.disclosures import service
+
+router = APIRouter(prefix="/disclosures", tags=["disclosures"], dependencies=[OperatorAuth])
+
+
+class DisclosureRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resident_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(401, 404, 422),
+    summary="Ask the prefecture and the agency whom they gave this resident's record",
+)
+async def request(
+    body: DisclosureRequestIn, session: SessionDep, request: Request
+) -> dict[str, str]:
+    disclosure = await service.request_disclosure(
+        session, request.app.state.runtime.node, body.resident_id
+    )
+    return {"id": disclosure.id, "status": "requested"}
+
+
+@router.get("/{disclosure_id}", responses=problem_responses(401, 404), summary="The answers so far")
+async def read(disclosure_id: str, session: SessionDep, request: Request) -> dict[str, Any]:
+    return await service.disclosure_view(session, request.app.state.runtime.node, disclosure_id)

@@ -1,0 +1,95 @@
+"""Disclosure requests (提供状況の開示) made at the counter, and the tiers' answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
+from jukinet.envelope import SignedMessage
+from jukinet.lookups import DISCLOSURE_REQUEST, DISCLOSURE_RESPONSE, DisclosureResponse
+from jukinet.pki import utcnow
+from jukinet.principals import AGENCY, Principal
+from jukinet.problems import NotFound
+from municipal.models import Disclosure, DisclosureAnswer, bus
+from municipal.residents.service import get_resident
+
+__all__ = ["RESPONSE_BATCH", "disclosure_view", "record_answers", "request_disclosure"]
+
+log = logging.getLogger("jukinet.municipal.disclosures")
+RESPONSE_BATCH = DISCLOSURE_RESPONSE + BATCH_TYPE_SUFFIX
+
+
+def tiers(node: Principal) -> list[Principal]:
+    return [node.prefecture_of, AGENCY]
+
+
+async def request_disclosure(
+    session: AsyncSession, node: Principal, resident_id: str
+) -> Disclosure:
+    resident = await get_resident(session, resident_id)
+    disclosure = Disclosure(
+        id=uuid.uuid4().hex,
+        resident_id=resident.id,
+        resident_code=resident.resident_code,
+        requested_at=utcnow(),
+    )
+    session.add(disclosure)
+    await session.flush()
+    payload = {"disclosure_id": disclosure.id, "resident_code": resident.resident_code}
+    for tier in tiers(node):
+        await enqueue(
+            session, bus, recipient=tier, message_type=DISCLOSURE_REQUEST, payload=payload
+        )
+    log.info("disclosure requested: disclosure=%s", disclosure.id)
+    return disclosure
+
+
+async def disclosure_view(
+    session: AsyncSession, node: Principal, disclosure_id: str
+) -> dict[str, Any]:
+    disclosure = await session.get(Disclosure, disclosure_id)
+    if disclosure is None:
+        raise NotFound("no such disclosure request")
+    rows = await session.scalars(
+        select(DisclosureAnswer).where(DisclosureAnswer.disclosure_id == disclosure_id)
+    )
+    answers = {row.tier: json.loads(row.provisions) for row in rows}
+    return {
+        "id": disclosure.id,
+        "resident_id": disclosure.resident_id,
+        "requested_at": disclosure.requested_at,
+        "complete": all(t.uri in answers for t in tiers(node)),
+        "answers": answers,
+    }
+
+
+async def record_answers(session: AsyncSession, message: SignedMessage) -> None:
+    """Store each tier's answer; refuse answers to requests this office never made."""
+    items = message.payload.get("items")
+    if not isinstance(items, list) or not items:
+        raise Rejected("invalid_payload", "items must be a non-empty list")
+    try:
+        responses = [DisclosureResponse.model_validate(item) for item in items]
+    except ValidationError:
+        raise Rejected("invalid_payload", "not a disclosure response") from None
+    for response in responses:
+        disclosure = await session.get(Disclosure, response.disclosure_id)
+        if disclosure is None or disclosure.resident_code != response.resident_code:
+            raise Rejected("unknown_disclosure", "an answer to a request this office did not make")
+        provisions = [p.model_dump(mode="json") for p in response.provisions]
+        session.add(
+            DisclosureAnswer(
+                disclosure_id=disclosure.id,
+                tier=message.issuer.uri,
+                provisions=json.dumps(provisions, ensure_ascii=False),
+                received_at=utcnow(),
+            )
+        )
+        log.info("disclosure answered: disclosure=%s by=%s", disclosure.id, message.issuer.code)

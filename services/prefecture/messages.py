@@ -1,0 +1,33 @@
+"""What a prefecture accepts over the bus: changes and disclosure requests from its own
+municipalities."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.bus import BATCH_TYPE_SUFFIX, Apply, Rejected
+from jukinet.envelope import Opener, SignedMessage
+from jukinet.lookups import DISCLOSURE_REQUEST, answer_disclosures
+from jukinet.pki import utcnow
+from prefecture.changes import CHANGE_BATCH, apply_changes_message
+from prefecture.models import bus, lookups, records
+
+__all__ = ["make_apply"]
+
+DISCLOSURE_BATCH = DISCLOSURE_REQUEST + BATCH_TYPE_SUFFIX
+
+
+def make_apply(signing_key: ed25519.Ed25519PrivateKey) -> Apply:
+    async def apply(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
+        if message.type == CHANGE_BATCH:
+            await apply_changes_message(session, message, opener)
+        elif message.type == DISCLOSURE_BATCH:
+            await answer_disclosures(
+                session, message, records=records, lookups=lookups, bus=bus,
+                signing_key=signing_key, now=utcnow(),
+            )  # fmt: skip
+        else:
+            raise Rejected("unsupported_type", f"a prefecture does not accept {message.type}")
+
+    return apply
