@@ -10,13 +10,14 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.api import OperatorAuth, SessionDep
 from jukinet.identity import IdentityRecord, ResidentCode
-from jukinet.problems import NotFound, problem_responses
+from jukinet.problems import NotFound, problem_response, problem_responses
 from jukinet.records import RecordTables
 
 __all__ = ["RecordLookup", "RecordView", "record_counts", "records_router"]
@@ -55,16 +56,23 @@ def records_router(tables: RecordTables) -> APIRouter:
 
     @router.post(
         "/lookup",
+        response_model=RecordView,
         responses=problem_responses(401, 404, 422),
         summary="A resident's current identity record and its history",
     )
-    async def lookup(body: RecordLookup, session: SessionDep, request: Request) -> RecordView:
+    async def lookup(
+        body: RecordLookup, session: SessionDep, request: Request
+    ) -> RecordView | JSONResponse:
         r, h = tables.records, tables.history
         row = (
             await session.execute(select(r).where(r.c.resident_code == body.resident_code))
         ).first()
+        audit = getattr(request.app.state, "audit_read", None)
+        if audit is not None:  # serving nodes log operator reads like any provision
+            await audit(session, body.resident_code, found=row is not None)
         if row is None:
-            raise NotFound("no identity record with that code")
+            missing = NotFound("no identity record with that code")
+            return problem_response(missing.status, missing.body())  # keeps the log entry
         history = await session.execute(
             select(h).where(h.c.resident_code == body.resident_code).order_by(h.c.id)
         )

@@ -15,7 +15,7 @@ from agency.messages import accepts, make_apply
 from agency.models import Base, bus, lookups, records
 from agency.settings import AgencySettings
 from jukinet.api import operations_router
-from jukinet.lookups import lookup_admin_router
+from jukinet.lookups import lookup_admin_router, operator_read_logger
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.problems import install_problem_handlers
 from jukinet.records_api import record_counts, records_router
@@ -55,6 +55,8 @@ def create_app(settings: AgencySettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    key, _ = settings.credentials().require_signing()
+    app.state.audit_read = operator_read_logger(lookups, key, settings.node.uri)
     app.include_router(operations_router())
     app.include_router(records_router(records))
     app.include_router(lookup_admin_router(lookups))

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.api import operations_router
-from jukinet.lookups import lookup_admin_router
+from jukinet.lookups import lookup_admin_router, operator_read_logger
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.problems import install_problem_handlers
 from jukinet.records_api import record_counts, records_router
@@ -56,6 +56,8 @@ def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    key, _ = settings.credentials().require_signing()
+    app.state.audit_read = operator_read_logger(lookups, key, settings.node.uri)
     app.include_router(operations_router())
     app.include_router(records_router(records))
     app.include_router(lookup_admin_router(lookups))

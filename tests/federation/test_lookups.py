@@ -381,6 +381,27 @@ async def test_a_disclosure_returns_exactly_the_residents_provisions(
     assert (HIRATSUKA.uri, "disclosed") in [tuple(r) for r in logged]
 
 
+async def test_operator_reads_are_logged_like_provisions(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    async with federation.client(AGENCY) as c:
+        assert (
+            await c.post("/records/lookup", json={"resident_code": people["gone"]})
+        ).status_code == 200
+        missing = await c.post("/records/lookup", json={"resident_code": "12345678903"})
+    assert missing.status_code == 404
+    rows = await query(
+        federation,
+        AGENCY,
+        "SELECT client, outcome, residents FROM provision_log WHERE affair = 'operator-read' ORDER BY seq",
+    )
+    assert [(r[1], r[2]) for r in rows][-2:] == [
+        ("provided", f'["{people["gone"]}"]'),
+        ("not_found", "[]"),
+    ]
+    assert rows[-1][0] == f"{AGENCY.uri}#operator-api"
+
+
 async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:

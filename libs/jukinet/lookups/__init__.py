@@ -5,7 +5,14 @@ Table 1) and by prefectures (Tables 5 and 6) over HTTPS with client certificates
 from jukinet.lookups._admin import lookup_admin_router
 from jukinet.lookups._api import LookupContext, lookup_router
 from jukinet.lookups._authorize import Refused, authorize
-from jukinet.lookups._chain import ChainReport, Provision, append, purge_before, verify_chain
+from jukinet.lookups._chain import (
+    ChainReport,
+    Provision,
+    append,
+    operator_read_logger,
+    purge_before,
+    verify_chain,
+)
 from jukinet.lookups._disclosure import (
     DISCLOSURE_REQUEST,
     DISCLOSURE_RESPONSE,
@@ -50,6 +57,7 @@ __all__ = [
     "lookup_admin_router",
     "lookup_router",
     "lookup_tables",
+    "operator_read_logger",
     "permissions_in_force",
     "purge_before",
     "reinstate",

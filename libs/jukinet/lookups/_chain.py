@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -22,8 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.db import AnyRow
 from jukinet.lookups._store import LookupTables
+from jukinet.pki import utcnow
 
-__all__ = ["GENESIS", "ChainReport", "Provision", "append", "purge_before", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "ChainReport",
+    "Provision",
+    "append",
+    "operator_read_logger",
+    "purge_before",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
 _VERIFY_CHUNK = 5000
@@ -192,3 +201,31 @@ async def purge_before(session: AsyncSession, tables: LookupTables, cutoff: dt.d
         anchor.insert().values(id=1, seq=last.seq, hash=last.hash, purged_before=cutoff)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def operator_read_logger(
+    tables: LookupTables, key: ed25519.Ed25519PrivateKey, node: str
+) -> Callable[..., Awaitable[None]]:
+    """What a serving node's operator API calls on every record read: the read goes into
+    the same provision log as any ministry lookup (and so into disclosures)."""
+
+    async def log_read(session: AsyncSession, code: str, *, found: bool) -> None:
+        provision = Provision(
+            at=utcnow(),
+            client=f"{node}#operator-api",
+            affair="operator-read",
+            query_kind="by_code",
+            outcome="provided" if found else "not_found",
+            reason=None,
+            residents=[code] if found else [],
+            fields=list(OPERATOR_FIELDS) if found else [],
+        )
+        await append(session, tables, provision, key)
+
+    return log_read
+
+
+OPERATOR_FIELDS = (
+    "resident_code", "name", "name_kana", "birth_date", "sex", "address",
+    "change_reason", "change_date", "status",
+)  # fmt: skip
