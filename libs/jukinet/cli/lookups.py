@@ -32,7 +32,7 @@ from jukinet.principals import Principal
 permissions = typer.Typer(help="The permission table of a serving node.", no_args_is_help=True)
 audit = typer.Typer(help="Verify and maintain the provision log.", no_args_is_help=True)
 clients = typer.Typer(help="Lookup clients: suspension and reinstatement.", no_args_is_help=True)
-console = Console(width=140)
+console = Console(width=200)
 DbOpt = Annotated[str, typer.Option("--db", envvar="DATABASE_URL", help="The node's database URL.")]
 TABLES = lookup_tables(MetaData())
 T = TypeVar("T")
@@ -65,32 +65,17 @@ def show(db: DbOpt) -> None:
     """Report the permission table in force."""
     rows: list[dict[str, Any]] = _with_session(db, lambda s: permissions_in_force(s, TABLES))
     table = Table(title="permission table in force")
-    for column in (
-        "client",
-        "organisation",
-        "affair",
-        "item",
-        "kinds",
-        "fields",
-        "valid",
-        "quota/day",
-        "state",
-    ):
+    for column in ("client", "organisation", "affair", "kinds", "valid", "quota/day", "state"):
+        table.add_column(column, no_wrap=True)
+    for column in ("item", "fields"):
         table.add_column(column, overflow="fold")
     for r in rows:
         state = "[red]suspended" if r["suspended_at"] else "active"
         valid = f"{r['valid_from']}..{r['valid_until']}"
         table.add_row(
-            r["client"],
-            r["organisation"],
-            r["affair"],
-            r["item"],
-            r["query_kinds"],
-            r["fields"],
-            valid,
-            f"{r['daily_quota']:,}",
-            state,
-        )
+            r["client"], r["organisation"], r["affair"], r["query_kinds"], valid,
+            f"{r['daily_quota']:,}", state, r["item"], r["fields"],
+        )  # fmt: skip
     console.print(table)
 
 
