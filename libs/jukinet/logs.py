@@ -7,7 +7,10 @@ import json
 import logging
 from typing import Any
 
-__all__ = ["JsonFormatter", "logging_config"]
+__all__ = ["CONTEXT_FIELDS", "JsonFormatter", "logging_config"]
+
+# ``extra=`` fields a log line may carry: identifiers and counts, never personal data.
+CONTEXT_FIELDS = ("correlation_id", "message_id", "origin", "node", "version", "count")
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,6 +21,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        for key in CONTEXT_FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                doc[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             doc["error"] = record.exc_info[0].__name__
         return json.dumps(doc, ensure_ascii=False)

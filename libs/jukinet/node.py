@@ -30,9 +30,11 @@ from jukinet.bus import (
 )
 from jukinet.db import create_engine, session_factory
 from jukinet.envelope import Opener, RecipientDirectory, Sealer
+from jukinet.metrics import Metrics
 from jukinet.migrations import upgrade
 from jukinet.principals import Principal
 from jukinet.settings import NodeSettings
+from jukinet.subjects import CONSUMER, stream_name
 
 __all__ = ["NodeRuntime", "NodeSpec"]
 
@@ -55,6 +57,7 @@ class NodeSpec:
 class NodeRuntime:
     settings: NodeSettings
     spec: NodeSpec
+    metrics: Metrics = field(default_factory=Metrics)
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     sealer: Sealer = field(init=False)
@@ -103,6 +106,7 @@ class NodeRuntime:
             sealer=self.sealer,
             js=js,
             ttl=self.settings.message_ttl,
+            on_published=self.metrics.published.inc,
         )
         processor = InboxProcessor(
             node=self.node,
@@ -111,6 +115,8 @@ class NodeRuntime:
             opener=self.opener,
             apply=self.spec.apply,
             accepts=self.spec.accepts,
+            on_outcome=lambda outcome, _sender: self.metrics.consumed.labels(outcome.value).inc(),
+            on_dead_letter=lambda reason: self.metrics.dead_letters.labels(reason).inc(),
         )
         self.consumer = Consumer(nc=self.nc, node=self.node, processor=processor)
         await asyncio.gather(self.relay.run(), self.consumer.run())
@@ -140,6 +146,15 @@ class NodeRuntime:
             database = type(exc).__name__
         broker = "ok" if self.nc is not None and self.nc.is_connected else "disconnected"
         return {"database": database, "broker": broker}
+
+    async def refresh_gauges(self) -> None:
+        """Outbox backlog and consumer lag, read when metrics are scraped."""
+        bus = await self.bus_status()
+        self.metrics.outbox_backlog.set(bus["outbox_unsealed"] + bus["outbox_unsent"])
+        if self.nc is not None and self.nc.is_connected:
+            with contextlib.suppress(Exception):
+                info = await self.nc.jetstream().consumer_info(stream_name(self.node), CONSUMER)
+                self.metrics.consumer_lag.set(info.num_pending or 0)
 
     async def status(self) -> dict[str, Any]:
         """Counts only — what `jukinet status` shows; never personal data."""

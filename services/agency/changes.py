@@ -89,6 +89,11 @@ async def _apply_origin(
             received_at=now,
         )
     )
+    for change in changes:
+        log.info(
+            "change stored",
+            extra={"correlation_id": change.correlation_id, "origin": origin.issuer.code},
+        )
     log.info(
         "changes stored: origin=%s via=%s message=%s changes=%d current=%d",
         origin.issuer.code,

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jukinet.api import operations_router
 from jukinet.bus import Rejected
 from jukinet.envelope import Opener, SignedMessage
+from jukinet.metrics import Metrics, install_metrics
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.principals import AGENCY
 from jukinet.problems import install_problem_handlers
@@ -73,9 +74,11 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
         SPEC, accepts=lambda sender: sender in (AGENCY, node.prefecture_of)
     )  # disclosure answers; move-in notices and code pools arrive with the counter work
 
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = NodeRuntime(settings, spec)
+        runtime = NodeRuntime(settings, spec, metrics)
         await runtime.start()
         async with runtime.sessions() as session, session.begin():
             await refill_pool(session, settings.code_pool_target)
@@ -94,6 +97,7 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_metrics(app, metrics, refresh=lambda: app.state.runtime.refresh_gauges())
     app.include_router(operations_router())
     app.include_router(residents_router)
     app.include_router(disclosures_router)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.api import operations_router
 from jukinet.lookups import lookup_admin_router, operator_read_logger
+from jukinet.metrics import Metrics, install_metrics
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.problems import install_problem_handlers
 from jukinet.records_api import record_counts, records_router
@@ -39,9 +40,11 @@ def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
         counts=_counts,
     )
 
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = NodeRuntime(settings, spec)
+        runtime = NodeRuntime(settings, spec, metrics)
         await runtime.start()
         app.state.runtime = runtime
         app.state.api_token = settings.api_token
@@ -56,6 +59,7 @@ def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_metrics(app, metrics, refresh=lambda: app.state.runtime.refresh_gauges())
     key, _ = settings.credentials().require_signing()
     app.state.audit_read = operator_read_logger(lookups, key, settings.node.uri)
     app.include_router(operations_router())

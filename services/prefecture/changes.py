@@ -46,6 +46,11 @@ async def apply_changes_message(
     )
     forward = {"origin": message.token}
     await enqueue(session, bus, recipient=AGENCY, message_type=FORWARD_TYPE, payload=forward)
+    for change in changes:
+        log.info(
+            "change stored",
+            extra={"correlation_id": change.correlation_id, "origin": message.issuer.code},
+        )
     log.info(
         "changes stored: from=%s message=%s changes=%d current=%d",
         message.issuer.code,

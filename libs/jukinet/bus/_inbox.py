@@ -75,7 +75,9 @@ class InboxProcessor:
         clock: Callable[[], dt.datetime] = utcnow,
         gap_delay: float = 1.0,
         on_outcome: Callable[[Outcome, str], None] | None = None,
+        on_dead_letter: Callable[[str], None] | None = None,
     ) -> None:
+        self._on_dead_letter = on_dead_letter
         self._node = node
         self._sessions = sessions
         self._t = tables
@@ -219,6 +221,8 @@ class InboxProcessor:
         self, session: AsyncSession, d: _Delivery, reason: str, detail: str
     ) -> None:
         message_id = d.message.message_id if d.message is not None else None
+        if self._on_dead_letter is not None:
+            self._on_dead_letter(reason)
         log.error(
             "dead letter: reason=%s from=%s stream_seq=%d message=%s",
             reason,

@@ -68,7 +68,9 @@ class OutboxRelay:
         items_per_message: int = 500,
         publish_timeout: float = 5.0,
         clock: Callable[[], dt.datetime] = utcnow,
+        on_published: Callable[[int], None] | None = None,
     ) -> None:
+        self._on_published = on_published
         self._sessions = sessions
         self._t = tables
         self._sealer = sealer
@@ -120,6 +122,8 @@ class OutboxRelay:
                     .values(sent_at=self._clock())
                 )
         self.published += len(acked)
+        if self._on_published is not None and acked:
+            self._on_published(len(acked))
         if len(acked) < len(unsent):
             raise ConnectionError("some messages were not acknowledged")
         return len(acked)

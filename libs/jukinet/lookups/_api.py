@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.identity import Address, Name, ResidentCode, Sex
@@ -24,6 +25,7 @@ from jukinet.lookups._monitor import MonitorRules, check_client
 from jukinet.lookups._query import by_code, by_codes, by_facts, project
 from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind
+from jukinet.metrics import Metrics
 from jukinet.pki import PkiError, Purpose, TrustStore, utcnow
 from jukinet.principals import Principal, PrincipalKind
 from jukinet.problems import PROBLEM_MEDIA_TYPE, Unauthorized, problem_responses
@@ -44,6 +46,7 @@ class LookupContext:
     trust: TrustStore
     signing_key: ed25519.Ed25519PrivateKey
     rules: MonitorRules
+    metrics: Metrics
     clock: Callable[[], dt.datetime] = utcnow
 
 
@@ -136,6 +139,7 @@ async def _lookup(
     except Refused as refusal:
         refused = Provision(now, who.uri, affair, kind.value, "refused", refusal.reason, asked, [])
         await _record(session, context, refused, who)
+        await _count(session, context, affair, f"refused:{refusal.reason}")
         log.warning(
             "lookup refused: client=%s affair=%s reason=%s", who.code, affair, refusal.reason
         )
@@ -144,6 +148,7 @@ async def _lookup(
         )
     result, provision = await run(grant)
     await _record(session, context, provision, who)
+    context.metrics.lookups.labels(grant.affair, provision.outcome).inc()
     log.info(
         "lookup: client=%s affair=%s kind=%s outcome=%s",
         who.code,
@@ -162,6 +167,13 @@ async def _record(
 ) -> None:
     await append(session, context.tables, provision, context.signing_key)
     await check_client(session, context.tables, context.rules, who.uri, provision.at)
+
+
+async def _count(session: AsyncSession, context: LookupContext, affair: str, outcome: str) -> None:
+    """Metric labels take only affairs in the permission table (bounded, never input)."""
+    g = context.tables.grants
+    known = await session.scalar(select(exists().where(g.c.affair == affair)))
+    context.metrics.lookups.labels(affair if known else "unknown", outcome).inc()
 
 
 def _provided(

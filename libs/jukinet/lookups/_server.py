@@ -21,6 +21,7 @@ from jukinet.logs import logging_config
 from jukinet.lookups._api import LookupContext, lookup_router
 from jukinet.lookups._monitor import MonitorRules
 from jukinet.lookups._store import LookupTables
+from jukinet.metrics import Metrics, install_metrics
 from jukinet.problems import install_problem_handlers
 from jukinet.records import RecordTables
 from jukinet.settings import NodeSettings
@@ -63,14 +64,17 @@ def create_lookup_app(
             trust=settings.trust(),
             signing_key=key,
             rules=settings.monitor_rules(),
+            metrics=metrics,
         )
         try:
             yield
         finally:
             await engine.dispose()
 
+    metrics = Metrics()
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    install_metrics(app, metrics)
     app.include_router(lookup_router())
 
     @app.get("/healthz", tags=["operations"])

@@ -3,6 +3,7 @@ outbox item commit together (the caller's transaction)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,8 @@ from municipal.models import Resident, ResidentVersion, bus
 from municipal.residents.schemas import ChangeResident, RegisterResident
 
 __all__ = ["ResidentDeleted", "apply_change", "get_resident", "register"]
+
+log = logging.getLogger("jukinet.municipal")
 
 
 class ResidentDeleted(Conflict):
@@ -126,6 +129,10 @@ async def _emit(
         )
     )
     await session.flush()
+    log.info(
+        "change recorded",
+        extra={"correlation_id": change.correlation_id, "version": change.version},
+    )
     await enqueue(
         session,
         bus,

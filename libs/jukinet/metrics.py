@@ -1,0 +1,88 @@
+"""Prometheus metrics of one node. Labels carry only codes and kinds — message types,
+outcomes, reasons, affairs, route templates — never a name, address or resident code.
+
+Each app has its own registry (several nodes may share a process in tests).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["Metrics", "install_metrics"]
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.published = Counter(
+            "jukinet_messages_published",
+            "Messages published by the outbox relay",
+            registry=r,
+        )
+        self.consumed = Counter(
+            "jukinet_messages_consumed", "Inbound messages by outcome", ["outcome"], registry=r
+        )
+        self.dead_letters = Counter(
+            "jukinet_dead_letters",
+            "Inbound messages dead-lettered, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.outbox_backlog = Gauge(
+            "jukinet_outbox_backlog", "Outbox items not yet acknowledged by the broker", registry=r
+        )
+        self.consumer_lag = Gauge(
+            "jukinet_consumer_lag", "Messages waiting in this node's inbound stream", registry=r
+        )
+        self.lookups = Counter(
+            "jukinet_lookups", "Lookups by affair and outcome", ["affair", "outcome"], registry=r
+        )
+        self.reconciliations = Counter(
+            "jukinet_reconciliation_differences",
+            "Differences found by reconciliation, by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "jukinet_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["method", "route", "status"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def install_metrics(
+    app: FastAPI, metrics: Metrics, refresh: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Add ``GET /metrics`` and a latency middleware labelled by route template."""
+
+    @app.middleware("http")
+    async def timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics.request_seconds.labels(request.method, template, str(response.status_code)).observe(
+            time.perf_counter() - start
+        )
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def scrape() -> Response:
+        if refresh is not None:
+            await refresh()
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
