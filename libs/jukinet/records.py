@@ -30,9 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.db import UtcDateTime
-from jukinet.identity import ChangeCategory, ChangeReason, IdentityChange
+from jukinet.identity import ChangeCategory, ChangeReason, IdentityChange, IdentityRecord
 
-__all__ = ["RecordStatus", "RecordTables", "apply_changes", "record_tables"]
+__all__ = ["RecordStatus", "RecordTables", "apply_changes", "record_tables", "repair_records"]
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -91,7 +91,10 @@ def _status(reason: ChangeReason) -> RecordStatus:
 
 
 def _row(change: IdentityChange, origin: str, now: dt.datetime) -> dict[str, Any]:
-    r = change.record
+    return _record_row(change.record, change.version, origin, now)
+
+
+def _record_row(r: IdentityRecord, version: int, origin: str, now: dt.datetime) -> dict[str, Any]:
     return {
         "resident_code": r.resident_code,
         "municipality": r.municipality,
@@ -103,7 +106,7 @@ def _row(change: IdentityChange, origin: str, now: dt.datetime) -> dict[str, Any
         "change_reason": r.change_reason.value,
         "change_date": r.change_date,
         "status": _status(r.change_reason).value,
-        "version": change.version,
+        "version": version,
         "origin_message_id": origin,
         "updated_at": now,
     }
@@ -193,3 +196,33 @@ def _history_row(change: IdentityChange, origin: str, now: dt.datetime) -> dict[
         "origin_message_id": origin,
         "recorded_at": now,
     }
+
+
+async def repair_records(
+    session: AsyncSession,
+    tables: RecordTables,
+    current_records: Sequence[tuple[IdentityRecord, int]],
+    absent: Sequence[str],
+    *,
+    municipality: str,
+    origin_message_id: str,
+    now: dt.datetime,
+) -> dict[str, int]:
+    """Make this tier's current records of ``municipality`` what the municipality says
+    they are (reconciliation): upsert each record as sent, drop current rows the
+    municipality does not have. History is left as it is: a repair is not a change."""
+    r = tables.records
+    codes = {record.resident_code for record, _ in current_records}
+    current = await _load(session, tables, codes)
+    rows = {
+        record.resident_code: _record_row(record, version, origin_message_id, now)
+        for record, version in current_records
+    }
+    await _write(session, tables, rows, set(current))
+    dropped = 0
+    if absent:
+        result = await session.execute(
+            r.delete().where(r.c.resident_code.in_(list(absent)), r.c.municipality == municipality)
+        )
+        dropped = int(getattr(result, "rowcount", 0) or 0)
+    return {"upserted": len(rows), "dropped": dropped}

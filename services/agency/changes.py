@@ -3,6 +3,7 @@ signature, then store the national copy with full history."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage
 from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
 from jukinet.principals import PrincipalKind
+from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
 from jukinet.records import apply_changes
 
 __all__ = ["FORWARD_BATCH", "apply_forward"]
@@ -22,6 +24,7 @@ __all__ = ["FORWARD_BATCH", "apply_forward"]
 log = logging.getLogger("jukinet.agency")
 FORWARD_BATCH = FORWARD_TYPE + BATCH_TYPE_SUFFIX
 CHANGE_BATCH = CHANGE_MESSAGE_TYPE + BATCH_TYPE_SUFFIX
+REPAIR_BATCH = REPAIR_MESSAGE_TYPE + BATCH_TYPE_SUFFIX
 
 
 async def apply_forward(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
@@ -62,7 +65,7 @@ def _verified_origin(item: dict[str, Any], forward: SignedMessage, opener: Opene
         raise Rejected(
             "origin_not_in_prefecture", f"{issuer} is not a municipality of {forward.issuer}"
         )
-    if origin.type != CHANGE_BATCH:
+    if origin.type not in (CHANGE_BATCH, REPAIR_BATCH):
         raise Rejected("unsupported_type", f"forwarded {origin.type} is not a change")
     return origin
 
@@ -70,24 +73,25 @@ def _verified_origin(item: dict[str, Any], forward: SignedMessage, opener: Opene
 async def _apply_origin(
     session: AsyncSession, origin: SignedMessage, forward: SignedMessage
 ) -> None:
+    now = utcnow()
+    _remember(session, origin, forward, now)
+    if origin.type == REPAIR_BATCH:
+        done = await apply_repair(
+            session, records, origin.payload, municipality=origin.issuer.code,
+            origin_message_id=origin.message_id, now=now,
+        )  # fmt: skip
+        log.info(
+            "repair applied: origin=%s message=%s %s", origin.issuer.code, origin.message_id, done
+        )
+        return
     try:
         changes = parse_changes(origin.payload)
     except InvalidChanges as exc:
         raise Rejected("invalid_payload", exc.summary) from None
     if any(c.record.municipality != origin.issuer.code for c in changes):
         raise Rejected("foreign_record", "a municipality may only change its own records")
-    now = utcnow()
     applied = await apply_changes(
         session, records, changes, origin_message_id=origin.message_id, now=now
-    )
-    session.add(
-        OriginMessage(
-            message_id=origin.message_id,
-            municipality=origin.issuer.code,
-            forwarded_by=forward.issuer.code,
-            token=origin.token,
-            received_at=now,
-        )
     )
     for change in changes:
         log.info(
@@ -101,4 +105,19 @@ async def _apply_origin(
         origin.message_id,
         len(changes),
         applied,
+    )
+
+
+def _remember(
+    session: AsyncSession, origin: SignedMessage, forward: SignedMessage, now: dt.datetime
+) -> None:
+    """Keep each applied municipal message: proof of origin, and de-duplication."""
+    session.add(
+        OriginMessage(
+            message_id=origin.message_id,
+            municipality=origin.issuer.code,
+            forwarded_by=forward.issuer.code,
+            token=origin.token,
+            received_at=now,
+        )
     )

@@ -22,10 +22,12 @@ from jukinet.metrics import Metrics, install_metrics
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.principals import AGENCY
 from jukinet.problems import install_problem_handlers
+from jukinet.reconcile_api import reconcile_router
 from municipal.codes import refill_pool
 from municipal.disclosures.router import router as disclosures_router
 from municipal.disclosures.service import RESPONSE_BATCH, record_answers
 from municipal.models import Base, Resident, bus
+from municipal.reconcile import municipal_entries, repair_router
 from municipal.residents.router import router as residents_router
 from municipal.settings import MunicipalSettings
 
@@ -101,4 +103,7 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     app.include_router(operations_router())
     app.include_router(residents_router)
     app.include_router(disclosures_router)
+    app.include_router(reconcile_router(lambda s, m, b: municipal_entries(s, node, m, b)))
+    app.include_router(repair_router)
+    app.state.metrics = metrics
     return app

@@ -16,6 +16,8 @@ from jukinet.lookups import lookup_admin_router, operator_read_logger
 from jukinet.metrics import Metrics, install_metrics
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.problems import install_problem_handlers
+from jukinet.reconcile import tier_entries
+from jukinet.reconcile_api import reconcile_router
 from jukinet.records_api import record_counts, records_router
 from prefecture.changes import accepts_from
 from prefecture.messages import make_apply
@@ -65,4 +67,5 @@ def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
     app.include_router(operations_router())
     app.include_router(records_router(records))
     app.include_router(lookup_admin_router(lookups))
+    app.include_router(reconcile_router(lambda s, m, b: tier_entries(s, records, m, b)))
     return app

@@ -16,13 +16,21 @@ from jukinet.envelope import FORWARD_TYPE, Opener, SignedMessage
 from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
 from jukinet.principals import AGENCY, Principal, PrincipalKind
+from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
 from jukinet.records import apply_changes
 from prefecture.models import bus, records
 
-__all__ = ["CHANGE_BATCH", "accepts_from", "apply_changes_message"]
+__all__ = [
+    "CHANGE_BATCH",
+    "REPAIR_BATCH",
+    "accepts_from",
+    "apply_changes_message",
+    "apply_repair_message",
+]
 
 log = logging.getLogger("jukinet.prefecture")
 CHANGE_BATCH = CHANGE_MESSAGE_TYPE + BATCH_TYPE_SUFFIX
+REPAIR_BATCH = REPAIR_MESSAGE_TYPE + BATCH_TYPE_SUFFIX
 
 
 def accepts_from(prefecture: Principal) -> Callable[[Principal], bool]:
@@ -58,3 +66,15 @@ async def apply_changes_message(
         len(changes),
         applied,
     )
+
+
+async def apply_repair_message(session: AsyncSession, message: SignedMessage) -> None:
+    """The municipality's own state of some records (reconciliation): set it here, and
+    forward the municipality's signed message to the agency like any change."""
+    done = await apply_repair(
+        session, records, message.payload, municipality=message.issuer.code,
+        origin_message_id=message.message_id, now=utcnow(),
+    )  # fmt: skip
+    forward = {"origin": message.token}
+    await enqueue(session, bus, recipient=AGENCY, message_type=FORWARD_TYPE, payload=forward)
+    log.info("repair applied: from=%s message=%s %s", message.issuer.code, message.message_id, done)

@@ -10,7 +10,12 @@ from jukinet.bus import BATCH_TYPE_SUFFIX, Apply, Rejected
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.lookups import DISCLOSURE_REQUEST, answer_disclosures
 from jukinet.pki import utcnow
-from prefecture.changes import CHANGE_BATCH, apply_changes_message
+from prefecture.changes import (
+    CHANGE_BATCH,
+    REPAIR_BATCH,
+    apply_changes_message,
+    apply_repair_message,
+)
 from prefecture.models import bus, lookups, records
 
 __all__ = ["make_apply"]
@@ -22,6 +27,8 @@ def make_apply(signing_key: ed25519.Ed25519PrivateKey) -> Apply:
     async def apply(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
         if message.type == CHANGE_BATCH:
             await apply_changes_message(session, message, opener)
+        elif message.type == REPAIR_BATCH:
+            await apply_repair_message(session, message)
         elif message.type == DISCLOSURE_BATCH:
             await answer_disclosures(
                 session, message, records=records, lookups=lookups, bus=bus,

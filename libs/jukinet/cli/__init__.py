@@ -23,6 +23,7 @@ app.add_typer(lookups.clients, name="clients")
 app.command()(federation.up)
 app.command()(federation.status)
 app.command()(federation.demo)
+app.command()(federation.reconcile)
 app.command()(bench.bench)
 
 

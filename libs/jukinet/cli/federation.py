@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -195,4 +196,48 @@ async def _upstream_cell(client: httpx.AsyncClient, url: str, code: str) -> str:
     return "[red]not arrived"
 
 
-__all__ = ["demo", "status", "up"]
+__all__ = ["demo", "reconcile", "status", "up"]
+
+
+def reconcile(
+    home: HomeOpt = DEFAULT_HOME,
+    repair: Annotated[
+        bool, typer.Option(help="Repair lower tiers from the municipalities.")
+    ] = False,
+    every: Annotated[float, typer.Option(help="Repeat every N seconds (0: once).")] = 0.0,
+    times: Annotated[int, typer.Option(help="How many rounds when repeating.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Compare every tier with the municipalities (counts and codes only); optionally repair."""
+    from jukinet.reconciler import reconcile_federation
+
+    nodes, token = _load(home)
+    for round_ in range(max(times, 1)):
+        reports = asyncio.run(reconcile_federation(nodes, token, repair=repair))
+        if as_json:
+            console.print_json(json.dumps([r.as_dict() for r in reports]))
+        else:
+            _print_reconcile(reports)
+        if every <= 0 or round_ == times - 1:
+            break
+        time.sleep(every)
+    if any(not r.drift.clean for r in reports) and not repair:
+        raise typer.Exit(1)
+
+
+def _print_reconcile(reports: list[Any]) -> None:
+    table = Table(title="reconciliation (整合性確認)")
+    for column in ("municipality", "tier", "missing", "extra", "differing", "codes"):
+        table.add_column(column, overflow="fold")
+    for r in reports:
+        d = r.drift
+        codes = ", ".join((d.missing + d.extra + d.differing)[:10])
+        table.add_row(
+            r.municipality,
+            r.tier,
+            str(len(d.missing)),
+            str(len(d.extra)),
+            str(len(d.differing)),
+            codes,
+        )
+    console.print(table)

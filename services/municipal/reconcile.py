@@ -1,0 +1,78 @@
+"""The municipality as the source of truth for reconciliation: its entries, and repairs
+sent through the normal signed channel."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.api import OperatorAuth, SessionDep
+from jukinet.bus import enqueue
+from jukinet.identity import ResidentCode
+from jukinet.principals import Principal
+from jukinet.problems import Forbidden, problem_responses
+from jukinet.reconcile import REPAIR_MESSAGE_TYPE, Entry, RepairPayload, RepairRecord, entry
+from municipal.models import Resident, bus
+from municipal.residents.service import identity_record
+
+__all__ = ["municipal_entries", "repair_router"]
+
+log = logging.getLogger("jukinet.municipal.reconcile")
+
+
+async def municipal_entries(
+    session: AsyncSession, node: Principal, municipality: str, bucket: str | None
+) -> list[Entry]:
+    if municipality != node.code:
+        raise Forbidden("a municipality reconciles only its own register")
+    query = select(Resident)
+    if bucket is not None:
+        query = query.where(Resident.resident_code.like(f"{bucket}%"))
+    residents = await session.scalars(query.order_by(Resident.resident_code))
+    out = []
+    for resident in residents:
+        record = identity_record(node, resident).model_dump()
+        out.append(entry(record, version=resident.version, status=resident.status))
+    return out
+
+
+class RepairRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    codes: list[ResidentCode] = Field(min_length=1, max_length=10_000)
+
+
+repair_router = APIRouter(prefix="/reconcile", tags=["reconciliation"], dependencies=[OperatorAuth])
+
+
+@repair_router.post(
+    "/repair",
+    status_code=202,
+    responses=problem_responses(401, 422),
+    summary="Send the register's own state of these codes to the prefecture (and on to the agency)",
+)
+async def repair(body: RepairRequest, session: SessionDep, request: Request) -> dict[str, int]:
+    node: Principal = request.app.state.runtime.node
+    codes = sorted(set(body.codes))
+    found = {
+        r.resident_code: r
+        for r in await session.scalars(select(Resident).where(Resident.resident_code.in_(codes)))
+    }
+    payload = RepairPayload(
+        records=[
+            RepairRecord(record=identity_record(node, r), version=r.version) for r in found.values()
+        ],
+        absent=[c for c in codes if c not in found],
+    )
+    await enqueue(
+        session, bus, recipient=node.prefecture_of, message_type=REPAIR_MESSAGE_TYPE,
+        payload=payload.model_dump(mode="json"),
+    )  # fmt: skip
+    metrics = request.app.state.metrics
+    metrics.reconciliations.labels("repaired").inc(len(found))
+    metrics.reconciliations.labels("absent").inc(len(payload.absent))
+    log.info("repair sent", extra={"count": len(codes)})
+    return {"records": len(found), "absent": len(payload.absent)}
