@@ -24,8 +24,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[PkiLayout, Certificat
     layout = PkiLayout(tmp_path_factory.mktemp("pki"))
     # Backdated so tests can issue credentials that have already expired.
     ca = CertificateAuthority.create(layout.ca_dir, validity=CA_VALIDITY, now=CA_START)
-    for principal in DEMO.principals:
-        layout.issue(ca, principal, validity=VALIDITY)
+    for principal in DEMO.principals:  # valid since yesterday, for backdated messages
+        layout.issue(ca, principal, validity=VALIDITY, now=utcnow() - dt.timedelta(days=1))
     return layout, ca
 
 

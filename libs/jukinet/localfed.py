@@ -57,7 +57,9 @@ def ensure_pki(layout: PkiLayout, federation: Federation, *, days: int = 7) -> N
     """Create the CA and every credential if missing; renew those about to expire."""
     validity = dt.timedelta(days=days)
     if not layout.ca_cert.exists():
-        ca = CertificateAuthority.create(layout.ca_dir, validity=dt.timedelta(days=90))
+        # the CA's validity starts a day back, like a CA made ahead of the nodes it serves
+        start = utcnow() - dt.timedelta(days=1)
+        ca = CertificateAuthority.create(layout.ca_dir, validity=dt.timedelta(days=90), now=start)
     else:
         ca = CertificateAuthority.load(layout.ca_dir)
     horizon = utcnow() + RENEW_BEFORE

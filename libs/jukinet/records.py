@@ -29,10 +29,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.bus import Rejected
 from jukinet.db import UtcDateTime
 from jukinet.identity import ChangeCategory, ChangeReason, IdentityChange, IdentityRecord
 
-__all__ = ["RecordStatus", "RecordTables", "apply_changes", "record_tables", "repair_records"]
+__all__ = [
+    "ForeignResident",
+    "RecordStatus",
+    "RecordTables",
+    "apply_changes",
+    "record_tables",
+    "repair_records",
+]
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -112,19 +120,25 @@ def _record_row(r: IdentityRecord, version: int, origin: str, now: dt.datetime) 
     }
 
 
-def _supersedes(current: dict[str, Any] | None, change: IdentityChange) -> bool:
-    """Whether ``change`` becomes the current record.
+class ForeignResident(Rejected):
+    """A municipality tried to change a record another municipality holds. The message
+    is dead-lettered (and alerted) rather than overwrite that municipality's resident."""
 
-    From the same municipality, only a newer version does. From another municipality
-    (a move), a record does — except a deletion arriving after the resident is already
-    live elsewhere (the old municipality's 転出 after the new one's 転入).
-    """
-    if current is None:
-        return True
-    if current["municipality"] == change.record.municipality:
-        return bool(change.version > current["version"])
-    moving_out_late = change.record.is_deleted and current["status"] == RecordStatus.LIVE
-    return not moving_out_late
+    def __init__(self, detail: str) -> None:
+        super().__init__("foreign_resident", detail)
+
+
+def _owned(current: dict[str, Any] | None, municipality: str) -> bool:
+    return current is None or current["municipality"] == municipality
+
+
+def _supersedes(current: dict[str, Any] | None, change: IdentityChange) -> bool:
+    """Whether ``change`` becomes the current record: a first record, or a newer version
+    from the municipality that holds it. (Moves between municipalities are an explicit
+    protocol of their own; a change never takes over another municipality's record.)"""
+    if not _owned(current, change.record.municipality):
+        raise ForeignResident("the record is held by another municipality")
+    return current is None or bool(change.version > current["version"])
 
 
 async def apply_changes(
@@ -145,6 +159,8 @@ async def apply_changes(
     for change in changes:
         history.append(_history_row(change, origin_message_id, now))
         if change.previous_code and change.previous_code in current:
+            if not _owned(current[change.previous_code], change.record.municipality):
+                raise ForeignResident("the retired code is held by another municipality")
             current[change.previous_code] |= {"status": RecordStatus.RETIRED.value}
             dirty.add(change.previous_code)
         if _supersedes(current.get(change.record.resident_code), change):
@@ -214,6 +230,8 @@ async def repair_records(
     r = tables.records
     codes = {record.resident_code for record, _ in current_records}
     current = await _load(session, tables, codes)
+    if not all(_owned(current.get(code), municipality) for code in codes):
+        raise ForeignResident("a repair may only touch the municipality's own records")
     rows = {
         record.resident_code: _record_row(record, version, origin_message_id, now)
         for record, version in current_records

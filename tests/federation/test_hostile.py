@@ -8,6 +8,7 @@ Shinjuku (131041) is not started: the test holds its credentials and speaks as i
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -17,7 +18,14 @@ from jukinet.envelope import RecipientDirectory, Sealer
 from jukinet.federation import DEMO
 from jukinet.ids import generate_resident_code
 from jukinet.localfed import LocalFederation
-from jukinet.pki import Credentials, PkiLayout, TrustStore, read_certificate, utcnow
+from jukinet.pki import (
+    CertificateAuthority,
+    Credentials,
+    PkiLayout,
+    TrustStore,
+    read_certificate,
+    utcnow,
+)
 from jukinet.principals import Principal
 from jukinet.subjects import inbox_prefix, message_subject
 from jukinet.synthetic import SyntheticResidents
@@ -115,7 +123,10 @@ async def a_chiyoda_change_still_flows(fed: LocalFederation, pd: PersonalData) -
 
 
 async def test_forged_misaddressed_replayed_and_expired_messages_are_dead_lettered(
-    federation: LocalFederation, other_pki: tuple[PkiLayout, Any], personal_data: PersonalData
+    federation: LocalFederation,
+    other_pki: tuple[PkiLayout, Any],
+    personal_data: PersonalData,
+    tmp_path: Path,
 ) -> None:
     layout = federation.layout
     await a_chiyoda_change_still_flows(federation, personal_data)  # something to replay
@@ -135,9 +146,18 @@ async def test_forged_misaddressed_replayed_and_expired_messages_are_dead_letter
     s = sealer(layout, SHINJUKU)
     _, signed = s.sign(audience=KANAGAWA, **seal)
     await shinjuku.publish(s.encrypt(signed, TOKYO))
-    # expired
-    past = sealer(layout, SHINJUKU, clock=lambda: utcnow() - dt.timedelta(days=4))
-    await shinjuku.publish(past.seal(audience=TOKYO, **seal).token)
+    # expired: signed two hours ago (with a certificate valid then), for half an hour
+    then = PkiLayout(tmp_path / "then")
+    ca = CertificateAuthority.load(layout.ca_dir)
+    then.issue(ca, SHINJUKU, validity=dt.timedelta(days=1), now=utcnow() - dt.timedelta(hours=3))
+    past = Sealer(
+        Credentials.load(then.node_dir(SHINJUKU), layout.ca_cert, SHINJUKU),
+        RecipientDirectory.from_layout(layout, TrustStore(read_certificate(layout.ca_cert))),
+        clock=lambda: utcnow() - dt.timedelta(hours=2),
+    )
+    await shinjuku.publish(
+        past.seal(audience=TOKYO, **seal | {"ttl": dt.timedelta(minutes=30)}).token
+    )
     # from a look-alike federation's CA
     other_layout, _ = other_pki
     impostor = Credentials.load(other_layout.node_dir(SHINJUKU), other_layout.ca_cert, SHINJUKU)
@@ -187,6 +207,13 @@ async def test_malformed_payloads_are_rejected_and_change_nothing(
         ("invalid_payload", {"changes": "everything"}),
         ("foreign_record", {"items": [change(municipality=CHIYODA.code)]}),
     ]
+    held = await query(
+        federation,
+        TOKYO,
+        "SELECT resident_code FROM identity_records WHERE municipality = :m",
+        m=CHIYODA.code,
+    )
+    payloads.append(("foreign_resident", {"items": [change(held[0][0])]}))  # Chiyoda's resident
     before = await record_count(federation)
     start = len(await dead_letter_reasons(federation))
     rows = await query(

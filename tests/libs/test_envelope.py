@@ -164,6 +164,39 @@ def test_an_expired_signer_certificate_is_rejected(tmp_path: Path, ca, layout, t
         opener_for(layout, trust, KANAGAWA).open(seal(old))
 
 
+def test_a_message_signed_before_its_certificate_expired_still_opens(
+    tmp_path: Path, ca, layout, trust, directory
+):
+    """A backlog signed with a since-expired (or rotated) certificate stays valid while the
+    message itself is fresh."""
+    old = PkiLayout(tmp_path)
+    old.issue(ca, HIRATSUKA, validity=dt.timedelta(days=2), now=utcnow() - dt.timedelta(days=3))
+    then = Sealer(creds(old, HIRATSUKA), directory, clock=lambda: utcnow() - dt.timedelta(days=2))
+    token = then.seal(
+        audience=KANAGAWA, type="t", payload=CHANGE, sequence=1, ttl=dt.timedelta(days=3)
+    ).token
+    assert opener_for(layout, trust, KANAGAWA).open(token).issuer == HIRATSUKA
+
+
+def test_claims_out_of_range_are_malformed(layout, trust, sealer):
+    opener = opener_for(layout, trust, KANAGAWA)
+    for bad in ({"sequence": 0}, {"sequence": 2**63}, {"type": "Bad Type!"}):
+        kwargs = {
+            "audience": KANAGAWA,
+            "type": "t",
+            "payload": CHANGE,
+            "sequence": 1,
+            "ttl": TTL,
+        } | bad
+        with pytest.raises(MalformedEnvelope):
+            opener.open(sealer.seal(**kwargs).token)
+    long_lived = sealer.seal(
+        audience=KANAGAWA, type="t", payload=CHANGE, sequence=1, ttl=dt.timedelta(days=31)
+    )
+    with pytest.raises(MalformedEnvelope):
+        opener.open(long_lived.token)
+
+
 def test_an_expired_message_is_rejected(layout, trust, directory):
     past = Sealer(
         creds(layout, HIRATSUKA), directory, clock=lambda: utcnow() - dt.timedelta(hours=1)

@@ -16,6 +16,7 @@ from enum import Enum
 
 from nats.aio.msg import Msg
 from sqlalchemy import select, update
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.bus._tables import BusTables
@@ -184,6 +185,10 @@ class InboxProcessor:
                 await self._apply(session, m, self._opener)
         except Rejected as exc:
             await self._dead_letter(session, d, exc.reason, exc.detail)
+            return Outcome.REJECTED
+        except (IntegrityError, DataError) as exc:
+            # deterministic for this message: retrying would freeze the inbox behind it
+            await self._dead_letter(session, d, "apply_failed", type(exc).__name__)
             return Outcome.REJECTED
         return Outcome.APPLIED
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,9 @@ from jukinet.principals import InvalidPrincipal, Principal
 
 __all__ = ["Opener", "verify_signed"]
 
+_MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
+_TYPE = re.compile(r"[a-z][a-z0-9_.]{0,63}")
+MAX_TTL_SECONDS = 30 * 24 * 3600
 _CLAIMS = {"iss": str, "aud": str, "jti": str, "iat": int, "exp": int, "seq": int, "typ": str}
 
 
@@ -129,21 +133,33 @@ class Opener:
 
 
 def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMessage:
-    """Verify a signed (not encrypted) message: chain, validity, signature, signer = issuer."""
+    """Verify a signed (not encrypted) message: chain, validity, signature, signer = issuer.
+
+    The signing certificate must have been valid when the message was signed (its
+    ``iat``), and ``iat`` may lie at most the maximum message lifetime before ``at``: a
+    message signed before a certificate expired or was rotated still verifies while it
+    is fresh, so a backlog does not turn into dead letters at a rotation.
+    """
     cert = _signer_certificate(token)
     try:
         trust.verify_chain(cert)
     except UntrustedCertificate:
         raise UntrustedSigner("signing certificate is not from the federation CA") from None
+    signed_at = _claimed_signing_time(token)
+    too_old = signed_at < at - dt.timedelta(seconds=MAX_TTL_SECONDS)
     try:
-        trust.verify_validity(cert, at)
+        if too_old:
+            raise CertificateExpired("signed too long ago")
+        trust.verify_validity(cert, signed_at)
     except CertificateExpired:
-        raise SignerCertificateExpired("signing certificate is not valid now") from None
+        raise SignerCertificateExpired("signing certificate was not valid at signing") from None
     claims = _verified_claims(token, cert)
     try:
-        signer = trust.verify(cert, purpose=Purpose.SIGN, at=at)
+        signer = trust.verify(cert, purpose=Purpose.SIGN, at=signed_at)
         issuer = Principal.parse(claims["iss"])
         audience = Principal.parse(claims["aud"])
+    except CertificateExpired:
+        raise SignerCertificateExpired("the federation CA was not valid at signing") from None
     except PkiError as exc:
         raise SignerNotIssuer(f"signing certificate refused: {exc.code}") from None
     except InvalidPrincipal:
@@ -162,6 +178,20 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
         token=token,
         signer=cert,
     )
+
+
+def _claimed_signing_time(token: str) -> dt.datetime:
+    """The ``iat`` claim before the signature is checked (the signature check that follows
+    confirms it; it is only used to pick the moment to judge the certificate at)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        iat = claims["iat"]
+        if type(iat) is not int or not 0 <= iat < 2**40:
+            raise ValueError("iat")
+        return dt.datetime.fromtimestamp(iat, dt.UTC)
+    except (IndexError, KeyError, TypeError, ValueError, binascii.Error):
+        raise MalformedEnvelope("signed message carries no signing time") from None
 
 
 def _signer_certificate(token: str) -> x509.Certificate:
@@ -192,4 +222,10 @@ def _verified_claims(token: str, cert: x509.Certificate) -> dict[str, Any]:
     for name, kind in _CLAIMS.items():
         if type(claims.get(name)) is not kind:
             raise MalformedEnvelope(f"claim {name} is missing or of the wrong type")
+    if not _MESSAGE_ID.fullmatch(claims["jti"]) or not _TYPE.fullmatch(claims["typ"]):
+        raise MalformedEnvelope("message id or type is not of the jukinet form")
+    if not 1 <= claims["seq"] < 2**63 or not 0 <= claims["iat"] <= claims["exp"] < 2**40:
+        raise MalformedEnvelope("sequence or times out of range")
+    if claims["exp"] - claims["iat"] > MAX_TTL_SECONDS:
+        raise MalformedEnvelope("message lifetime exceeds the federation maximum")
     return claims
