@@ -26,9 +26,11 @@ that showed it (replayable with curl or httpx) and the project frames of the tra
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
 import traceback
+import unicodedata
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -342,21 +344,21 @@ async def send(
     # Error bodies never repeat request values (they may be names or resident codes).
     # Strings that are also field names of the request or schema name a location, not data.
     try:
-        problem = r.json()
+        r.json()
     except ValueError:
         report.fail(
             label, wire, f"{r.status_code} problem body is not JSON", _printable(r.text[:300])
         )
         return
-    haystack = "\n".join([r.text, *_strings(problem, keys=True)])
     names = _keys(wire.body) | property_names
-    echoed = sorted(
-        {
-            s
-            for s in _strings(wire.body)
-            if len(s) >= MIN_ECHO_LENGTH and s not in names and s in haystack
-        }
-    )
+    found = {
+        s
+        for s in _strings(wire.body)
+        if len(s) >= MIN_ECHO_LENGTH and s not in names and s in _haystack(r)
+    }
+    # A value found may still be the server's own words ("client" in "client certificate"):
+    # it is an echo only if it goes away when the request carries a different value.
+    echoed = sorted([s for s in found if not await _still_there(client, wire, s)])
     if echoed:
         report.fail(
             label,
@@ -364,6 +366,50 @@ async def send(
             f"{r.status_code} echoes request values",
             _printable(f"{echoed}: {r.text[:300]}"),
         )
+
+
+def _haystack(r: httpx.Response) -> str:
+    """The response text, and its JSON strings decoded (escapes resolved)."""
+    try:
+        decoded = list(_strings(r.json(), keys=True))
+    except ValueError:
+        decoded = []
+    return "\n".join([r.text, *decoded])
+
+
+async def _still_there(client: httpx.AsyncClient, wire: Wire, value: str) -> bool:
+    """Whether ``value`` is in the response to ``wire`` with ``value`` changed (each
+    character to a neighbour of its kind, so that the request takes the same path)."""
+    other = "".join(_neighbour(c) for c in value)
+    if other == value:
+        return True  # cannot tell: not counted as an echo
+    body = _replace(wire.body, value, other)
+    content = json.dumps(body).encode()
+    try:
+        r = await client.request(wire.method, wire.url, headers=wire.headers, content=content)
+    except Exception:  # a server error: reported by the fuzz itself when it occurs there
+        return True
+    return value in _haystack(r)
+
+
+def _neighbour(c: str) -> str:
+    for first, last in (("a", "z"), ("A", "Z"), ("0", "9")):
+        if first <= c <= last:
+            return first if c == last else chr(ord(c) + 1)
+    if c.isascii() or not c.isprintable():
+        return c
+    n = chr(ord(c) + 1)
+    return n if unicodedata.category(n) == unicodedata.category(c) else c
+
+
+def _replace(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return new if value == old else value
+    if isinstance(value, dict):
+        return {k: _replace(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, old, new) for v in value]
+    return value
 
 
 def _story(exc: BaseException) -> str:

@@ -73,21 +73,42 @@ def _destinations(node: Principal, federation: Federation) -> list[str]:
     return [f"{PREFIX}.*.{node.code}"]  # municipalities: narrowed by the deny list
 
 
-def ops_permissions(ops: Principal) -> dict[str, Any]:
-    """The operations identity manages streams and consumers. It sends no messages and
-    can read none: fetching, getting or direct-getting a message is denied."""
+def ops_permissions(ops: Principal, federation: Federation) -> dict[str, Any]:
+    """The operations identity creates and inspects the nodes' streams and their one
+    durable consumer. It sends no messages and can read none, and it cannot purge or
+    delete a stream or make another consumer (which could deliver messages to it)."""
     return {
         "publish": {
-            "allow": ["$JS.API.>"],
-            "deny": [
-                f"{PREFIX}.>",
-                "$JS.API.CONSUMER.MSG.NEXT.>",
-                "$JS.API.STREAM.MSG.GET.>",
-                "$JS.API.DIRECT.GET.>",
+            "allow": [
+                "$JS.API.INFO",
+                "$JS.API.STREAM.LIST",
+                "$JS.API.STREAM.NAMES",
+                *_stream_admin(federation),
             ],
+            "deny": [f"{PREFIX}.>"],
         },
         "subscribe": {"allow": [f"{inbox_prefix(ops)}.>"]},
     }
+
+
+def _stream_admin(federation: Federation) -> list[str]:
+    """Subjects that manage exactly the nodes' streams and their one consumer (NATS
+    wildcards match whole tokens only, so each stream is named)."""
+    subjects = []
+    for node in federation.nodes:
+        s = stream_name(node)
+        subjects += [
+            f"$JS.API.STREAM.INFO.{s}",
+            f"$JS.API.STREAM.CREATE.{s}",
+            f"$JS.API.STREAM.UPDATE.{s}",
+            f"$JS.API.CONSUMER.INFO.{s}.{CONSUMER}",
+            f"$JS.API.CONSUMER.LIST.{s}",
+            f"$JS.API.CONSUMER.NAMES.{s}",
+            f"$JS.API.CONSUMER.CREATE.{s}.{CONSUMER}",
+            f"$JS.API.CONSUMER.CREATE.{s}.{CONSUMER}.>",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{s}.{CONSUMER}",
+        ]
+    return subjects
 
 
 def _users(federation: Federation) -> list[dict[str, Any]]:
@@ -97,7 +118,7 @@ def _users(federation: Federation) -> list[dict[str, Any]]:
     ]
     for name in federation.ops:
         ops = Principal(PrincipalKind.OPS, name)
-        users.append({"user": ops.uri, "permissions": ops_permissions(ops)})
+        users.append({"user": ops.uri, "permissions": ops_permissions(ops, federation)})
     return users
 
 

@@ -167,7 +167,9 @@ class OutboxRelay:
                     .limit(self._scan_limit)
                 )
             ).all()
-            ordered = sorted(rows, key=lambda r: (r.recipient, r.message_type, r.id))
+            # per recipient in commit order; a run of one kind becomes one message, so a
+            # disclosure request never overtakes the registration committed before it
+            ordered = sorted(rows, key=lambda r: (r.recipient, r.id))
             for (recipient, kind), group in groupby(
                 ordered, key=lambda r: (r.recipient, r.message_type)
             ):

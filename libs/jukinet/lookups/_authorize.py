@@ -6,8 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind, Sector
@@ -106,12 +108,20 @@ async def _count(
 ) -> None:
     u = tables.usage
     key = (u.c.client == grant.client) & (u.c.affair == grant.affair) & (u.c.day == today)
-    used = (await session.execute(select(u.c.count).where(key).with_for_update())).scalar()
-    if (used or 0) + count > grant.daily_quota:
+    row = {"client": grant.client, "affair": grant.affair, "day": today, "count": 0}
+    # create today's counter if missing (concurrent first lookups must not collide),
+    # then lock it: the quota holds under concurrency on PostgreSQL
+    await session.execute(_insert_ignore(session, u, row))
+    used = int(
+        (await session.execute(select(u.c.count).where(key).with_for_update())).scalar() or 0
+    )
+    if used + count > grant.daily_quota:
         raise Refused("quota_exhausted")
-    if used is None:
-        await session.execute(
-            u.insert().values(client=grant.client, affair=grant.affair, day=today, count=count)
-        )
-    else:
-        await session.execute(update(u).where(key).values(count=used + count))
+    await session.execute(update(u).where(key).values(count=used + count))
+
+
+def _insert_ignore(session: AsyncSession, table: Table, row: dict[str, object]) -> Executable:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(row).on_conflict_do_nothing()
+    return sqlite.insert(table).values(row).on_conflict_do_nothing()

@@ -60,6 +60,7 @@ class DisclosureResponse(BaseModel):
     disclosure_id: str
     resident_code: ResidentCode
     provisions: list[DisclosedProvision]
+    refused: str | None = None  # e.g. not_registered_here: this tier holds no such resident
 
 
 async def answer_disclosures(
@@ -76,7 +77,18 @@ async def answer_disclosures(
     if message.issuer.kind is not PrincipalKind.MUNICIPALITY:
         raise Rejected("sender_not_permitted", "only municipalities request disclosures")
     for request in _requests(message.payload):
-        await _check_resident(session, records, request.resident_code, message.issuer.code)
+        if not await _holds(session, records, request.resident_code, message.issuer.code):
+            response = DisclosureResponse(
+                disclosure_id=request.disclosure_id,
+                resident_code=request.resident_code,
+                provisions=[],
+                refused="not_registered_here",
+            )
+            await enqueue(
+                session, bus, recipient=message.issuer, message_type=DISCLOSURE_RESPONSE,
+                payload=response.model_dump(mode="json"),
+            )  # fmt: skip
+            continue
         provisions = await _provisions_about(session, lookups, request.resident_code)
         await append(
             session,
@@ -120,15 +132,12 @@ def _requests(payload: dict[str, Any]) -> list[DisclosureRequest]:
         raise Rejected("invalid_payload", "; ".join(kinds[:10])) from None
 
 
-async def _check_resident(
-    session: AsyncSession, records: RecordTables, code: str, town: str
-) -> None:
+async def _holds(session: AsyncSession, records: RecordTables, code: str, town: str) -> bool:
+    """Whether this tier holds ``code`` as a resident of ``town`` (a municipality may ask
+    only about its own residents)."""
     r = records.records
     owner = await session.scalar(select(r.c.municipality).where(r.c.resident_code == code))
-    if owner != town:
-        raise Rejected(
-            "not_your_resident", "a municipality may request disclosure only for its own residents"
-        )
+    return bool(owner == town)
 
 
 async def _provisions_about(

@@ -17,18 +17,21 @@ __all__ = ["by_code", "by_codes", "by_facts", "project"]
 
 
 def project(row: AnyRow, fields: Sequence[str]) -> dict[str, Any]:
-    """Only the allowed fields. A retired code answers as not live."""
+    """Only the allowed fields — plus ``status`` always, so no client ever mistakes a
+    deleted (消除) resident's record for a live one."""
     values = row._mapping
     out: dict[str, Any] = {}
-    for field in fields:
+    for field in ("status", *fields):
         value = values[field]
         out[field] = value.isoformat() if isinstance(value, dt.date) else value
     return out
 
 
 async def by_code(session: AsyncSession, records: RecordTables, code: str) -> AnyRow | None:
+    """The record under ``code``; a retired code (replaced by a new one) is not found."""
     r = records.records
-    return (await session.execute(select(r).where(r.c.resident_code == code))).first()
+    query = select(r).where(r.c.resident_code == code, r.c.status != RecordStatus.RETIRED.value)
+    return (await session.execute(query)).first()
 
 
 async def by_codes(
@@ -38,7 +41,9 @@ async def by_codes(
     found: dict[str, AnyRow] = {}
     for start in range(0, len(codes), 1000):
         chunk = list(codes[start : start + 1000])
-        rows = await session.execute(select(r).where(r.c.resident_code.in_(chunk)))
+        rows = await session.execute(
+            select(r).where(r.c.resident_code.in_(chunk), r.c.status != RecordStatus.RETIRED.value)
+        )
         found.update({row.resident_code: row for row in rows})
     return found
 

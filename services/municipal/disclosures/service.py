@@ -83,7 +83,9 @@ async def record_answers(session: AsyncSession, message: SignedMessage) -> None:
         disclosure = await session.get(Disclosure, response.disclosure_id)
         if disclosure is None or disclosure.resident_code != response.resident_code:
             raise Rejected("unknown_disclosure", "an answer to a request this office did not make")
-        provisions = [p.model_dump(mode="json") for p in response.provisions]
+        provisions: Any = [p.model_dump(mode="json") for p in response.provisions]
+        if response.refused is not None:
+            provisions = {"refused": response.refused}
         session.add(
             DisclosureAnswer(
                 disclosure_id=disclosure.id,
