@@ -40,10 +40,11 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request is the transaction: commit when the handler returns (before the
     response is sent, so a failed commit is never reported as success), roll back when
     it raises; then wake the outbox relay."""
-    runtime = request.app.state.runtime
-    async with runtime.sessions() as session, session.begin():
+    async with request.app.state.sessions() as session, session.begin():
         yield session
-    runtime.notify_outbox()
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        runtime.notify_outbox()
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]

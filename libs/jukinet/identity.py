@@ -36,6 +36,7 @@ __all__ = [
     "Sex",
     "canonical_name",
     "parse_changes",
+    "summarize",
 ]
 
 CHANGE_MESSAGE_TYPE = "identity.change"
@@ -255,14 +256,19 @@ def parse_changes(payload: dict[str, Any]) -> list[IdentityChange]:
     try:
         return _CHANGES.validate_python(items)
     except ValidationError as exc:
-        kinds = sorted({_where(err) for err in exc.errors(include_input=False)})
-        raise InvalidChanges("; ".join(kinds[:10])) from None
+        raise InvalidChanges(summarize(exc)) from None
 
 
 class InvalidChanges(ValueError):
     def __init__(self, summary: str) -> None:
         super().__init__(summary)
         self.summary = summary
+
+
+def summarize(exc: ValidationError) -> str:
+    """Where and what kind of error, for dead letters and logs — never the values."""
+    kinds = sorted({_where(err) for err in exc.errors(include_input=False)})
+    return "; ".join(kinds[:10])
 
 
 def _where(err: Any) -> str:

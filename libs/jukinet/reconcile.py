@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected
-from jukinet.identity import IdentityRecord, ResidentCode
+from jukinet.identity import IdentityRecord, ResidentCode, summarize
 from jukinet.records import RecordStatus, RecordTables, repair_records
 
 __all__ = [
@@ -190,10 +190,4 @@ def _repair_item(raw: Any) -> RepairPayload:
     try:
         return RepairPayload.model_validate(raw)
     except ValidationError as exc:
-        kinds = sorted(
-            {
-                f"{'.'.join(str(p) for p in e['loc'] if not isinstance(p, int))}: {e['type']}"
-                for e in exc.errors(include_input=False)
-            }
-        )
-        raise Rejected("invalid_payload", "; ".join(kinds[:10])) from None
+        raise Rejected("invalid_payload", summarize(exc)) from None

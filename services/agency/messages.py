@@ -8,15 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.changes import FORWARD_BATCH, apply_forward
 from agency.models import bus, lookups, records
-from jukinet.bus import BATCH_TYPE_SUFFIX, Apply, Rejected
+from jukinet.bus import Apply, Rejected
 from jukinet.envelope import Opener, SignedMessage
-from jukinet.lookups import DISCLOSURE_REQUEST, answer_disclosures
+from jukinet.lookups import DISCLOSURE_REQUEST_BATCH, answer_disclosures
 from jukinet.pki import utcnow
 from jukinet.principals import Principal, PrincipalKind
 
 __all__ = ["accepts", "make_apply"]
-
-DISCLOSURE_BATCH = DISCLOSURE_REQUEST + BATCH_TYPE_SUFFIX
 
 
 def accepts(sender: Principal) -> bool:
@@ -27,7 +25,7 @@ def make_apply(signing_key: ed25519.Ed25519PrivateKey) -> Apply:
     async def apply(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
         if message.type == FORWARD_BATCH:
             await apply_forward(session, message, opener)
-        elif message.type == DISCLOSURE_BATCH:
+        elif message.type == DISCLOSURE_REQUEST_BATCH:
             await answer_disclosures(
                 session, message, records=records, lookups=lookups, bus=bus,
                 signing_key=signing_key, now=utcnow(),

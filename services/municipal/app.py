@@ -86,6 +86,7 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
             await refill_pool(session, settings.code_pool_target)
         refiller = asyncio.create_task(_keep_pool_filled(runtime, settings.code_pool_target))
         app.state.runtime = runtime
+        app.state.sessions = runtime.sessions
         app.state.api_token = settings.api_token
         try:
             yield

@@ -49,6 +49,7 @@ def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
         runtime = NodeRuntime(settings, spec, metrics)
         await runtime.start()
         app.state.runtime = runtime
+        app.state.sessions = runtime.sessions
         app.state.api_token = settings.api_token
         try:
             yield

@@ -26,11 +26,7 @@ def create_app() -> FastAPI:
 
 
 def main() -> None:
-    settings = _settings()
-    app = create_lookup_app(
-        settings, records, lookups, title=f"jukinet lookups ({settings.node.code})"
-    )
-    serve_lookups(settings, app)
+    serve_lookups(_settings(), create_app())
 
 
 if __name__ == "__main__":

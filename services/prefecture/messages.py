@@ -6,9 +6,9 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.bus import BATCH_TYPE_SUFFIX, Apply, Rejected
+from jukinet.bus import Apply, Rejected
 from jukinet.envelope import Opener, SignedMessage
-from jukinet.lookups import DISCLOSURE_REQUEST, answer_disclosures
+from jukinet.lookups import DISCLOSURE_REQUEST_BATCH, answer_disclosures
 from jukinet.pki import utcnow
 from prefecture.changes import (
     CHANGE_BATCH,
@@ -20,8 +20,6 @@ from prefecture.models import bus, lookups, records
 
 __all__ = ["make_apply"]
 
-DISCLOSURE_BATCH = DISCLOSURE_REQUEST + BATCH_TYPE_SUFFIX
-
 
 def make_apply(signing_key: ed25519.Ed25519PrivateKey) -> Apply:
     async def apply(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
@@ -29,7 +27,7 @@ def make_apply(signing_key: ed25519.Ed25519PrivateKey) -> Apply:
             await apply_changes_message(session, message, opener)
         elif message.type == REPAIR_BATCH:
             await apply_repair_message(session, message)
-        elif message.type == DISCLOSURE_BATCH:
+        elif message.type == DISCLOSURE_REQUEST_BATCH:
             await answer_disclosures(
                 session, message, records=records, lookups=lookups, bus=bus,
                 signing_key=signing_key, now=utcnow(),

@@ -145,6 +145,26 @@ async def test_a_reordering_is_found(chain, layout: PkiLayout) -> None:
     assert report.broken_at == 9
 
 
+async def test_a_hidden_provision_in_the_resident_index_is_found(chain, layout: PkiLayout) -> None:
+    """Deleting a resident's index row would hide a provision from their disclosure."""
+    engine, _ = chain
+    await _tamper(engine, "DELETE FROM provision_subjects WHERE seq = 4")
+    report = await _verify(engine, layout)
+    assert report.broken_at == 4
+    assert "index" in (report.problem or "")
+
+
+async def test_the_index_and_anchor_are_append_only_too(chain) -> None:
+    engine, _ = chain
+    for statement in (
+        "DELETE FROM provision_subjects WHERE seq = 2",
+        "UPDATE provision_subjects SET resident_code = '00000000000' WHERE seq = 2",
+    ):
+        with pytest.raises(Exception, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(text(statement))
+
+
 async def test_a_rewritten_tail_fails_without_the_nodes_key(chain, layout: PkiLayout) -> None:
     """Recomputing every hash after an edit is not enough: the signatures are the node's."""
     engine, _ = chain

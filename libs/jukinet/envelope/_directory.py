@@ -55,7 +55,3 @@ class RecipientDirectory:
             self._trust.verify(cert, purpose=Purpose.KEX, at=now, expected=principal)
             self._cache[principal] = cert
         return cert
-
-    def forget(self, principal: Principal) -> None:
-        """Drop a cached certificate (after a rotation)."""
-        self._cache.pop(principal, None)

@@ -15,7 +15,9 @@ from jukinet.lookups._chain import (
 )
 from jukinet.lookups._disclosure import (
     DISCLOSURE_REQUEST,
+    DISCLOSURE_REQUEST_BATCH,
     DISCLOSURE_RESPONSE,
+    DISCLOSURE_RESPONSE_BATCH,
     DisclosureResponse,
     answer_disclosures,
 )
@@ -32,7 +34,9 @@ from jukinet.lookups._table import FIELDS, PermissionTable, QueryKind, Sector, l
 
 __all__ = [
     "DISCLOSURE_REQUEST",
+    "DISCLOSURE_REQUEST_BATCH",
     "DISCLOSURE_RESPONSE",
+    "DISCLOSURE_RESPONSE_BATCH",
     "FIELDS",
     "ChainReport",
     "DisclosureResponse",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.api import SessionDep
 from jukinet.identity import Address, Name, ResidentCode, Sex
 from jukinet.lookups._authorize import Grant, Refused, authorize
 from jukinet.lookups._chain import Provision, append
-from jukinet.lookups._monitor import MonitorRules, check_client
+from jukinet.lookups._monitor import JST, MonitorRules, check_client
 from jukinet.lookups._query import by_code, by_codes, by_facts, project
 from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind
@@ -107,13 +108,7 @@ def caller(request: Request) -> Principal:
 CallerDep = Annotated[Principal, Depends(caller)]
 
 
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request is the transaction; it commits before the response is sent."""
-    async with request.app.state.sessions() as session, session.begin():
-        yield session
-
-
-LookupSession = Annotated[AsyncSession, Depends(_session, scope="function")]
+LookupSession = SessionDep
 Run = Callable[[Grant], Awaitable[tuple[BaseModel, Provision]]]
 
 
@@ -134,7 +129,7 @@ async def _lookup(
             raise Refused("not_a_lookup_client")
         grant = await authorize(
             session, context.tables, client=who.name, affair=affair, kind=kind,
-            count=max(len(asked), 1), today=now.astimezone(_JST).date(),
+            count=max(len(asked), 1), today=now.astimezone(JST).date(),
         )  # fmt: skip
     except Refused as refusal:
         refused = Provision(now, who.uri, affair, kind.value, "refused", refusal.reason, asked, [])
@@ -157,9 +152,6 @@ async def _lookup(
         provision.outcome,
     )
     return result
-
-
-_JST = dt.timezone(dt.timedelta(hours=9))
 
 
 async def _record(

@@ -144,12 +144,28 @@ async def verify_chain(
         ).all()
         if not rows:
             return ChainReport(checked, None, None)
+        index = await _subjects(session, tables, int(rows[0].seq), int(rows[-1].seq))
         for row in rows:
             problem = _check(row, expected_seq, prev, public_key)
+            if problem is None and set(json.loads(row.residents)) != index.get(int(row.seq), set()):
+                problem = "its resident index differs from the entry: disclosures were altered"
             if problem is not None:
                 return ChainReport(checked, int(row.seq), problem)
             checked, expected_seq, prev = checked + 1, expected_seq + 1, str(row.hash)
         after = int(rows[-1].seq)
+
+
+async def _subjects(
+    session: AsyncSession, tables: LookupTables, first: int, last: int
+) -> dict[int, set[str]]:
+    s = tables.provision_subjects
+    rows = await session.execute(
+        select(s.c.seq, s.c.resident_code).where(s.c.seq >= first, s.c.seq <= last)
+    )
+    index: dict[int, set[str]] = {}
+    for seq, code in rows:
+        index.setdefault(int(seq), set()).add(code)
+    return index
 
 
 def _check(r: AnyRow, seq: int, prev: str, key: ed25519.Ed25519PublicKey) -> str | None:
@@ -190,16 +206,15 @@ async def purge_before(session: AsyncSession, tables: LookupTables, cutoff: dt.d
     ).first()
     if last is None:
         return 0
-    await session.execute(
-        delete(tables.provision_subjects).where(tables.provision_subjects.c.seq <= last.seq)
-    )
-    await session.execute(tables.purge_guard.insert().values(id=1))
+    subjects = tables.provision_subjects
+    await session.execute(tables.purge_guard.insert().values(id=1))  # past the triggers
+    await session.execute(delete(subjects).where(subjects.c.seq <= last.seq))
     result = await session.execute(delete(log).where(log.c.seq <= last.seq))
-    await session.execute(delete(tables.purge_guard))
     await session.execute(delete(anchor))
     await session.execute(
         anchor.insert().values(id=1, seq=last.seq, hash=last.hash, purged_before=cutoff)
     )
+    await session.execute(delete(tables.purge_guard))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.bus import Rejected, enqueue
+from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
 from jukinet.bus._tables import BusTables
 from jukinet.envelope import SignedMessage
-from jukinet.identity import ResidentCode
+from jukinet.identity import ResidentCode, summarize
 from jukinet.lookups._chain import Provision, append
 from jukinet.lookups._store import LookupTables
 from jukinet.principals import Principal, PrincipalKind
@@ -27,7 +27,9 @@ from jukinet.records import RecordTables
 
 __all__ = [
     "DISCLOSURE_REQUEST",
+    "DISCLOSURE_REQUEST_BATCH",
     "DISCLOSURE_RESPONSE",
+    "DISCLOSURE_RESPONSE_BATCH",
     "DisclosedProvision",
     "DisclosureRequest",
     "DisclosureResponse",
@@ -36,6 +38,8 @@ __all__ = [
 
 DISCLOSURE_REQUEST = "disclosure.request"
 DISCLOSURE_RESPONSE = "disclosure.response"
+DISCLOSURE_REQUEST_BATCH = DISCLOSURE_REQUEST + BATCH_TYPE_SUFFIX
+DISCLOSURE_RESPONSE_BATCH = DISCLOSURE_RESPONSE + BATCH_TYPE_SUFFIX
 _MINISTRY = Principal(PrincipalKind.MINISTRY, "x").uri[:-1]  # the URI prefix of lookup clients
 
 
@@ -123,13 +127,7 @@ def _requests(payload: dict[str, Any]) -> list[DisclosureRequest]:
     try:
         return [DisclosureRequest.model_validate(item) for item in items]
     except ValidationError as exc:
-        kinds = sorted(
-            {
-                f"{'.'.join(map(str, e['loc']))}: {e['type']}"
-                for e in exc.errors(include_input=False)
-            }
-        )
-        raise Rejected("invalid_payload", "; ".join(kinds[:10])) from None
+        raise Rejected("invalid_payload", summarize(exc)) from None
 
 
 async def _holds(session: AsyncSession, records: RecordTables, code: str, town: str) -> bool:

@@ -121,34 +121,54 @@ def lookup_tables(metadata: MetaData) -> LookupTables:
     )
 
 
+_PROTECTED = ("provision_log", "provision_subjects", "provision_chain_anchor")
+
+
 def append_only_sql(dialect: str) -> list[str]:
-    """Triggers that refuse any UPDATE of the provision log, and any DELETE except during a
-    retention purge (which holds a row in provision_purge_guard)."""
+    """Triggers that refuse any UPDATE of the provision log, its resident index and its
+    anchor, and any DELETE (or TRUNCATE) except during a retention purge, which holds a
+    row in provision_purge_guard."""
     if dialect == "sqlite":
         return [
-            "CREATE TRIGGER provision_log_no_update BEFORE UPDATE ON provision_log "
-            "BEGIN SELECT RAISE(ABORT, 'provision_log is append-only'); END",
-            "CREATE TRIGGER provision_log_no_delete BEFORE DELETE ON provision_log "
-            "WHEN (SELECT count(*) FROM provision_purge_guard) = 0 "
-            "BEGIN SELECT RAISE(ABORT, 'provision_log is append-only'); END",
+            statement
+            for table in _PROTECTED
+            for statement in (  # table names are the constants above
+                f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+                "WHEN (SELECT count(*) FROM provision_purge_guard) = 0 "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+            )
         ]
-    return [
+    function = (
         "CREATE FUNCTION provision_log_append_only() RETURNS trigger AS $$ BEGIN "
         "IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM provision_purge_guard) THEN "
         "RETURN OLD; END IF; "
-        "RAISE EXCEPTION 'provision_log is append-only'; END $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER provision_log_append_only BEFORE UPDATE OR DELETE ON provision_log "
-        "FOR EACH ROW EXECUTE FUNCTION provision_log_append_only()",
+        "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql"
+    )
+    triggers = [
+        statement
+        for table in _PROTECTED
+        for statement in (
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION provision_log_append_only()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION provision_log_append_only()",
+        )
     ]
+    return [function, *triggers]
 
 
 def drop_append_only_sql(dialect: str) -> list[str]:
     if dialect == "sqlite":
         return [
-            "DROP TRIGGER IF EXISTS provision_log_no_update",
-            "DROP TRIGGER IF EXISTS provision_log_no_delete",
+            f"DROP TRIGGER IF EXISTS {table}_{kind}"
+            for table in _PROTECTED
+            for kind in ("no_update", "no_delete")
         ]
-    return [
-        "DROP TRIGGER IF EXISTS provision_log_append_only ON provision_log",
-        "DROP FUNCTION IF EXISTS provision_log_append_only()",
+    drops = [
+        f"DROP TRIGGER IF EXISTS {table}_{kind} ON {table}"
+        for table in _PROTECTED
+        for kind in ("append_only", "no_truncate")
     ]
+    return [*drops, "DROP FUNCTION IF EXISTS provision_log_append_only()"]

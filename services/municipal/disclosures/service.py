@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
+from jukinet.bus import Rejected, enqueue
 from jukinet.envelope import SignedMessage
-from jukinet.lookups import DISCLOSURE_REQUEST, DISCLOSURE_RESPONSE, DisclosureResponse
+from jukinet.lookups import DISCLOSURE_REQUEST, DISCLOSURE_RESPONSE_BATCH, DisclosureResponse
 from jukinet.pki import utcnow
 from jukinet.principals import AGENCY, Principal
 from jukinet.problems import NotFound
@@ -23,7 +23,7 @@ from municipal.residents.service import get_resident
 __all__ = ["RESPONSE_BATCH", "disclosure_view", "record_answers", "request_disclosure"]
 
 log = logging.getLogger("jukinet.municipal.disclosures")
-RESPONSE_BATCH = DISCLOSURE_RESPONSE + BATCH_TYPE_SUFFIX
+RESPONSE_BATCH = DISCLOSURE_RESPONSE_BATCH
 
 
 def tiers(node: Principal) -> list[Principal]:
