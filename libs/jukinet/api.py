@@ -7,7 +7,7 @@ import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -70,13 +70,13 @@ def operations_router() -> APIRouter:
         return result
 
     @router.get("/dead-letters", dependencies=[OperatorAuth], summary="Recent dead letters")
-    async def dead_letters(request: Request, limit: int = 100) -> list[DeadLetter]:
+    async def dead_letters(
+        request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[DeadLetter]:
         runtime = request.app.state.runtime
         t = runtime.spec.bus.dead_letters
         async with runtime.sessions() as session:
-            rows = await session.execute(
-                select(t).order_by(t.c.id.desc()).limit(max(1, min(limit, 1000)))
-            )
+            rows = await session.execute(select(t).order_by(t.c.id.desc()).limit(limit))
             return [DeadLetter.model_validate(dict(r._mapping)) for r in rows]
 
     return router

@@ -126,7 +126,8 @@ async def _on_http(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    route = getattr(request.scope.get("route"), "path", "unmatched")  # a template, not the path
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)
     doc = {"type": _TYPE_BASE + "internal", "title": "Internal error", "status": 500}
     return problem_response(500, doc)
 

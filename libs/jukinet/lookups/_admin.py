@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -36,9 +36,11 @@ def lookup_admin_router(tables: LookupTables) -> APIRouter:
         return await permissions_in_force(session, tables)
 
     @router.get("/alerts", summary="Suspicious-pattern alerts, newest first")
-    async def alerts(session: SessionDep, limit: int = 100) -> list[Alert]:
+    async def alerts(
+        session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[Alert]:
         a = tables.alerts
-        rows = await session.execute(select(a).order_by(a.c.id.desc()).limit(min(limit, 1000)))
+        rows = await session.execute(select(a).order_by(a.c.id.desc()).limit(limit))
         return [Alert.model_validate(dict(r._mapping)) for r in rows]
 
     @router.post(
@@ -47,7 +49,9 @@ def lookup_admin_router(tables: LookupTables) -> APIRouter:
         summary="Lift a client's suspension",
     )
     async def reinstate_client(
-        client: str, session: SessionDep, request: Request
+        client: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")],
+        session: SessionDep,
+        request: Request,
     ) -> dict[str, str]:
         if not await reinstate(session, tables, client):
             raise NotFound("no suspended client by that id")
