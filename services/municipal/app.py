@@ -23,6 +23,7 @@ from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.principals import AGENCY
 from jukinet.problems import install_problem_handlers
 from jukinet.reconcile_api import reconcile_router
+from municipal.bulk.router import router as bulk_router
 from municipal.codes import refill_pool
 from municipal.disclosures.router import router as disclosures_router
 from municipal.disclosures.service import RESPONSE_BATCH, record_answers
@@ -102,6 +103,7 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_metrics(app, metrics, refresh=lambda: app.state.runtime.refresh_gauges())
     app.include_router(operations_router())
+    app.include_router(bulk_router)  # before /residents/{id} routes
     app.include_router(residents_router)
     app.include_router(disclosures_router)
     app.include_router(reconcile_router(lambda s, m, b: municipal_entries(s, node, m, b)))

@@ -24,6 +24,7 @@ app.command()(federation.up)
 app.command()(federation.status)
 app.command()(federation.demo)
 app.command()(federation.reconcile)
+app.command("import")(federation.import_)
 app.command()(bench.bench)
 
 

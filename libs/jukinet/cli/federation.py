@@ -7,7 +7,7 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import httpx
 import typer
@@ -196,7 +196,7 @@ async def _upstream_cell(client: httpx.AsyncClient, url: str, code: str) -> str:
     return "[red]not arrived"
 
 
-__all__ = ["demo", "reconcile", "status", "up"]
+__all__ = ["demo", "import_", "reconcile", "status", "up"]
 
 
 def reconcile(
@@ -240,4 +240,74 @@ def _print_reconcile(reports: list[Any]) -> None:
             str(len(d.differing)),
             codes,
         )
+    console.print(table)
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8).")],
+    municipality: Annotated[str, typer.Option(help="Municipality code, e.g. 142034.")],
+    home: HomeOpt = DEFAULT_HOME,
+    wait: Annotated[bool, typer.Option(help="Follow propagation to the agency.")] = True,
+) -> None:
+    """Import a municipality's register from CSV: every row valid, or nothing imported."""
+    nodes, token = _load(home)
+    town = Principal.municipality(municipality)
+    with file.open("rb") as f:
+        result = asyncio.run(_import(nodes, token, town, f, file.stat().st_size, wait))
+    raise typer.Exit(result)
+
+
+async def _import(
+    nodes: dict[str, str], token: str, town: Principal, f: BinaryIO, size: int, wait: bool
+) -> int:
+    from rich.progress import Progress
+
+    headers = {"Authorization": f"Bearer {token}"}
+    csv_type = {"Content-Type": "text/csv; charset=utf-8"}
+    async with httpx.AsyncClient(timeout=3600.0, headers=headers) as client:
+        with Progress(console=console) as progress:
+            upload = progress.add_task("uploading and validating", total=size)
+
+            async def chunks() -> Any:
+                while block := await asyncio.to_thread(f.read, 1 << 20):
+                    progress.advance(upload, len(block))
+                    yield block
+
+            before = await _agency_count(client, nodes, town)
+            url = f"{nodes[town.uri]}/residents/import"
+            r = await client.post(url, content=chunks(), headers=csv_type)
+            if r.status_code != 201:
+                _print_rejection(r)
+                return 1
+            imported = int(r.json()["imported"])
+            console.print(f"imported {imported:,} residents at {town.code}")
+            if wait:
+                task = progress.add_task("arriving at the agency", total=imported)
+                for _ in range(36000):
+                    done = await _agency_count(client, nodes, town) - before
+                    progress.update(task, completed=done)
+                    if done >= imported:
+                        break
+                    await asyncio.sleep(0.5)
+    return 0
+
+
+async def _agency_count(client: httpx.AsyncClient, nodes: dict[str, str], town: Principal) -> int:
+    r = await client.post(
+        f"{nodes[AGENCY.uri]}/reconcile/digests", json={"municipality": town.code}
+    )
+    r.raise_for_status()
+    return int(r.json()["count"])
+
+
+def _print_rejection(r: httpx.Response) -> None:
+    body = r.json()
+    console.print(
+        f"[red]{body.get('title', 'import refused')} ({body.get('rejected_rows', '?')} rows)"
+    )
+    table = Table()
+    table.add_column("line", justify="right")
+    table.add_column("problem")
+    for e in body.get("errors", [])[:50]:
+        table.add_row(str(e["line"]), e["problem"])
     console.print(table)

@@ -1,0 +1,67 @@
+"""The documented CSV format of a municipal register import (UTF-8, header row).
+
+Columns: name, name_kana, birth_date (YYYY-MM-DD), sex (male|female, or 1|2 as on the
+resident record), address, reason (a recording reason; default ex_officio_record),
+change_date (YYYY-MM-DD; default the birth date for births, otherwise required).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from jukinet.identity import summarize
+from municipal.residents.schemas import RegisterResident
+
+__all__ = ["COLUMNS", "RowError", "parse_register"]
+
+COLUMNS = ("name", "name_kana", "birth_date", "sex", "address", "reason", "change_date")
+REQUIRED = ("name", "birth_date", "sex", "address")
+MAX_ROWS = 2_000_000
+_SEX = {"1": "male", "2": "female"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Where a row is wrong: its line number and the fields and kinds — never values."""
+
+    line: int
+    problem: str
+
+
+def parse_register(text: str) -> tuple[list[RegisterResident], list[RowError]]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    missing = [c for c in REQUIRED if c not in header]
+    if missing or any(c not in COLUMNS for c in header):
+        return [], [RowError(1, f"header must hold {', '.join(COLUMNS)}; missing {missing}")]
+    rows: list[RegisterResident] = []
+    errors: list[RowError] = []
+    for index, raw in enumerate(reader):
+        line = index + 2  # the header is line 1
+        if line > MAX_ROWS + 1:
+            errors.append(RowError(line, f"more than {MAX_ROWS} rows"))
+            break
+        try:
+            rows.append(RegisterResident.model_validate(_body(raw)))
+        except ValidationError as exc:
+            errors.append(RowError(line, summarize(exc)))
+    return rows, errors
+
+
+def _body(raw: dict[str, str | None]) -> dict[str, object]:
+    value = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+    reason = value.get("reason") or "ex_officio_record"
+    change = value.get("change_date") or (value.get("birth_date") if reason == "birth" else "")
+    return {
+        "name": value.get("name", ""),
+        "name_kana": value.get("name_kana") or None,
+        "birth_date": value.get("birth_date", ""),
+        "sex": _SEX.get(value.get("sex", ""), value.get("sex", "")),
+        "address": value.get("address", ""),
+        "reason": reason,
+        "change_date": change or None,
+    }

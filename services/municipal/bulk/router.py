@@ -1,0 +1,48 @@
+"""Bulk import of a register (text/csv body): all rows valid, or nothing imported."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from jukinet.api import OperatorAuth, SessionDep
+from jukinet.problems import PROBLEM_MEDIA_TYPE, problem_responses
+from municipal.bulk.csvformat import parse_register
+from municipal.bulk.service import import_register
+
+router = APIRouter(prefix="/residents", tags=["residents"], dependencies=[OperatorAuth])
+MAX_REPORTED = 1000
+
+
+@router.post(
+    "/import",
+    status_code=201,
+    responses=problem_responses(401, 413, 422),
+    summary="Import a register from CSV (UTF-8, documented columns) in one transaction",
+    openapi_extra={
+        "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
+    },
+)
+async def import_csv(request: Request, session: SessionDep) -> JSONResponse:
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _problem([{"line": 0, "problem": "the file is not UTF-8"}], 0)
+    rows, errors = parse_register(text)
+    if errors or not rows:
+        reported = [{"line": e.line, "problem": e.problem} for e in errors[:MAX_REPORTED]]
+        return _problem(reported or [{"line": 1, "problem": "no rows"}], len(errors))
+    imported = await import_register(session, request.app.state.runtime.node, rows)
+    return JSONResponse({"imported": imported}, status_code=201)
+
+
+def _problem(errors: list[dict[str, object]], count: int) -> JSONResponse:
+    body = {
+        "type": "https://jukinet.example/problems/import-rejected",
+        "title": "The register was not imported: some rows are invalid",
+        "status": 422,
+        "rejected_rows": count,
+        "errors": errors,
+    }
+    return JSONResponse(body, status_code=422, media_type=PROBLEM_MEDIA_TYPE)

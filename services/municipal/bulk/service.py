@@ -1,0 +1,102 @@
+"""Importing a whole register in one transaction: every row valid, or nothing stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.identity import CHANGE_MESSAGE_TYPE, IdentityChange
+from jukinet.ids import generate_resident_code
+from jukinet.pki import utcnow
+from jukinet.principals import Principal
+from municipal.models import CodePoolEntry, Resident, ResidentVersion, bus
+from municipal.residents.schemas import RegisterResident
+from municipal.residents.service import identity_record
+
+__all__ = ["import_register"]
+
+_CHUNK = 5000
+
+
+async def import_register(
+    session: AsyncSession, node: Principal, rows: list[RegisterResident]
+) -> int:
+    """Record every row (each with a fresh random code) and queue its change."""
+    now = utcnow()
+    codes = await _fresh_codes(session, len(rows))
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        await _insert_chunk(session, node, chunk, codes[start : start + _CHUNK], now)
+    return len(rows)
+
+
+async def _fresh_codes(session: AsyncSession, count: int) -> list[str]:
+    """Codes drawn at random, unused here (the pool's, residents', and each other)."""
+    fresh: set[str] = set()
+    while len(fresh) < count:
+        batch = {generate_resident_code() for _ in range(count - len(fresh))} - fresh
+        for start in range(0, len(batch), _CHUNK):
+            part = sorted(batch)[start : start + _CHUNK]
+            taken = set(
+                await session.scalars(
+                    select(Resident.resident_code).where(Resident.resident_code.in_(part))
+                )
+            )
+            taken |= set(
+                await session.scalars(
+                    select(CodePoolEntry.code).where(CodePoolEntry.code.in_(part))
+                )
+            )
+            batch -= taken
+        fresh |= batch
+    return list(fresh)
+
+
+async def _insert_chunk(
+    session: AsyncSession,
+    node: Principal,
+    rows: list[RegisterResident],
+    codes: list[str],
+    now: dt.datetime,
+) -> None:
+    residents, versions, outbox = [], [], []
+    recipient = node.prefecture_of.uri
+    for body, code in zip(rows, codes, strict=True):
+        resident = Resident(
+            id=uuid.uuid4().hex, resident_code=code, name=body.name, name_kana=body.name_kana,
+            birth_date=body.birth_date, sex=body.sex.value, address=body.address,
+            change_reason=body.reason.value, change_date=body.change_date, status="live",
+            version=1, created_at=now, updated_at=now,
+        )  # fmt: skip
+        record = identity_record(node, resident)
+        change = IdentityChange(record=record, version=1, correlation_id=uuid.uuid4().hex)
+        residents.append(_columns(resident))
+        versions.append({
+            "resident_id": resident.id, "version": 1, "resident_code": code,
+            "change_reason": resident.change_reason, "change_date": resident.change_date,
+            "record": record.model_dump_json(), "correlation_id": change.correlation_id,
+            "recorded_at": now,
+        })  # fmt: skip
+        payload = json.dumps(
+            change.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")
+        )
+        outbox.append(
+            {
+                "recipient": recipient,
+                "message_type": CHANGE_MESSAGE_TYPE,
+                "payload": payload,
+                "created_at": now,
+            }
+        )
+    await session.execute(insert(Resident), residents)
+    await session.execute(insert(ResidentVersion), versions)
+    await session.execute(bus.outbox_items.insert(), outbox)
+
+
+def _columns(resident: Resident) -> dict[str, Any]:
+    return {c.key: getattr(resident, c.key) for c in Resident.__table__.columns}

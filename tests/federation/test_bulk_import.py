@@ -1,0 +1,141 @@
+"""Bulk import of a register from CSV: a file with bad rows is refused with their line
+numbers and imports nothing; a good file imports fully and reaches the agency."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jukinet.cli import app
+from jukinet.cli.federation import _save_state
+from jukinet.localfed import LocalFederation
+from jukinet.principals import AGENCY, Principal
+from jukinet.synthetic import SyntheticResidents
+from tests.federation.support import PersonalData, eventually, query
+
+pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
+
+YOKOHAMA = Principal.municipality("141003")
+KANAGAWA = Principal.prefecture("140007")
+COLUMNS = ["name", "name_kana", "birth_date", "sex", "address", "reason", "change_date"]
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def good_rows(count: int, pd: PersonalData, seed: int) -> list[dict[str, str]]:
+    people = SyntheticResidents(seed=seed)
+    rows = []
+    for i in range(count):
+        body = people.registration(YOKOHAMA.code, reason="move_in")
+        pd.add_body(body)
+        rows.append(
+            {
+                **{k: str(v) for k, v in body.items() if k in COLUMNS},
+                "sex": "1" if body["sex"] == "male" else "2",
+            }
+            | ({"reason": "birth", "change_date": ""} if i % 2 else {})
+        )
+    return rows
+
+
+async def municipal_count(fed: LocalFederation) -> int:
+    return int((await query(fed, YOKOHAMA, "SELECT count(*) FROM residents"))[0][0])
+
+
+async def invoke(*args: str):
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+
+
+async def test_a_csv_with_bad_rows_is_refused_by_line_and_imports_nothing(
+    federation: LocalFederation, personal_data: PersonalData, tmp_path: Path
+) -> None:
+    _save_state(federation)
+    rows = good_rows(6, personal_data, seed=11)
+    rows[1]["birth_date"] = "1999-02-30"  # line 3
+    rows[3]["sex"] = "3"  # line 5
+    rows[4]["name_kana"] = "ひらがな"  # line 6
+    rows[5]["name"] = ""  # line 7
+    before = await municipal_count(federation)
+    result = await invoke(
+        "import",
+        str(write_csv(tmp_path / "bad.csv", rows)),
+        "--municipality",
+        YOKOHAMA.code,
+        "--home",
+        str(federation.root),
+    )
+    assert result.exit_code == 1, result.output
+    assert "4 rows" in result.output
+    lines = {
+        int(line.split()[1])
+        for line in result.output.splitlines()
+        if line.startswith("│") and line.split()[1].isdigit()
+    }
+    assert lines == {3, 5, 6, 7}
+    assert rows[0]["name"] not in result.output
+    assert await municipal_count(federation) == before
+
+    async with federation.client(YOKOHAMA) as c:
+        r = await c.post(
+            "/residents/import", content=b"name,birth_date\n", headers={"Content-Type": "text/csv"}
+        )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_good_csv_imports_fully_and_reaches_the_agency(
+    federation: LocalFederation, personal_data: PersonalData, tmp_path: Path
+) -> None:
+    _save_state(federation)
+    rows = good_rows(400, personal_data, seed=12)
+    before = await municipal_count(federation)
+    result = await invoke(
+        "import",
+        str(write_csv(tmp_path / "good.csv", rows)),
+        "--municipality",
+        YOKOHAMA.code,
+        "--home",
+        str(federation.root),
+    )
+    assert result.exit_code == 0, result.output
+    assert "imported 400 residents" in result.output
+    assert await municipal_count(federation) == before + 400
+    codes = await query(federation, YOKOHAMA, "SELECT resident_code FROM residents")
+    personal_data.add(*(c for (c,) in codes))
+
+    async def everywhere() -> bool:
+        counts = []
+        for node in (KANAGAWA, AGENCY):
+            rows_ = await query(
+                federation,
+                node,
+                "SELECT count(*) FROM identity_records WHERE municipality = :m",
+                m=YOKOHAMA.code,
+            )
+            counts.append(int(rows_[0][0]))
+        return counts == [before + 400, before + 400]
+
+    await eventually(everywhere, seconds=120)
+    messages = await query(
+        federation, YOKOHAMA, "SELECT count(*), sum(item_count) FROM outbox_messages"
+    )
+    assert int(messages[0][1]) >= 400
+    assert int(messages[0][0]) < 400  # batched: many changes per signed message
+
+
+async def test_no_personal_data_reached_any_log(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    assert personal_data.leaks(federation.root / "log") == []
