@@ -165,9 +165,20 @@ class LocalFederation:
     broker_port: int = 0
     monitor_port: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)  # settings for every process
+    cluster: bool = False  # three nats-servers with routes over mTLS, streams replicated 3x
     nodes: dict[Principal, NodeProcess] = field(default_factory=dict, init=False)
     lookup_servers: dict[Principal, NodeProcess] = field(default_factory=dict, init=False)
-    broker: BrokerProcess | None = field(default=None, init=False)
+    brokers: list[BrokerProcess] = field(default_factory=list, init=False)
+    broker_ports: list[int] = field(default_factory=list, init=False)
+
+    @property
+    def broker(self) -> BrokerProcess | None:
+        """The first broker (the only one unless clustered)."""
+        return self.brokers[0] if self.brokers else None
+
+    @property
+    def nats_urls(self) -> list[str]:
+        return [f"tls://127.0.0.1:{port}" for port in self.broker_ports]
 
     @property
     def layout(self) -> PkiLayout:
@@ -175,7 +186,7 @@ class LocalFederation:
 
     @property
     def nats_url(self) -> str:
-        return f"tls://127.0.0.1:{self.broker_port}"
+        return self.nats_urls[0]
 
     @property
     def api_token(self) -> str:
@@ -191,24 +202,34 @@ class LocalFederation:
         for sub in ("broker", "db", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         ensure_pki(self.layout, self.federation)
-        self.broker_port = self.broker_port or free_port()
-        self.monitor_port = self.monitor_port or free_port()
-        config = BrokerConfig(
-            port=self.broker_port,
-            monitor_port=self.monitor_port,
-            store_dir=self.root / "broker" / "jetstream",
-        )
-        conf = self.root / "broker" / "nats.conf"
-        conf.write_text(render(config, self.layout, self.federation))
-        self.broker = BrokerProcess(
-            conf, f"http://127.0.0.1:{self.monitor_port}", self.root / "log" / "nats-server.log"
-        )
+        self._prepare_brokers()
         log_config = self.root / "log-config.json"
         log_config.write_text(json.dumps(logging_config()))
         for node in self.federation.nodes:
             self.nodes[node] = self._node_process(node, log_config)
             if node.kind in (PrincipalKind.AGENCY, PrincipalKind.PREFECTURE):
                 self.lookup_servers[node] = self._lookup_process(self.nodes[node])
+
+    def _prepare_brokers(self) -> None:
+        count = 3 if self.cluster else 1
+        first = (self.broker_port or free_port(), self.monitor_port or free_port())
+        ports = [first, *((free_port(), free_port()) for _ in range(count - 1))]
+        routes = [free_port() for _ in range(count)] if self.cluster else []
+        self.broker_ports = [client for client, _ in ports]
+        for i, (client, monitor) in enumerate(ports):
+            name = f"jukinet-{i + 1}"
+            config = BrokerConfig(
+                port=client,
+                monitor_port=monitor,
+                store_dir=self.root / "broker" / f"jetstream-{i + 1}",
+                server_name=name,
+                cluster_port=routes[i] if routes else None,
+                routes=[f"nats-route://127.0.0.1:{r}" for j, r in enumerate(routes) if j != i],
+            )
+            conf = self.root / "broker" / f"{name}.conf"
+            conf.write_text(render(config, self.layout, self.federation))
+            log = self.root / "log" / ("nats-server.log" if count == 1 else f"{name}.log")
+            self.brokers.append(BrokerProcess(conf, f"http://127.0.0.1:{monitor}", log))
 
     def _lookup_process(self, node: NodeProcess) -> NodeProcess:
         p = node.principal
@@ -255,7 +276,7 @@ class LocalFederation:
             prefix + "PRINCIPAL": node.uri,
             prefix + "PKI_ROOT": str(self.layout.root),
             prefix + "DATABASE_URL": db,
-            prefix + "NATS_SERVERS": json.dumps([self.nats_url]),
+            prefix + "NATS_SERVERS": json.dumps(self.nats_urls),
             prefix + "API_TOKEN": self.api_token,
             "JUKINET_LOG_CONFIG": str(log_config),
             **self.extra_env,
@@ -263,14 +284,22 @@ class LocalFederation:
         return NodeProcess(node, port, env, self.root / "log" / f"{node.slug}.log")
 
     async def start_broker(self) -> None:
-        if self.broker is None:
+        if not self.brokers:
             raise RuntimeError("prepare() the federation first")
-        self.broker.start()
-        await self.broker.wait_ready()
+        for broker in self.brokers:
+            broker.start()
+        await asyncio.gather(*(broker.wait_ready() for broker in self.brokers))
         ops = Principal(PrincipalKind.OPS, self.federation.ops[0])
-        nc = await connect(ops, [self.nats_url], self.tls(ops), reconnect=False)
+        nc = await connect(ops, self.nats_urls, self.tls(ops))
         try:
-            await ensure_streams(nc, self.federation)
+            for attempt in range(60):  # a new cluster first elects its JetStream leader
+                try:
+                    await ensure_streams(nc, self.federation, replicas=len(self.brokers))
+                    break
+                except Exception:
+                    if attempt == 59:
+                        raise
+                    await asyncio.sleep(0.5)
         finally:
             await nc.close()
 
@@ -298,8 +327,8 @@ class LocalFederation:
             process.interrupt()
         for process in processes:
             process.stop()
-        if self.broker is not None:
-            self.broker.stop()
+        for broker in self.brokers:
+            broker.stop()
 
     def client(self, node: Principal) -> httpx.AsyncClient:
         """An HTTP client for a node's operator API."""

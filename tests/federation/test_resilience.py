@@ -27,9 +27,18 @@ TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 
 
 class Burst:
-    def __init__(self, fed: LocalFederation, pd: PersonalData) -> None:
+    def __init__(
+        self,
+        fed: LocalFederation,
+        pd: PersonalData,
+        *,
+        residents_per_town: int = RESIDENTS_PER_TOWN,
+        moves: int = MOVES,
+    ) -> None:
         self.fed = fed
         self.pd = pd
+        self.residents_per_town = residents_per_town
+        self.moves = moves
         self.done = 0
         self.gate = asyncio.Semaphore(16)
         self.people = SyntheticResidents(seed=2000)
@@ -42,7 +51,7 @@ class Burst:
         assert r.status_code == 201, r.text
         self.pd.add(r.json()["resident_code"])
         self.done += 1
-        for _ in range(MOVES):
+        for _ in range(self.moves):
             move = {"reason": "in_town_move", "change_date": TODAY}
             move["address"] = self.people.address(town.code)
             self.pd.add(move["address"])
@@ -57,7 +66,7 @@ class Burst:
             await asyncio.gather(
                 *(
                     self.resident_life(clients[town], town)
-                    for _ in range(RESIDENTS_PER_TOWN)
+                    for _ in range(self.residents_per_town)
                     for town in TOWNS
                 )
             )

@@ -32,6 +32,7 @@ def up(
     home: HomeOpt = DEFAULT_HOME,
     base_port: Annotated[int, typer.Option(help="First HTTP port; one per node.")] = 8100,
     broker_port: Annotated[int, typer.Option(help="nats-server client port.")] = 4322,
+    cluster: Annotated[bool, typer.Option(help="Three brokers, streams replicated 3x.")] = False,
 ) -> None:
     """Start the broker and every node of the demo federation; Ctrl-C stops them all."""
     fed = LocalFederation(
@@ -39,6 +40,7 @@ def up(
         ports=_ports(base_port),
         broker_port=broker_port,
         monitor_port=broker_port + 4000,
+        cluster=cluster,
     )
     asyncio.run(_run(fed))
 
@@ -63,7 +65,7 @@ async def _run(fed: LocalFederation) -> None:
 
 def _save_state(fed: LocalFederation) -> None:
     state = {
-        "broker": fed.nats_url,
+        "brokers": fed.nats_urls,
         "nodes": {node.uri: proc.url for node, proc in fed.nodes.items()},
     }
     (fed.root / STATE_FILE).write_text(json.dumps(state, indent=2))
@@ -73,7 +75,8 @@ def _print_nodes(fed: LocalFederation) -> None:
     table = Table(title="jukinet local federation")
     for column in ("node", "kind", "URL", "log"):
         table.add_column(column, no_wrap=True)
-    table.add_row("nats-server", "broker", fed.nats_url, "log/nats-server.log")
+    for url in fed.nats_urls:
+        table.add_row("nats-server", "broker", url, "log/")
     for node, proc in fed.nodes.items():
         table.add_row(node.uri, node.kind.value, proc.url, f"log/{node.slug}.log")
     console.print(table)
