@@ -386,6 +386,12 @@ def port_violations(doc: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _interpolated(value: str) -> str:
+    """What compose makes of ``${VAR:-default}`` when VAR is unset (the single-broker case)."""
+    match = re.fullmatch(r"\$\{[A-Z_]+:-(.*)\}", value)
+    return match.group(1) if match else value
+
+
 def federation_violations(doc: dict[str, Any]) -> list[str]:
     """The node services are exactly the demo federation, each configured as itself."""
     nodes = node_services(doc)
@@ -422,7 +428,7 @@ def federation_violations(doc: dict[str, Any]) -> list[str]:
             if env.get(prefix + field) != value:
                 problems.append(f"{name}: {prefix}{field} should be {value}")
         try:
-            servers = json.loads(env.get(prefix + "NATS_SERVERS") or "null")
+            servers = json.loads(_interpolated(env.get(prefix + "NATS_SERVERS") or "null"))
         except json.JSONDecodeError:
             servers = None
         if servers != [NATS_URL]:
@@ -501,6 +507,7 @@ def test_init_creates_the_streams_once_as_ops(doc: dict[str, Any]) -> None:
     init = services(doc)[INIT]
     assert init["command"] == [
         "jukinet", "broker", "init-streams", "--server", NATS_URL, "--pki-root", "/pki",
+        "--replicas", "${JUKINET_STREAM_REPLICAS:-1}",
     ]  # fmt: skip
     assert init.get("restart") == "no"
     assert init["depends_on"][NATS]["condition"] == "service_healthy"

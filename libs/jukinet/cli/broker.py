@@ -30,9 +30,23 @@ def config(
     port: int = 4222,
     monitor_port: int = 8222,
     store_dir: Path = Path("/data/jetstream"),
+    server_name: str = "jukinet-1",
+    cluster_port: Annotated[int | None, typer.Option(help="Route port (clustered).")] = None,
+    route: Annotated[
+        list[str] | None, typer.Option(help="nats-route://host:port of a peer.")
+    ] = None,
 ) -> None:
-    """Write the broker configuration: TLS 1.3, verify_and_map, per-node permissions."""
-    settings = BrokerConfig(port=port, monitor_port=monitor_port, store_dir=store_dir, host=host)
+    """Write the broker configuration: TLS 1.3, verify_and_map, per-node permissions;
+    with --cluster-port and --route, one server of a cluster with mutual-TLS routes."""
+    settings = BrokerConfig(
+        port=port,
+        monitor_port=monitor_port,
+        store_dir=store_dir,
+        host=host,
+        server_name=server_name,
+        cluster_port=cluster_port,
+        routes=route or [],
+    )
     out.write_text(render(settings, PkiLayout(cert_root), DEMO))
     console.print(f"wrote {out}")
 
