@@ -7,6 +7,7 @@ Used by `jukinet up`, the federation tests and the benchmarks.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import importlib.util
 import json
@@ -24,13 +25,20 @@ from pathlib import Path
 import httpx
 from sqlalchemy import MetaData
 
-from jukinet.broker import BrokerConfig, BrokerProcess, ensure_streams, render
+from jukinet.broker import BrokerConfig, BrokerProcess, ensure_streams, pinned_certs, render
 from jukinet.bus import connect, tls_context
 from jukinet.db import create_engine, session_factory
 from jukinet.federation import BROKER_NAMES, DEMO, Federation
 from jukinet.logs import logging_config
 from jukinet.lookups import load_permissions, load_table, lookup_tables
-from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, read_certificate, utcnow
+from jukinet.pki import (
+    CertificateAuthority,
+    PkiLayout,
+    Purpose,
+    read_certificate,
+    revoke,
+    utcnow,
+)
 from jukinet.principals import Principal, PrincipalKind
 
 __all__ = ["LocalFederation", "NodeProcess", "ensure_pki", "free_port"]
@@ -169,6 +177,7 @@ class LocalFederation:
     nodes: dict[Principal, NodeProcess] = field(default_factory=dict, init=False)
     lookup_servers: dict[Principal, NodeProcess] = field(default_factory=dict, init=False)
     brokers: list[BrokerProcess] = field(default_factory=list, init=False)
+    _broker_settings: list[tuple[BrokerConfig, Path]] = field(default_factory=list, init=False)
     broker_ports: list[int] = field(default_factory=list, init=False)
 
     @property
@@ -216,6 +225,7 @@ class LocalFederation:
         ports = [first, *((free_port(), free_port()) for _ in range(count - 1))]
         routes = [free_port() for _ in range(count)] if self.cluster else []
         self.broker_ports = [client for client, _ in ports]
+        self._broker_settings = []
         for i, (client, monitor) in enumerate(ports):
             name = f"jukinet-{i + 1}"
             config = BrokerConfig(
@@ -227,9 +237,29 @@ class LocalFederation:
                 routes=[f"nats-route://127.0.0.1:{r}" for j, r in enumerate(routes) if j != i],
             )
             conf = self.root / "broker" / f"{name}.conf"
-            conf.write_text(render(config, self.layout, self.federation))
+            self._broker_settings.append((config, conf))
             log = self.root / "log" / ("nats-server.log" if count == 1 else f"{name}.log")
             self.brokers.append(BrokerProcess(conf, f"http://127.0.0.1:{monitor}", log))
+        self._write_broker_configs()
+
+    def _write_broker_configs(self) -> None:
+        pins = pinned_certs(self.layout, self.federation)
+        for config, conf in self._broker_settings:
+            pinned = dataclasses.replace(config, pinned_certs=pins)
+            conf.write_text(render(pinned, self.layout, self.federation))
+
+    def rotate(self, principal: Principal) -> None:
+        """Reissue a node's credentials while everything runs: its old certificates are
+        revoked from now on, the brokers reload their pinned list (disconnecting the old
+        certificate), and the node rolls over to the new files by itself."""
+        node = self.layout.node_dir(principal)
+        old = [read_certificate(p) for p in sorted(node.glob("*.crt"))]
+        ca = CertificateAuthority.load(self.layout.ca_dir)
+        self.layout.issue(ca, principal, validity=dt.timedelta(days=7))
+        revoke(self.layout.revocations, old, utcnow())
+        self._write_broker_configs()
+        for broker in self.brokers:
+            broker.reload()
 
     def _lookup_process(self, node: NodeProcess) -> NodeProcess:
         p = node.principal

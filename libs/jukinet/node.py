@@ -32,6 +32,7 @@ from jukinet.db import create_engine, session_factory
 from jukinet.envelope import Opener, RecipientDirectory, Sealer
 from jukinet.metrics import Metrics
 from jukinet.migrations import upgrade
+from jukinet.pki import TrustStore
 from jukinet.principals import Principal
 from jukinet.settings import NodeSettings
 from jukinet.subjects import CONSUMER, stream_name
@@ -66,6 +67,9 @@ class NodeRuntime:
     relay: OutboxRelay | None = field(default=None, init=False)
     consumer: Consumer | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+    _messaging_task: asyncio.Task[None] = field(init=False)
+    _trust: TrustStore = field(init=False)
+    _directory: RecipientDirectory = field(init=False)
 
     @property
     def node(self) -> Principal:
@@ -76,16 +80,51 @@ class NodeRuntime:
         await upgrade(self.engine, self.spec.migrations)
         self.sessions = session_factory(self.engine)
         credentials = self.settings.credentials()
-        trust = self.settings.trust()
-        directory = RecipientDirectory.from_layout(self.settings.layout, trust)
-        self.sealer = Sealer(credentials, directory)
-        self.opener = Opener(credentials, trust, skew=self.settings.clock_skew)
-        self._tasks.append(asyncio.create_task(self._messaging(), name="messaging"))
+        self._trust = self.settings.trust()
+        self._directory = RecipientDirectory.from_layout(self.settings.layout, self._trust)
+        self.sealer = Sealer(credentials, self._directory)
+        self.opener = Opener(credentials, self._trust, skew=self.settings.clock_skew)
+        self._messaging_task = asyncio.create_task(self._messaging(), name="messaging")
+        self._tasks.append(asyncio.create_task(self._watch_credentials(), name="credentials"))
+
+    def _credential_stamp(self) -> tuple[float, ...]:
+        node = self.settings.layout.node_dir(self.node)
+        return tuple(p.stat().st_mtime for p in sorted(node.glob("*.crt")))
+
+    async def _watch_credentials(self, every: float = 2.0) -> None:
+        """Roll over to reissued credentials without a restart: new keys for sealing,
+        the old key-agreement key kept for what was sealed to it, and a new broker
+        connection under the new certificate."""
+        stamp = self._credential_stamp()
+        while True:
+            await asyncio.sleep(every)
+            current = self._credential_stamp()
+            if current == stamp:
+                continue
+            stamp = current
+            log.info("credentials changed: rolling over", extra={"node": self.node.code})
+            credentials = self.settings.credentials()
+            previous = self.opener
+            self.sealer = Sealer(credentials, self._directory)
+            self.opener = Opener(credentials, self._trust, skew=self.settings.clock_skew)
+            self.opener.keep_previous_key(previous)
+            await self._restart_messaging()
+
+    async def _restart_messaging(self) -> None:
+        self._messaging_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._messaging_task
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+            self.nc = None
+        self._messaging_task = asyncio.create_task(self._messaging(), name="messaging")
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, self._messaging_task]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self.nc is not None:

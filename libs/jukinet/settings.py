@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jukinet.pki import Credentials, PkiLayout, TrustStore, read_certificate
+from jukinet.pki import Credentials, PkiLayout, RevocationList, TrustStore, read_certificate
 from jukinet.principals import Principal
 
 __all__ = ["NodeSettings"]
@@ -54,4 +54,6 @@ class NodeSettings(BaseSettings):
         return Credentials.load(layout.node_dir(self.node), layout.ca_cert, self.node)
 
     def trust(self) -> TrustStore:
-        return TrustStore(read_certificate(self.layout.ca_cert))
+        """The federation CA, with the revocation list kept beside it."""
+        layout = self.layout
+        return TrustStore(read_certificate(layout.ca_cert), RevocationList(layout.revocations))

@@ -7,7 +7,7 @@ from cryptography import x509
 from typer.testing import CliRunner
 
 from jukinet.cli import app
-from jukinet.pki import Purpose, TrustStore, principal_of, read_certificate, utcnow
+from jukinet.pki import Purpose, RevocationList, TrustStore, principal_of, read_certificate, utcnow
 from jukinet.principals import Principal
 
 runner = CliRunner()
@@ -59,3 +59,25 @@ def test_pki_issue_refuses_a_malformed_principal(tmp_path: Path) -> None:
         app, ["pki", "issue", "spiffe://jukinet/municipality/142035", "--root", str(tmp_path)]
     )
     assert result.exit_code == 2
+
+
+def test_pki_rotate_issues_new_keys_and_revokes_the_old(tmp_path: Path) -> None:
+    runner.invoke(app, ["pki", "init", "--root", str(tmp_path)])
+    uri = "spiffe://jukinet/municipality/142034"
+    node = tmp_path / "nodes" / "municipality.142034"
+    old = read_certificate(node / "sign.crt")
+    result = runner.invoke(app, ["pki", "rotate", uri, "--root", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    new = read_certificate(node / "sign.crt")
+    assert new.public_key().public_bytes_raw() != old.public_key().public_bytes_raw()
+    revocations = RevocationList(tmp_path / "revoked.json")
+    assert revocations.revoked_at(old) is not None
+    assert revocations.revoked_at(new) is None
+    conf = tmp_path / "nats.conf"
+    assert (
+        runner.invoke(
+            app, ["broker", "config", "--out", str(conf), "--pki-root", str(tmp_path)]
+        ).exit_code
+        == 0
+    )
+    assert '"pinned_certs"' in conf.read_text()

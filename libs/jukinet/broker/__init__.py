@@ -1,6 +1,12 @@
 """The broker: nats-server configuration from the PKI, its process, and its streams."""
 
-from jukinet.broker._config import BrokerConfig, node_permissions, ops_permissions, render
+from jukinet.broker._config import (
+    BrokerConfig,
+    node_permissions,
+    ops_permissions,
+    pinned_certs,
+    render,
+)
 from jukinet.broker._process import BrokerProcess, nats_server_binary
 from jukinet.broker._streams import ensure_streams
 
@@ -11,5 +17,6 @@ __all__ = [
     "nats_server_binary",
     "node_permissions",
     "ops_permissions",
+    "pinned_certs",
     "render",
 ]

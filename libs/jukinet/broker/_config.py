@@ -7,17 +7,20 @@ replies go to per-node inbox prefixes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 from jukinet.federation import Federation
-from jukinet.pki import PkiLayout
+from jukinet.pki import PkiLayout, read_certificate
 from jukinet.principals import AGENCY, Principal, PrincipalKind
 from jukinet.subjects import CONSUMER, PREFIX, inbox_prefix, stream_name
 
-__all__ = ["BrokerConfig", "node_permissions", "ops_permissions", "render"]
+__all__ = ["BrokerConfig", "node_permissions", "ops_permissions", "pinned_certs", "render"]
 
 
 @dataclass(frozen=True)
@@ -165,3 +168,23 @@ def _cluster(config: BrokerConfig, layout: PkiLayout) -> dict[str, Any]:
             "timeout": 5,
         },
     }
+
+
+def pinned_certs(layout: PkiLayout, federation: Federation) -> list[str]:
+    """SHA-256 of the public key of every broker user's current TLS certificate. The
+    broker accepts only these: after a rotation and a reload, the old certificate is
+    disconnected and refused even while it has not expired."""
+    users = [*federation.nodes, *(Principal(PrincipalKind.OPS, n) for n in federation.ops)]
+    pins = []
+    for principal in users:
+        path = layout.node_dir(principal) / "tls.crt"
+        if path.exists():
+            spki = (
+                read_certificate(path)
+                .public_key()
+                .public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            )
+            pins.append(hashlib.sha256(spki).hexdigest())
+    return pins

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jukinet.broker import BrokerConfig, ensure_streams, render
+from jukinet.broker import BrokerConfig, ensure_streams, pinned_certs, render
 from jukinet.bus import connect, tls_context
 from jukinet.federation import DEMO
 from jukinet.pki import PkiLayout
@@ -35,9 +35,12 @@ def config(
     route: Annotated[
         list[str] | None, typer.Option(help="nats-route://host:port of a peer.")
     ] = None,
+    pki_root: PkiOpt = Path("var/pki"),
 ) -> None:
-    """Write the broker configuration: TLS 1.3, verify_and_map, per-node permissions;
-    with --cluster-port and --route, one server of a cluster with mutual-TLS routes."""
+    """Write the broker configuration: TLS 1.3, verify_and_map, per-node permissions, the
+    pinned list of current node certificates (read from --pki-root); with --cluster-port
+    and --route, one server of a cluster with mutual-TLS routes. After a rotation, write
+    it again and send the broker SIGHUP: the old certificate is disconnected."""
     settings = BrokerConfig(
         port=port,
         monitor_port=monitor_port,
@@ -46,6 +49,7 @@ def config(
         server_name=server_name,
         cluster_port=cluster_port,
         routes=route or [],
+        pinned_certs=pinned_certs(PkiLayout(pki_root), DEMO),
     )
     out.write_text(render(settings, PkiLayout(cert_root), DEMO))
     console.print(f"wrote {out}")

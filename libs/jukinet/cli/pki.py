@@ -11,7 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from jukinet.federation import BROKER_NAMES, DEMO
-from jukinet.pki import CertificateAuthority, PkiLayout, principal_of, read_certificate
+from jukinet.pki import (
+    CertificateAuthority,
+    PkiLayout,
+    principal_of,
+    read_certificate,
+    revoke,
+    utcnow,
+)
 from jukinet.principals import InvalidPrincipal, Principal, PrincipalKind
 
 app = typer.Typer(help="Federation CA and credentials.", no_args_is_help=True)
@@ -57,6 +64,25 @@ def issue(
     ca = CertificateAuthority.load(layout.ca_dir)
     layout.issue(ca, principal, validity=dt.timedelta(days=days))
     console.print(f"issued {principal.uri} in {layout.node_dir(principal)}")
+
+
+@app.command()
+def rotate(
+    uri: Annotated[str, typer.Argument(help="e.g. spiffe://jukinet/municipality/142034")],
+    root: RootOpt = DEFAULT_ROOT,
+    days: DaysOpt = 7,
+) -> None:
+    """Reissue a principal's credentials and revoke the old ones from now on.
+
+    The running node rolls over to the new files by itself; then rewrite the broker
+    configuration (`jukinet broker config`) and reload the broker (SIGHUP)."""
+    principal = Principal.parse(uri)
+    layout = PkiLayout(root)
+    old = [read_certificate(p) for p in sorted(layout.node_dir(principal).glob("*.crt"))]
+    ca = CertificateAuthority.load(layout.ca_dir)
+    layout.issue(ca, principal, validity=dt.timedelta(days=days))
+    revoke(layout.revocations, old, utcnow())
+    console.print(f"rotated {principal.uri}; {len(old)} old certificates revoked")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from jukinet.envelope._errors import (
     SequenceRegression,
     SignerCertificateExpired,
     SignerNotIssuer,
+    SignerRevoked,
     UntrustedSigner,
     WrongAudience,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "SignedMessage",
     "SignerCertificateExpired",
     "SignerNotIssuer",
+    "SignerRevoked",
     "UntrustedSigner",
     "WrongAudience",
     "check_fresh",

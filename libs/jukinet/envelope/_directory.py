@@ -39,7 +39,7 @@ class RecipientDirectory:
         self._trust = trust
         self._lookup = lookup
         self._clock = clock
-        self._cache: dict[Principal, x509.Certificate] = {}
+        self._cache: dict[Principal, tuple[float, x509.Certificate]] = {}
 
     @classmethod
     def from_layout(
@@ -48,10 +48,17 @@ class RecipientDirectory:
         return cls(trust, lambda p: layout.public_cert(p, Purpose.KEX), clock=clock)
 
     def kex_certificate(self, principal: Principal) -> x509.Certificate:
-        cert = self._cache.get(principal)
+        """The recipient's current certificate; read again when its file changes (a
+        rotation) or it expires."""
+        path = self._lookup(principal)
+        stamp = path.stat().st_mtime
+        cached = self._cache.get(principal)
         now = self._clock()
-        if cert is None or not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            cert = read_certificate(self._lookup(principal))
-            self._trust.verify(cert, purpose=Purpose.KEX, at=now, expected=principal)
-            self._cache[principal] = cert
+        if cached is not None and cached[0] == stamp:
+            cert = cached[1]
+            if cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+                return cert
+        cert = read_certificate(path)
+        self._trust.verify(cert, purpose=Purpose.KEX, at=now, expected=principal)
+        self._cache[principal] = (stamp, cert)
         return cert

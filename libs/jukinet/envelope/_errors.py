@@ -18,6 +18,7 @@ __all__ = [
     "SequenceRegression",
     "SignerCertificateExpired",
     "SignerNotIssuer",
+    "SignerRevoked",
     "UntrustedSigner",
     "WrongAudience",
 ]
@@ -47,6 +48,12 @@ class UntrustedSigner(EnvelopeError):
 
 class SignerCertificateExpired(EnvelopeError):
     code = "signer_certificate_expired"
+
+
+class SignerRevoked(EnvelopeError):
+    """Signed by a revoked certificate after its revocation."""
+
+    code = "signer_revoked"
 
 
 class BadSignature(EnvelopeError):

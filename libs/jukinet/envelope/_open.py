@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from joserfc import jwe, jws
 from joserfc.errors import JoseError
+from joserfc.jwe import CompactEncryption
 from joserfc.jwk import OKPKey
 
 from jukinet.envelope._errors import (
@@ -26,6 +27,7 @@ from jukinet.envelope._errors import (
     OriginInvalid,
     SignerCertificateExpired,
     SignerNotIssuer,
+    SignerRevoked,
     UntrustedSigner,
     WrongAudience,
 )
@@ -70,7 +72,7 @@ class Opener:
     ) -> None:
         kex_key, _ = credentials.require_kex()
         self.principal = credentials.principal
-        self._key = OKPKey.import_key(kex_key)
+        self._keys = [OKPKey.import_key(kex_key)]
         self._trust = trust
         self._clock = clock
         self._skew = int(skew.total_seconds())
@@ -95,12 +97,26 @@ class Opener:
         if len(token) > MAX_TOKEN_BYTES:
             raise MalformedEnvelope("envelope exceeds the size limit")
         try:
-            obj = jwe.decrypt_compact(token, self._key, registry=JWE_REGISTRY)
+            obj = self._decrypt(token)
         except Exception:  # hostile input can break any parser step (e.g. a bad epk)
             raise DecryptionFailed("envelope could not be decrypted by this node") from None
         if obj.protected.get("cty") != JWS_TYPE or obj.plaintext is None:
             raise MalformedEnvelope("envelope does not contain a signed jukinet message")
         return obj.plaintext.decode("ascii", errors="replace")
+
+    def _decrypt(self, token: str | bytes) -> CompactEncryption:
+        """With the current key, else with a key this node had before a rotation (for
+        messages sealed to it while its peers still held the old certificate)."""
+        for key in self._keys[:-1]:
+            try:
+                return jwe.decrypt_compact(token, key, registry=JWE_REGISTRY)
+            except Exception:  # noqa: S112 - try the next key
+                continue
+        return jwe.decrypt_compact(token, self._keys[-1], registry=JWE_REGISTRY)
+
+    def keep_previous_key(self, previous: Opener) -> None:
+        """After a rotation: also open what was sealed to the keys ``previous`` held."""
+        self._keys = [*self._keys, *previous._keys][:4]
 
     def origin(self, forward: SignedMessage) -> SignedMessage:
         """Verify the original signed message carried by a forward.
@@ -153,6 +169,9 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
         trust.verify_validity(cert, signed_at)
     except CertificateExpired:
         raise SignerCertificateExpired("signing certificate was not valid at signing") from None
+    revoked = trust.revoked_at(cert)
+    if revoked is not None and signed_at >= revoked:
+        raise SignerRevoked("signing certificate was revoked before this was signed")
     claims = _verified_claims(token, cert)
     try:
         signer = trust.verify(cert, purpose=Purpose.SIGN, at=signed_at)

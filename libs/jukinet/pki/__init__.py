@@ -11,6 +11,7 @@ from jukinet.pki._errors import (
 )
 from jukinet.pki._files import read_certificate
 from jukinet.pki._purpose import Purpose
+from jukinet.pki._revocation import RevocationList, fingerprint, revoke
 from jukinet.pki._verify import TrustStore, principal_of
 
 __all__ = [
@@ -21,11 +22,14 @@ __all__ = [
     "PkiError",
     "PkiLayout",
     "Purpose",
+    "RevocationList",
     "TrustStore",
     "UntrustedCertificate",
     "WrongPurpose",
+    "fingerprint",
     "principal_of",
     "purposes_for",
     "read_certificate",
+    "revoke",
     "utcnow",
 ]

@@ -56,6 +56,10 @@ class PkiLayout:
         return self.root / CA_CERT
 
     @property
+    def revocations(self) -> Path:
+        return self.root / "revoked.json"
+
+    @property
     def directory(self) -> Path:
         return self.root / "directory"
 

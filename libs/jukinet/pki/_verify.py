@@ -21,6 +21,7 @@ from jukinet.pki._errors import (
     WrongPurpose,
 )
 from jukinet.pki._purpose import Purpose, purpose_matches
+from jukinet.pki._revocation import RevocationList
 from jukinet.principals import InvalidPrincipal, Principal
 
 __all__ = ["TrustStore", "principal_of"]
@@ -52,6 +53,7 @@ class TrustStore:
     """
 
     ca: x509.Certificate
+    revocations: RevocationList | None = None
     _store: Store = field(init=False, repr=False)
     _chained: set[bytes] = field(init=False, repr=False, default_factory=set)
 
@@ -93,6 +95,9 @@ class TrustStore:
             verifier.verify(cert, [])
         except VerificationError:
             raise UntrustedCertificate("certificate does not chain to the federation CA") from None
+
+    def revoked_at(self, cert: x509.Certificate) -> dt.datetime | None:
+        return self.revocations.revoked_at(cert) if self.revocations is not None else None
 
     @staticmethod
     def verify_validity(cert: x509.Certificate, at: dt.datetime) -> None:
