@@ -203,3 +203,37 @@ async def test_the_cli_proves_the_log_or_names_the_first_broken_entry(
     broken = await asyncio.to_thread(runner.invoke, app, args)
     assert broken.exit_code == 1
     assert "broken at entry 6" in broken.output
+
+
+async def test_entries_signed_before_a_rotation_still_verify(
+    database_url: str, ca, tmp_path
+) -> None:
+    """After the node's signing key is rotated, `audit verify` checks each entry against
+    every signing certificate the node has had."""
+    rotated = PkiLayout(tmp_path / "pki")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(TABLES.provisions.metadata.create_all)
+        for round_ in range(2):
+            creds = rotated.issue(ca, AGENCY, validity=dt.timedelta(days=2))
+            key, _ = creds.require_signing()
+            async with session_factory(engine)() as session, session.begin():
+                for i in range(3):
+                    await append(session, TABLES, _provision(round_ * 3 + i), key)
+        args = [
+            "audit",
+            "verify",
+            "--db",
+            database_url,
+            "--node",
+            AGENCY.uri,
+            "--pki-root",
+            str(rotated.root),
+        ]
+        result = await asyncio.to_thread(CliRunner().invoke, app, args)
+        assert result.exit_code == 0, result.output
+        assert "6 entries verified" in result.output
+        assert len(rotated.signing_history(AGENCY)) == 2
+    finally:
+        await engine.dispose()

@@ -26,7 +26,7 @@ from jukinet.lookups import (
     reinstate,
     verify_chain,
 )
-from jukinet.pki import PkiLayout, Purpose, read_certificate, utcnow
+from jukinet.pki import PkiLayout, utcnow
 from jukinet.principals import Principal
 
 permissions = typer.Typer(help="The permission table of a serving node.", no_args_is_help=True)
@@ -87,11 +87,11 @@ def verify(
 ) -> None:
     """Prove the provision log intact, or name the first entry that breaks it."""
     principal = Principal.parse(node)
-    cert = read_certificate(PkiLayout(pki_root).public_cert(principal, Purpose.SIGN))
-    key = cert.public_key()
-    if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise typer.BadParameter("the node's signing certificate is not Ed25519")
-    report = _with_session(db, lambda s: verify_chain(s, TABLES, key))
+    keys = [c.public_key() for c in PkiLayout(pki_root).signing_history(principal)]
+    ed_keys = [k for k in keys if isinstance(k, ed25519.Ed25519PublicKey)]
+    if not ed_keys:
+        raise typer.BadParameter("no Ed25519 signing certificate for that node")
+    report = _with_session(db, lambda s: verify_chain(s, TABLES, ed_keys))
     if report.intact:
         console.print(f"[green]provision log intact: {report.checked} entries verified")
         return

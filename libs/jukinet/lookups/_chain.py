@@ -130,8 +130,13 @@ class ChainReport:
 
 
 async def verify_chain(
-    session: AsyncSession, tables: LookupTables, public_key: ed25519.Ed25519PublicKey
+    session: AsyncSession,
+    tables: LookupTables,
+    public_key: ed25519.Ed25519PublicKey | list[ed25519.Ed25519PublicKey],
 ) -> ChainReport:
+    """Walk the chain. ``public_key`` may list every signing key the node has had
+    (rotations); each entry must be signed by one of them."""
+    keys = public_key if isinstance(public_key, list) else [public_key]
     log, anchor = tables.provisions, tables.chain_anchor
     start = (await session.execute(select(anchor.c.seq, anchor.c.hash))).first()
     expected_seq, prev = (int(start.seq) + 1, str(start.hash)) if start else (1, GENESIS)
@@ -146,7 +151,7 @@ async def verify_chain(
             return ChainReport(checked, None, None)
         index = await _subjects(session, tables, int(rows[0].seq), int(rows[-1].seq))
         for row in rows:
-            problem = _check(row, expected_seq, prev, public_key)
+            problem = _check(row, expected_seq, prev, keys)
             if problem is None and set(json.loads(row.residents)) != index.get(int(row.seq), set()):
                 problem = "its resident index differs from the entry: disclosures were altered"
             if problem is not None:
@@ -168,7 +173,7 @@ async def _subjects(
     return index
 
 
-def _check(r: AnyRow, seq: int, prev: str, key: ed25519.Ed25519PublicKey) -> str | None:
+def _check(r: AnyRow, seq: int, prev: str, keys: list[ed25519.Ed25519PublicKey]) -> str | None:
     if r.seq != seq:
         return f"expected entry {seq} here: an entry was deleted or inserted"
     if r.prev_hash != prev:
@@ -185,11 +190,13 @@ def _check(r: AnyRow, seq: int, prev: str, key: ed25519.Ed25519PublicKey) -> str
     )
     if _digest(seq, prev, provision) != r.hash:
         return "its content does not match its hash: the entry was altered"
-    try:
-        key.verify(r.signature, r.hash.encode())
-    except InvalidSignature:
-        return "its signature is not the node's: the entry was forged"
-    return None
+    for key in keys:
+        try:
+            key.verify(r.signature, r.hash.encode())
+        except InvalidSignature:
+            continue
+        return None
+    return "its signature is not the node's: the entry was forged"
 
 
 async def purge_before(session: AsyncSession, tables: LookupTables, cutoff: dt.datetime) -> int:

@@ -20,6 +20,7 @@ from jukinet.pki._files import (
     write_private_key,
 )
 from jukinet.pki._purpose import Purpose, generate_key
+from jukinet.pki._revocation import fingerprint
 from jukinet.principals import Principal, PrincipalKind
 
 __all__ = ["Credentials", "PkiLayout", "purposes_for"]
@@ -83,12 +84,31 @@ class PkiLayout:
         self.directory.mkdir(parents=True, exist_ok=True)
         write_certificate(self.ca_cert, ca.certificate)
         for purpose in purposes_for(principal.kind):
+            self._archive(principal, purpose)
             key = generate_key(purpose)
             cert = ca.issue(principal, purpose, key.public_key(), validity=validity, now=now)
             write_private_key(node / f"{purpose.value}.key", key)
             write_certificate(node / f"{purpose.value}.crt", cert)
             write_certificate(self.public_cert(principal, purpose), cert)
         return Credentials.load(node, self.ca_cert, principal)
+
+    def _archive(self, principal: Principal, purpose: Purpose) -> None:
+        """Keep a replaced public certificate: signatures it made stay verifiable."""
+        current = self.public_cert(principal, purpose)
+        if current.exists():
+            archive = self.directory / "archive"
+            archive.mkdir(exist_ok=True)
+            cert = read_certificate(current)
+            write_certificate(
+                archive / f"{principal.slug}.{purpose.value}.{fingerprint(cert)}.crt", cert
+            )
+
+    def signing_history(self, principal: Principal) -> list[x509.Certificate]:
+        """The principal's current and earlier signing certificates."""
+        archive = self.directory / "archive"
+        earlier = sorted(archive.glob(f"{principal.slug}.{Purpose.SIGN.value}.*.crt"))
+        current = self.public_cert(principal, Purpose.SIGN)
+        return [read_certificate(p) for p in [*earlier, current] if p.exists()]
 
     @property
     def broker_dir(self) -> Path:
