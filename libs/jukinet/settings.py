@@ -24,6 +24,7 @@ class NodeSettings(BaseSettings):
     pki_root: Path = Field(Path("var/pki"), description="the PKI directory (see `jukinet pki`)")
     database_url: str = Field(description="sqlite:///path or postgresql://… (asyncio drivers)")
     nats_servers: list[str] = Field(default_factory=lambda: ["tls://127.0.0.1:4222"])
+    api_token: str = Field(min_length=16, description="operator token for this node's API")
     message_ttl_seconds: int = Field(3 * 24 * 3600, ge=60, le=30 * 24 * 3600)
     clock_skew_seconds: int = Field(30, ge=0, le=600)
 

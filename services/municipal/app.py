@@ -6,8 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.api import operations_router
 from jukinet.bus import Rejected
 from jukinet.envelope import Opener, SignedMessage
-from jukinet.metrics import Metrics, install_metrics
 from jukinet.node import NodeRuntime, NodeSpec
+from jukinet.node_app import node_app
 from jukinet.principals import AGENCY
-from jukinet.problems import install_problem_handlers
 from jukinet.reconcile_api import reconcile_router
 from municipal.bulk.router import router as bulk_router
 from municipal.codes import refill_pool
@@ -77,36 +74,17 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
         SPEC, accepts=lambda sender: sender in (AGENCY, node.prefecture_of)
     )  # disclosure answers; move-in notices and code pools arrive with the counter work
 
-    metrics = Metrics()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = NodeRuntime(settings, spec, metrics)
-        await runtime.start()
+    async def start_pool(runtime: NodeRuntime) -> Callable[[], object]:
         async with runtime.sessions() as session, session.begin():
             await refill_pool(session, settings.code_pool_target)
         refiller = asyncio.create_task(_keep_pool_filled(runtime, settings.code_pool_target))
-        app.state.runtime = runtime
-        app.state.sessions = runtime.sessions
-        app.state.api_token = settings.api_token
-        try:
-            yield
-        finally:
-            refiller.cancel()
-            await runtime.stop()
+        return refiller.cancel
 
-    app = FastAPI(
-        title=f"jukinet municipal service ({settings.node.code})",
-        version="0.1.0",
-        lifespan=lifespan,
-    )
-    install_problem_handlers(app)
-    install_metrics(app, metrics, refresh=lambda: app.state.runtime.refresh_gauges())
-    app.include_router(operations_router())
+    title = f"jukinet municipal service ({node.code})"
+    app = node_app(settings, spec, title=title, on_start=start_pool)
     app.include_router(bulk_router)  # before /residents/{id} routes
     app.include_router(residents_router)
     app.include_router(disclosures_router)
     app.include_router(reconcile_router(lambda s, m, b: municipal_entries(s, node, m, b)))
     app.include_router(repair_router)
-    app.state.metrics = metrics
     return app

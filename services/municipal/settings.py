@@ -12,7 +12,6 @@ from jukinet.settings import NodeSettings
 class MunicipalSettings(NodeSettings):
     model_config = SettingsConfigDict(env_prefix="JUKINET_MUNICIPAL_", extra="ignore", frozen=True)
 
-    api_token: str = Field(min_length=16, description="operator token for this node's API")
     code_pool_target: int = Field(1000, ge=10, le=10_000_000)
 
     @field_validator("principal")

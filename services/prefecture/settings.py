@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
 from jukinet.lookups import LookupSettings
@@ -11,8 +11,6 @@ from jukinet.principals import Principal, PrincipalKind
 
 class PrefectureSettings(LookupSettings):
     model_config = SettingsConfigDict(env_prefix="JUKINET_PREFECTURE_", extra="ignore", frozen=True)
-
-    api_token: str = Field(min_length=16, description="operator token for this node's API")
 
     @field_validator("principal")
     @classmethod

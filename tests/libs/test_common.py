@@ -125,6 +125,7 @@ def test_urls_map_to_asyncio_drivers() -> None:
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUKINET_PRINCIPAL", "spiffe://jukinet/municipality/142034")
     monkeypatch.setenv("JUKINET_DATABASE_URL", "sqlite:///x.db")
+    monkeypatch.setenv("JUKINET_API_TOKEN", "t" * 32)
     settings = NodeSettings()  # type: ignore[call-arg]
     assert settings.node.code == "142034"
     monkeypatch.setenv("JUKINET_PRINCIPAL", "spiffe://jukinet/municipality/142035")
