@@ -107,6 +107,7 @@ class OutboxRelay:
 
     async def step(self) -> int:
         """Seal what is pending, publish what is unsent; return how many were published."""
+        await self.reseal_stale()
         unsent = await self._unsent()
         if not unsent:
             await self._seal_pending()
@@ -127,6 +128,35 @@ class OutboxRelay:
         if len(acked) < len(unsent):
             raise ConnectionError("some messages were not acknowledged")
         return len(acked)
+
+    async def reseal_stale(self) -> int:
+        """Seal again, with the same sequence number, messages still unsent after half
+        their lifetime (say the broker was down for days): delivered late, they would
+        expire at the receiver and stall their channel."""
+        m, items = self._t.outbox_messages, self._t.outbox_items
+        cutoff = self._clock() - self._ttl / 2
+        async with self._sessions() as session, session.begin():
+            stale = (
+                await session.execute(
+                    select(m).where(m.c.sent_at.is_(None), m.c.created_at < cutoff)
+                )
+            ).all()
+            for row in stale:
+                contents = (
+                    await session.execute(
+                        select(items.c.id, items.c.message_type, items.c.payload)
+                        .where(items.c.message_id == row.message_id)
+                        .order_by(items.c.id)
+                    )
+                ).all()
+                await session.execute(m.delete().where(m.c.message_id == row.message_id))
+                await self._seal_one(
+                    session, row.recipient, contents[0].message_type, list(contents),
+                    sequence=row.sequence,
+                )  # fmt: skip
+        if stale:
+            log.info("re-sealed %d stale outbox messages", len(stale))
+        return len(stale)
 
     async def _unsent(self) -> Sequence[AnyRow]:
         m = self._t.outbox_messages
@@ -180,10 +210,17 @@ class OutboxRelay:
                     )
 
     async def _seal_one(
-        self, session: AsyncSession, recipient_uri: str, kind: str, rows: list[AnyRow]
+        self,
+        session: AsyncSession,
+        recipient_uri: str,
+        kind: str,
+        rows: list[AnyRow],
+        *,
+        sequence: int | None = None,
     ) -> None:
         recipient = Principal.parse(recipient_uri)
-        sequence = await self._next_sequence(session, recipient_uri)
+        if sequence is None:
+            sequence = await self._next_sequence(session, recipient_uri)
         payload = {"items": [json.loads(r.payload) for r in rows]}
         sealed = self._sealer.seal(
             audience=recipient,
