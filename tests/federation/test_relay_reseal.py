@@ -64,7 +64,7 @@ async def test_a_stale_unsent_message_is_resealed_with_its_sequence(
                     message_type="identity.change",
                     payload={"n": i},
                 )
-        await relay._seal_pending()  # sealed, then the broker "was down" for two days
+        await relay.seal_pending()  # sealed, then the broker "was down" for two days
         async with engine.begin() as conn:
             old = (
                 await conn.execute(text("SELECT message_id, sequence FROM outbox_messages"))

@@ -110,7 +110,7 @@ class OutboxRelay:
         await self.reseal_stale()
         unsent = await self._unsent()
         if not unsent:
-            await self._seal_pending()
+            await self.seal_pending()
             unsent = await self._unsent()
         if not unsent:
             return 0
@@ -186,7 +186,8 @@ class OutboxRelay:
         results = await asyncio.gather(*(one(row) for row in rows))
         return [r for r in results if r is not None]
 
-    async def _seal_pending(self) -> None:
+    async def seal_pending(self) -> None:
+        """Seal unsealed outbox items into messages (without publishing them)."""
         items = self._t.outbox_items
         async with self._sessions() as session, session.begin():
             rows = (
