@@ -55,10 +55,27 @@ SERVER_KEEP_ALIVE_S = 30
 CLIENT_KEEP_ALIVE_S = 10.0
 
 
+_LISTEN_PORTS = range(20000, 32000)  # below Linux's ephemeral range (32768-60999)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port for a server to listen on later. The kernel's own choice (bind to 0)
+    comes from the ephemeral range, where the many client connections of a running
+    federation would take it before the server starts; so pick below that range, and
+    never the same port twice in this process."""
+    for _ in range(1000):
+        port = _LISTEN_PORTS.start + secrets.randbelow(len(_LISTEN_PORTS))
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def ensure_pki(layout: PkiLayout, federation: Federation, *, days: int = 7) -> None:
