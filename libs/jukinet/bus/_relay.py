@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
 from typing import Any
 
@@ -33,6 +33,10 @@ __all__ = ["BATCH_TYPE_SUFFIX", "OutboxRelay", "enqueue"]
 
 log = logging.getLogger("jukinet.bus.relay")
 BATCH_TYPE_SUFFIX = ".batch"
+# Payload bytes per message before sealing. Signing and encryption each add a base64
+# layer (x 16/9 in all), so a full message stays well under the broker's 8 MiB limit even
+# when its items are whole forwarded messages.
+MAX_MESSAGE_BYTES = 3 * 1024 * 1024
 
 
 async def enqueue(
@@ -66,6 +70,7 @@ class OutboxRelay:
         ttl: dt.timedelta,
         scan_limit: int = 5000,
         items_per_message: int = 500,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
         publish_timeout: float = 5.0,
         clock: Callable[[], dt.datetime] = utcnow,
         on_published: Callable[[int], None] | None = None,
@@ -78,6 +83,7 @@ class OutboxRelay:
         self._ttl = ttl
         self._scan_limit = scan_limit
         self._per_message = items_per_message
+        self._max_bytes = max_message_bytes
         self._timeout = publish_timeout
         self._clock = clock
         self._wake = asyncio.Event()
@@ -204,11 +210,8 @@ class OutboxRelay:
             for (recipient, kind), group in groupby(
                 ordered, key=lambda r: (r.recipient, r.message_type)
             ):
-                chunk = list(group)
-                for start in range(0, len(chunk), self._per_message):
-                    await self._seal_one(
-                        session, recipient, kind, chunk[start : start + self._per_message]
-                    )
+                for chunk in _chunks(list(group), self._per_message, self._max_bytes):
+                    await self._seal_one(session, recipient, kind, chunk)
 
     async def _seal_one(
         self,
@@ -261,3 +264,19 @@ class OutboxRelay:
             update(seqs).where(seqs.c.recipient == recipient_uri).values(last_sequence=current + 1)
         )
         return int(current) + 1
+
+
+def _chunks(rows: list[AnyRow], per_message: int, max_bytes: int) -> Iterator[list[AnyRow]]:
+    """Consecutive runs of at most ``per_message`` items and ``max_bytes`` of payload
+    (an item larger than that alone goes in a message of its own)."""
+    chunk: list[AnyRow] = []
+    size = 0
+    for row in rows:
+        length = len(row.payload.encode())
+        if chunk and (len(chunk) >= per_message or size + length > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += length
+    if chunk:
+        yield chunk
