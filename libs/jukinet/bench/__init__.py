@@ -1,5 +1,5 @@
 """Benchmarks: figures measured in the same run, printed as a table and written as JSON."""
 
-from jukinet.bench._report import Figure, Report
+from jukinet.bench._report import Figure, Report, Target
 
-__all__ = ["Figure", "Report"]
+__all__ = ["Figure", "Report", "Target"]

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import aiohttp
+
+from jukinet.bench._load import closed_loop
 from jukinet.bus import connect
 from jukinet.envelope import Opener, RecipientDirectory, Sealer
-from jukinet.localfed import LocalFederation
+from jukinet.localfed import LocalFederation, free_port
 from jukinet.pki import Credentials, TrustStore, read_certificate
 from jukinet.principals import Principal
 
@@ -51,3 +59,69 @@ async def jetstream_publish(fed: LocalFederation, messages: int = 20_000) -> flo
         return messages / (time.perf_counter() - start)
     finally:
         await nc.close()
+
+
+async def fastapi_hello(seconds: float, concurrency: int = 64) -> float:
+    """Requests per second to a bare FastAPI app in its own uvicorn process."""
+    port = free_port()
+    args = [
+        sys.executable, "-m", "uvicorn", "jukinet.bench._hello:app", "--port", str(port),
+        "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    server = await asyncio.create_subprocess_exec(
+        *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        async with aiohttp.ClientSession(
+            base_url=f"http://127.0.0.1:{port}",
+            connector=aiohttp.TCPConnector(limit=concurrency),
+        ) as client:
+            await _wait_up(client, server)
+
+            async def one(_: int) -> int:
+                async with client.get("/hello") as r:
+                    r.raise_for_status()
+                    await r.read()
+                return 1
+
+            result = await closed_loop(one, concurrency=concurrency, seconds=seconds)
+        return result.per_second
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 10)
+
+
+async def _wait_up(client: aiohttp.ClientSession, server: asyncio.subprocess.Process) -> None:
+    for _ in range(100):
+        if server.returncode is not None:
+            raise RuntimeError("the hello server exited")
+        with contextlib.suppress(aiohttp.ClientError):
+            async with client.get("/hello") as r:
+                if r.status == 200:
+                    return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the hello server did not start")
+
+
+def sqlite_executemany(workdir: Path, rows: int = 100_000) -> float:
+    """Rows per second inserted by one ``executemany`` in one transaction (the table has
+    the identity-record shape and its primary key)."""
+    path = workdir / "baseline.db"
+    path.unlink(missing_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            "CREATE TABLE records (resident_code TEXT PRIMARY KEY, municipality TEXT, "
+            "name TEXT, name_kana TEXT, birth_date TEXT, sex TEXT, address TEXT, "
+            "change_reason TEXT, change_date TEXT, status TEXT, version INTEGER)"
+        )
+        data = [
+            (f"{i:011d}", "141003", f"住基 {i}", f"ジュウキ {i}", "1980-01-01", "male",
+             f"合成市合成町{i % 97}丁目", "ex_officio_record", "1980-01-01", "live", 1)
+            for i in range(rows)
+        ]  # fmt: skip
+        start = time.perf_counter()
+        with db:
+            db.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", data)
+        return rows / (time.perf_counter() - start)

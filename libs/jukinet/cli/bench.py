@@ -1,54 +1,56 @@
-"""`jukinet bench`: run a local federation and measure it against same-run baselines."""
+"""`jukinet bench`: run local federations and measure them against same-run baselines."""
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from jukinet.bench import Figure, Report
-from jukinet.bench._baselines import envelope_round_trips, jetstream_publish
-from jukinet.bench._propagation import sustained_changes
-from jukinet.localfed import LocalFederation
+from jukinet.bench._run import BenchOptions, default_pg_url, run_benchmarks
 
-console = Console(width=120)
+console = Console(width=160)
 
 
 def bench(
-    seconds: Annotated[float, typer.Option(help="Sustained-load duration.")] = 30.0,
+    backend: Annotated[
+        str, typer.Option(help="Database of the propagation and migration federation.")
+    ] = "sqlite",
+    size: Annotated[int, typer.Option(min=1, help="Residents in the bulk migration.")] = 100_000,
+    records: Annotated[
+        int, typer.Option(min=100, help="Identity records at the agency for lookups.")
+    ] = 1_000_000,
+    seconds: Annotated[
+        float, typer.Option(min=1, help="Sustained change-propagation duration.")
+    ] = 30.0,
+    light_rate: Annotated[
+        float, typer.Option(min=1, help="Changes per second for the latency figures.")
+    ] = 50.0,
+    lookup_seconds: Annotated[float, typer.Option(min=1, help="Each lookup run.")] = 10.0,
+    lookups: Annotated[bool, typer.Option(help="Measure lookups (needs PostgreSQL).")] = True,
+    pg_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL admin URL (default $JUKINET_BENCH_PG, $JUKINET_TEST_PG)."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="JSON output.")] = Path("var/bench.json"),
 ) -> None:
-    """Measure baselines and end-to-end change propagation; print a table, write JSON."""
-    report = asyncio.run(_run(seconds))
+    """Measure baselines, change propagation, bulk migration and lookups; print a table
+    and write the same figures as JSON. Targets are reported, never asserted."""
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
+    options = BenchOptions(
+        backend=backend,  # type: ignore[arg-type]
+        size=size,
+        records=records,
+        seconds=seconds,
+        light_rate=light_rate,
+        lookup_seconds=lookup_seconds,
+        pg_url=pg_url or default_pg_url(),
+        lookups=lookups,
+    )
+    report = asyncio.run(run_benchmarks(options, console))
     report.print(console)
     report.write(out)
     console.print(f"figures written to {out}")
-
-
-async def _run(seconds: float) -> Report:
-    report = Report()
-    with tempfile.TemporaryDirectory(prefix="jukinet-bench-") as root:
-        fed = LocalFederation(Path(root))
-        try:
-            console.print("starting a local federation (SQLite)…")
-            await fed.start()
-            report.add(Figure("envelope seal+open", envelope_round_trips(fed), "msg/s"))
-            rate = await jetstream_publish(fed)
-            report.add(Figure("JetStream publish, pipelined, mTLS", rate, "msg/s"))
-            console.print(f"offering registrations for {seconds:.0f} s…")
-            changes = await sustained_changes(fed, seconds)
-            report.add(
-                Figure(
-                    "changes municipality→agency (SQLite)",
-                    changes,
-                    "changes/s",
-                    baseline="envelope seal+open",
-                )
-            )
-        finally:
-            fed.stop()
-    return report

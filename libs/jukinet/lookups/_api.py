@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.api import SessionDep
 from jukinet.identity import Address, Name, ResidentCode, Sex
 from jukinet.lookups._authorize import Grant, Refused, authorize
-from jukinet.lookups._chain import Provision, append
-from jukinet.lookups._monitor import JST, MonitorRules, check_client
+from jukinet.lookups._chain import Provision
+from jukinet.lookups._ledger import ProvisionLedger
+from jukinet.lookups._monitor import JST, MonitorRules
 from jukinet.lookups._query import by_code, by_codes, by_facts, project
 from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind
@@ -48,6 +48,7 @@ class LookupContext:
     signing_key: ed25519.Ed25519PrivateKey
     rules: MonitorRules
     metrics: Metrics
+    ledger: ProvisionLedger
     clock: Callable[[], dt.datetime] = utcnow
 
 
@@ -108,7 +109,14 @@ def caller(request: Request) -> Principal:
 CallerDep = Annotated[Principal, Depends(caller)]
 
 
-LookupSession = SessionDep
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session that only reads; the handler closes it before waiting on the ledger
+    (which writes on a connection of its own), so no request holds a connection idle."""
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+LookupSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
 Run = Callable[[Grant], Awaitable[tuple[BaseModel, Provision]]]
 
 
@@ -122,27 +130,30 @@ async def _lookup(
     asked: list[str],
     run: Run,
 ) -> BaseModel | JSONResponse:
+    """Decide, read, then commit the provision to the ledger — and answer only once it
+    is logged. The request's own session only reads, and is closed before the wait."""
     context: LookupContext = request.app.state.lookups
     now = context.clock()
+    count = max(len(asked), 1)
     try:
         if who.kind is not PrincipalKind.MINISTRY:
             raise Refused("not_a_lookup_client")
         grant = await authorize(
             session, context.tables, client=who.name, affair=affair, kind=kind,
-            count=max(len(asked), 1), today=now.astimezone(JST).date(),
+            count=count, today=now.astimezone(JST).date(),
         )  # fmt: skip
     except Refused as refusal:
+        known = await _known_affair(session, context, affair)
+        await session.close()
         refused = Provision(now, who.uri, affair, kind.value, "refused", refusal.reason, asked, [])
-        await _record(session, context, refused, who)
-        await _count(session, context, affair, f"refused:{refusal.reason}")
-        log.warning(
-            "lookup refused: client=%s affair=%s reason=%s", who.code, affair, refusal.reason
-        )
-        return JSONResponse(
-            refusal.body(), status_code=refusal.status, media_type=PROBLEM_MEDIA_TYPE
-        )
+        await context.ledger.record(refused, grant=None, count=0)
+        return _refusal(context, who, affair, refusal, known=known)
     result, provision = await run(grant)
-    await _record(session, context, provision, who)
+    await session.close()
+    logged = await context.ledger.record(provision, grant=grant, count=count)
+    if logged.outcome == "refused":  # the quota ran out while this lookup was read
+        late = Refused(logged.reason or "quota_exhausted")
+        return _refusal(context, who, grant.affair, late, known=True)
     context.metrics.lookups.labels(grant.affair, provision.outcome).inc()
     log.info(
         "lookup: client=%s affair=%s kind=%s outcome=%s",
@@ -154,18 +165,19 @@ async def _lookup(
     return result
 
 
-async def _record(
-    session: AsyncSession, context: LookupContext, provision: Provision, who: Principal
-) -> None:
-    await append(session, context.tables, provision, context.signing_key)
-    await check_client(session, context.tables, context.rules, who.uri, provision.at)
-
-
-async def _count(session: AsyncSession, context: LookupContext, affair: str, outcome: str) -> None:
+def _refusal(
+    context: LookupContext, who: Principal, affair: str, refusal: Refused, *, known: bool
+) -> JSONResponse:
     """Metric labels take only affairs in the permission table (bounded, never input)."""
+    label = affair if known else "unknown"
+    context.metrics.lookups.labels(label, f"refused:{refusal.reason}").inc()
+    log.warning("lookup refused: client=%s affair=%s reason=%s", who.code, label, refusal.reason)
+    return JSONResponse(refusal.body(), status_code=refusal.status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def _known_affair(session: AsyncSession, context: LookupContext, affair: str) -> bool:
     g = context.tables.grants
-    known = await session.scalar(select(exists().where(g.c.affair == affair)))
-    context.metrics.lookups.labels(affair if known else "unknown", outcome).inc()
+    return bool(await session.scalar(select(exists().where(g.c.affair == affair))))
 
 
 def _provided(

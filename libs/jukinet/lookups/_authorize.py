@@ -15,7 +15,7 @@ from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind, Sector
 from jukinet.problems import Problem
 
-__all__ = ["Grant", "Refused", "authorize", "grant_of"]
+__all__ = ["Grant", "Refused", "authorize", "charge", "grant_of", "used_today"]
 
 
 class Refused(Problem):
@@ -99,25 +99,40 @@ async def authorize(
         raise Refused("query_kind_not_permitted")
     if not grant.valid_from <= today <= grant.valid_until:
         raise Refused("grant_expired")
-    await _count(session, tables, grant, count, today)
+    if await used_today(session, tables, grant, today) + count > grant.daily_quota:
+        raise Refused("quota_exhausted")  # the ledger charges the quota exactly, later
     return grant
 
 
-async def _count(
-    session: AsyncSession, tables: LookupTables, grant: Grant, count: int, today: dt.date
-) -> None:
+async def used_today(
+    session: AsyncSession, tables: LookupTables, grant: Grant, today: dt.date
+) -> int:
+    u = tables.usage
+    key = (u.c.client == grant.client) & (u.c.affair == grant.affair) & (u.c.day == today)
+    return int(await session.scalar(select(u.c.count).where(key)) or 0)
+
+
+async def charge(
+    session: AsyncSession, tables: LookupTables, grant: Grant, today: dt.date, counts: list[int]
+) -> list[bool]:
+    """Charge lookups against today's quota of ``grant``, in order, under a row lock (the
+    quota holds under concurrency on PostgreSQL); each is charged only if it still fits.
+    Returns, for each, whether it was charged."""
     u = tables.usage
     key = (u.c.client == grant.client) & (u.c.affair == grant.affair) & (u.c.day == today)
     row = {"client": grant.client, "affair": grant.affair, "day": today, "count": 0}
-    # create today's counter if missing (concurrent first lookups must not collide),
-    # then lock it: the quota holds under concurrency on PostgreSQL
+    # create today's counter if missing (concurrent first lookups must not collide)
     await session.execute(_insert_ignore(session, u, row))
     used = int(
         (await session.execute(select(u.c.count).where(key).with_for_update())).scalar() or 0
     )
-    if used + count > grant.daily_quota:
-        raise Refused("quota_exhausted")
-    await session.execute(update(u).where(key).values(count=used + count))
+    charged = []
+    for count in counts:
+        fits = used + count <= grant.daily_quota
+        used += count if fits else 0
+        charged.append(fits)
+    await session.execute(update(u).where(key).values(count=used))
+    return charged
 
 
 def _insert_ignore(session: AsyncSession, table: Table, row: dict[str, object]) -> Executable:

@@ -29,6 +29,7 @@ __all__ = [
     "ChainReport",
     "Provision",
     "append",
+    "append_many",
     "operator_read_logger",
     "purge_before",
     "verify_chain",
@@ -89,33 +90,51 @@ async def append(
     key: ed25519.Ed25519PrivateKey,
 ) -> int:
     """Append one entry inside the caller's transaction; return its sequence number."""
+    return (await append_many(session, tables, [provision], key))[0]
+
+
+async def append_many(
+    session: AsyncSession,
+    tables: LookupTables,
+    provisions: Sequence[Provision],
+    key: ed25519.Ed25519PrivateKey,
+) -> list[int]:
+    """Append entries in order inside the caller's transaction (one lock, one head read,
+    one insert of them all); return their sequence numbers."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
     seq, prev = await _head(session, tables)
-    seq += 1
-    digest = _digest(seq, prev, provision)
-    await session.execute(
-        tables.provisions.insert().values(
-            seq=seq,
-            at=provision.at,
-            client=provision.client,
-            affair=provision.affair,
-            query_kind=provision.query_kind,
-            outcome=provision.outcome,
-            reason=provision.reason,
-            residents=json.dumps(list(provision.residents)),
-            fields=",".join(provision.fields),
-            prev_hash=prev,
-            hash=digest,
-            signature=key.sign(digest.encode()),
-        )
-    )
-    codes = sorted(set(provision.residents))
-    if codes:
-        await session.execute(
-            tables.provision_subjects.insert(), [{"resident_code": c, "seq": seq} for c in codes]
-        )
-    return seq
+    entries, subjects, seqs = [], [], []
+    for provision in provisions:
+        seq += 1
+        digest = _digest(seq, prev, provision)
+        entries.append(_entry(seq, prev, digest, provision, key))
+        subjects += [{"resident_code": c, "seq": seq} for c in sorted(set(provision.residents))]
+        seqs.append(seq)
+        prev = digest
+    await session.execute(tables.provisions.insert(), entries)
+    if subjects:
+        await session.execute(tables.provision_subjects.insert(), subjects)
+    return seqs
+
+
+def _entry(
+    seq: int, prev: str, digest: str, p: Provision, key: ed25519.Ed25519PrivateKey
+) -> dict[str, object]:
+    return {
+        "seq": seq,
+        "at": p.at,
+        "client": p.client,
+        "affair": p.affair,
+        "query_kind": p.query_kind,
+        "outcome": p.outcome,
+        "reason": p.reason,
+        "residents": json.dumps(list(p.residents)),
+        "fields": ",".join(p.fields),
+        "prev_hash": prev,
+        "hash": digest,
+        "signature": key.sign(digest.encode()),
+    }
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import Field
 
-from jukinet.db import create_engine, session_factory
+from jukinet.db import create_engine, is_sqlite, session_factory
 from jukinet.logs import logging_config
 from jukinet.lookups._api import LookupContext, lookup_router
+from jukinet.lookups._ledger import ProvisionLedger
 from jukinet.lookups._monitor import MonitorRules
 from jukinet.lookups._store import LookupTables
 from jukinet.metrics import Metrics, install_metrics
@@ -56,19 +57,31 @@ def create_lookup_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
+        # the ledger writes on a connection of its own (SQLite: the one connection there is)
+        ledger_engine = (
+            engine
+            if is_sqlite(settings.database_url)
+            else create_engine(settings.database_url, pool_size=1, max_overflow=0)
+        )
         key, _ = settings.credentials().require_signing()
         app.state.sessions = session_factory(engine)
+        rules = settings.monitor_rules()
+        ledger = ProvisionLedger(session_factory(ledger_engine), tables, key, rules)
         app.state.lookups = LookupContext(
             records=records,
             tables=tables,
             trust=settings.trust(),
             signing_key=key,
-            rules=settings.monitor_rules(),
+            rules=rules,
             metrics=metrics,
+            ledger=ledger,
         )
+        ledger.start()
         try:
             yield
         finally:
+            await ledger.stop()
+            await ledger_engine.dispose()
             await engine.dispose()
 
     metrics = Metrics()
