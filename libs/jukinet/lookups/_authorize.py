@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
@@ -15,7 +16,7 @@ from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind, Sector
 from jukinet.problems import Problem
 
-__all__ = ["Grant", "Refused", "authorize", "charge", "grant_of", "used_today"]
+__all__ = ["Grant", "Refused", "authorize", "charge", "grant_of"]
 
 
 class Refused(Problem):
@@ -59,8 +60,10 @@ async def grant_of(
     row = (
         await session.execute(select(g).where(g.c.client == client, g.c.affair == affair))
     ).first()
-    if row is None:
-        return None
+    return None if row is None else _grant(row)
+
+
+def _grant(row: Any) -> Grant:
     return Grant(
         client=row.client,
         affair=row.affair,
@@ -82,34 +85,43 @@ async def authorize(
     count: int,
     today: dt.date,
 ) -> Grant:
-    """Return the grant that permits this lookup and count it against the quota, or raise
-    :class:`Refused` with the first reason that applies."""
-    c = tables.clients
-    row = (await session.execute(select(c).where(c.c.client == client))).first()
+    """Return the grant that permits this lookup, or raise :class:`Refused` with the
+    first reason that applies. The client, its grant for ``affair`` and today's usage
+    are read in one query; the quota is checked here as read and charged exactly by the
+    provision ledger when the lookup is logged."""
+    query = _decision_query(tables)
+    params = {"client": client, "affair": affair, "today": today}
+    row = (await session.execute(query, params)).first()
     if row is None:
         raise Refused("no_grant")
     if row.suspended_at is not None:
         raise Refused("client_suspended")
     if row.sector == Sector.PRIVATE and kind in (QueryKind.BY_CODE, QueryKind.BATCH):
         raise Refused("not_government")
-    grant = await grant_of(session, tables, client, affair)
-    if grant is None:
+    if row.affair is None:
         raise Refused("affair_not_permitted")
+    grant = _grant(row)
     if kind not in grant.kinds:
         raise Refused("query_kind_not_permitted")
     if not grant.valid_from <= today <= grant.valid_until:
         raise Refused("grant_expired")
-    if await used_today(session, tables, grant, today) + count > grant.daily_quota:
-        raise Refused("quota_exhausted")  # the ledger charges the quota exactly, later
+    if (row.used or 0) + count > grant.daily_quota:
+        raise Refused("quota_exhausted")
     return grant
 
 
-async def used_today(
-    session: AsyncSession, tables: LookupTables, grant: Grant, today: dt.date
-) -> int:
-    u = tables.usage
-    key = (u.c.client == grant.client) & (u.c.affair == grant.affair) & (u.c.day == today)
-    return int(await session.scalar(select(u.c.count).where(key)) or 0)
+@functools.cache
+def _decision_query(tables: LookupTables) -> Select[Any]:
+    """Client, its grant for the affair and today's usage: one statement, built once."""
+    c, g, u = tables.clients, tables.grants, tables.usage
+    grant = (g.c.client == c.c.client) & (g.c.affair == bindparam("affair"))
+    usage = (u.c.client == g.c.client) & (u.c.affair == g.c.affair)
+    usage &= u.c.day == bindparam("today")
+    return (
+        select(c.c.suspended_at, c.c.sector, g, u.c.count.label("used"))
+        .select_from(c.outerjoin(g, grant).outerjoin(u, usage))
+        .where(c.c.client == bindparam("client"))
+    )
 
 
 async def charge(
@@ -121,11 +133,12 @@ async def charge(
     u = tables.usage
     key = (u.c.client == grant.client) & (u.c.affair == grant.affair) & (u.c.day == today)
     row = {"client": grant.client, "affair": grant.affair, "day": today, "count": 0}
-    # create today's counter if missing (concurrent first lookups must not collide)
-    await session.execute(_insert_ignore(session, u, row))
-    used = int(
-        (await session.execute(select(u.c.count).where(key).with_for_update())).scalar() or 0
-    )
+    locked = select(u.c.count).where(key).with_for_update()
+    current = (await session.execute(locked)).scalar()
+    if current is None:  # today's first: create the counter (concurrent firsts must not collide)
+        await session.execute(_insert_ignore(session, u, row))
+        current = (await session.execute(locked)).scalar()
+    used = int(current or 0)
     charged = []
     for count in counts:
         fits = used + count <= grant.daily_quota

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.db import AnyRow
@@ -29,9 +30,15 @@ def project(row: AnyRow, fields: Sequence[str]) -> dict[str, Any]:
 
 async def by_code(session: AsyncSession, records: RecordTables, code: str) -> AnyRow | None:
     """The record under ``code``; a retired code (replaced by a new one) is not found."""
+    row: AnyRow | None = (await session.execute(_by_code(records), {"code": code})).first()
+    return row
+
+
+@functools.cache
+def _by_code(records: RecordTables) -> Select[Any]:
     r = records.records
-    query = select(r).where(r.c.resident_code == code, r.c.status != RecordStatus.RETIRED.value)
-    return (await session.execute(query)).first()
+    retired = RecordStatus.RETIRED.value
+    return select(r).where(r.c.resident_code == bindparam("code"), r.c.status != retired)
 
 
 async def by_codes(

@@ -36,6 +36,7 @@ class LookupSettings(NodeSettings):
 
     lookup_host: str = "127.0.0.1"
     lookup_port: int = Field(8443, ge=1, le=65535)
+    db_pool_size: int = Field(20, ge=1, le=200)
     monitor_max_per_minute: int = Field(600, ge=1)
     monitor_max_residents_per_10_minutes: int = Field(500_000, ge=1)
     monitor_max_refusals_per_10_minutes: int = Field(20, ge=1)
@@ -56,12 +57,19 @@ def create_lookup_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
-        # the ledger writes on a connection of its own (SQLite: the one connection there is)
+        sqlite = is_sqlite(settings.database_url)
+        # a fixed pool: an overflow connection would be opened and closed per request
+        pool = {"pool_size": settings.db_pool_size, "max_overflow": 0}
+        engine = create_engine(settings.database_url, **({} if sqlite else pool))
+        # the ledger writes on a connection of its own (SQLite: the one connection there
+        # is), used back to back: no ping before each batch (a dead one fails the batch
+        # and is replaced)
         ledger_engine = (
             engine
-            if is_sqlite(settings.database_url)
-            else create_engine(settings.database_url, pool_size=1, max_overflow=0)
+            if sqlite
+            else create_engine(
+                settings.database_url, pool_size=1, max_overflow=0, pool_pre_ping=False
+            )
         )
         key, _ = settings.credentials().require_signing()
         app.state.sessions = session_factory(engine)
