@@ -150,7 +150,7 @@ async def _lookup(
         return _refusal(context, who, affair, refusal, known=known)
     result, provision = await run(grant)
     await session.close()
-    logged = await context.ledger.record(provision, grant=grant, count=count)
+    logged = await context.ledger.record(provision, grant=grant, count=count, asked=asked)
     if logged.outcome == "refused":  # the quota ran out while this lookup was read
         late = Refused(logged.reason or "quota_exhausted")
         return _refusal(context, who, grant.affair, late, known=True)

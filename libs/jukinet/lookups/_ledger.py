@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -37,6 +38,7 @@ class _Pending:
     provision: Provision
     grant: Grant | None  # the grant to charge; None for a refusal (nothing to charge)
     count: int
+    asked: list[str]  # the codes asked about, logged if the lookup is refused here
     done: asyncio.Future[Provision] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -58,6 +60,7 @@ class ProvisionLedger:
         self._rules = rules
         self._max_batch = max_batch
         self._queue: list[_Pending] = []
+        self._inflight: list[_Pending] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -69,16 +72,26 @@ class ProvisionLedger:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for pending in self._queue:
-            pending.done.set_exception(RuntimeError("the lookup server is stopping"))
+        for pending in [*self._inflight, *self._queue]:
+            if not pending.done.done():
+                pending.done.set_exception(RuntimeError("the lookup server is stopping"))
         self._queue.clear()
+        self._inflight = []
 
-    async def record(self, provision: Provision, *, grant: Grant | None, count: int) -> Provision:
+    async def record(
+        self,
+        provision: Provision,
+        *,
+        grant: Grant | None,
+        count: int,
+        asked: Sequence[str] = (),
+    ) -> Provision:
         """Commit ``provision`` (charging ``count`` against ``grant``'s quota) and return
-        it as logged: a provision whose quota ran out comes back as a refusal."""
+        it as logged: a provision whose quota ran out comes back as a refusal, which
+        names the codes ``asked`` about, as every refusal does."""
         if self._task is None or self._task.done():
             raise RuntimeError("the provision ledger is not running")
-        pending = _Pending(provision, grant, count)
+        pending = _Pending(provision, grant, count, list(asked))
         self._queue.append(pending)
         self._wake.set()
         return await asyncio.shield(pending.done)
@@ -88,9 +101,10 @@ class ProvisionLedger:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: len(batch)]
-                await self._commit(batch)
+                self._inflight = self._queue[: self._max_batch]
+                del self._queue[: len(self._inflight)]
+                await self._commit(self._inflight)
+                self._inflight = []
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
@@ -109,7 +123,7 @@ class ProvisionLedger:
     async def _write(self, session: AsyncSession, batch: list[_Pending]) -> list[Provision]:
         charged = await self._charge(session, batch)
         logged = [
-            p.provision if ok else _refused(p.provision)
+            p.provision if ok else _refused(p.provision, p.asked)
             for p, ok in zip(batch, charged, strict=True)
         ]
         await append_many(session, self._tables, logged, self._key)
@@ -138,7 +152,7 @@ class ProvisionLedger:
         return charged
 
 
-def _refused(p: Provision) -> Provision:
+def _refused(p: Provision, asked: list[str]) -> Provision:
     return dataclasses.replace(
-        p, outcome="refused", reason=QUOTA_EXHAUSTED, residents=list(p.residents), fields=[]
+        p, outcome="refused", reason=QUOTA_EXHAUSTED, residents=asked, fields=[]
     )
