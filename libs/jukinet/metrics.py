@@ -10,9 +10,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["Metrics", "install_metrics"]
 
@@ -68,21 +69,40 @@ def install_metrics(
 ) -> None:
     """Add ``GET /metrics`` and a latency middleware labelled by route template."""
 
-    @app.middleware("http")
-    async def timing(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics.request_seconds.labels(request.method, template, str(response.status_code)).observe(
-            time.perf_counter() - start
-        )
-        return response
+    app.add_middleware(_Timing, metrics=metrics)
 
     @app.get("/metrics", include_in_schema=False)
     async def scrape() -> Response:
         if refresh is not None:
             await refresh()
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+class _Timing:
+    """Request latency by method, route template and status: a plain ASGI middleware
+    (Starlette's BaseHTTPMiddleware costs a task and two streams per request)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_status)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            self._metrics.request_seconds.labels(scope["method"], template, str(status)).observe(
+                time.perf_counter() - start
+            )

@@ -12,7 +12,7 @@ import ssl
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 __all__ = ["TLS_EXTENSION", "TlsClientCertProtocol", "client_certificate_pem"]
 
@@ -34,8 +34,8 @@ class _WithTls:
         await self._app(scope, receive, send)
 
 
-class TlsClientCertProtocol(H11Protocol):
-    """uvicorn's h11 protocol, plus the ASGI TLS extension."""
+class TlsClientCertProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, plus the ASGI TLS extension."""
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
