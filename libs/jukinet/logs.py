@@ -10,7 +10,15 @@ from typing import Any
 __all__ = ["CONTEXT_FIELDS", "JsonFormatter", "logging_config"]
 
 # ``extra=`` fields a log line may carry: identifiers and counts, never personal data.
-CONTEXT_FIELDS = ("correlation_id", "message_id", "origin", "node", "version", "count")
+CONTEXT_FIELDS = (
+    "correlation_id",
+    "correlation_ids",
+    "message_id",
+    "origin",
+    "node",
+    "version",
+    "count",
+)
 
 
 class JsonFormatter(logging.Formatter):

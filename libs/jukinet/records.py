@@ -8,6 +8,7 @@ then bulk writes.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,6 +39,7 @@ __all__ = [
     "RecordStatus",
     "RecordTables",
     "apply_changes",
+    "log_stored",
     "record_tables",
     "repair_records",
 ]
@@ -139,6 +141,21 @@ def _supersedes(current: dict[str, Any] | None, change: IdentityChange) -> bool:
     if not _owned(current, change.record.municipality):
         raise ForeignResident("the record is held by another municipality")
     return current is None or bool(change.version > current["version"])
+
+
+PER_CHANGE_LOG_LIMIT = 10
+
+
+def log_stored(log: logging.Logger, changes: Sequence[IdentityChange], origin: str) -> None:
+    """Say which changes were stored, by correlation id: a line each for a few, one line
+    listing them all for a bulk message (a line per change costs more than storing it)."""
+    if len(changes) <= PER_CHANGE_LOG_LIMIT:
+        for change in changes:
+            extra = {"correlation_id": change.correlation_id, "origin": origin}
+            log.info("change stored", extra=extra)
+        return
+    ids = [c.correlation_id for c in changes]
+    log.info("changes stored", extra={"correlation_ids": ids, "origin": origin, "count": len(ids)})
 
 
 async def apply_changes(

@@ -17,7 +17,7 @@ from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
 from jukinet.principals import PrincipalKind
 from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
-from jukinet.records import apply_changes
+from jukinet.records import apply_changes, log_stored
 
 __all__ = ["FORWARD_BATCH", "apply_forward"]
 
@@ -93,11 +93,7 @@ async def _apply_origin(
     applied = await apply_changes(
         session, records, changes, origin_message_id=origin.message_id, now=now
     )
-    for change in changes:
-        log.info(
-            "change stored",
-            extra={"correlation_id": change.correlation_id, "origin": origin.issuer.code},
-        )
+    log_stored(log, changes, origin.issuer.code)
     log.info(
         "changes stored: origin=%s via=%s message=%s changes=%d current=%d",
         origin.issuer.code,

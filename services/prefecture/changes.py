@@ -17,7 +17,7 @@ from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
 from jukinet.principals import AGENCY, Principal, PrincipalKind
 from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
-from jukinet.records import apply_changes
+from jukinet.records import apply_changes, log_stored
 from prefecture.models import bus, records
 
 __all__ = [
@@ -54,11 +54,7 @@ async def apply_changes_message(
     )
     forward = {"origin": message.token}
     await enqueue(session, bus, recipient=AGENCY, message_type=FORWARD_TYPE, payload=forward)
-    for change in changes:
-        log.info(
-            "change stored",
-            extra={"correlation_id": change.correlation_id, "origin": message.issuer.code},
-        )
+    log_stored(log, changes, message.issuer.code)
     log.info(
         "changes stored: from=%s message=%s changes=%d current=%d",
         message.issuer.code,
