@@ -4,6 +4,7 @@ issue's target where there is one (reported, never asserted)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from dataclasses import asdict, dataclass, field
@@ -70,11 +71,15 @@ class Report:
     def rows(self) -> list[dict[str, object]]:
         out = []
         for f in self.figures.values():
-            ratio = f.ratio(self.figures)
+            finite = math.isfinite(f.value)  # no samples: no figure (JSON has no NaN)
+            ratio = f.ratio(self.figures) if finite else None
+            ratio = ratio if ratio is None or math.isfinite(ratio) else None
             doc = asdict(f)
+            if not finite:
+                doc["value"] = None
             doc["target"] = str(f.target) if f.target else None
             doc["ratio"] = ratio
-            doc["target_met"] = f.target.met(f.value, ratio) if f.target else None
+            doc["target_met"] = f.target.met(f.value, ratio) if f.target and finite else None
             out.append(doc)
         return out
 
@@ -91,8 +96,8 @@ class Report:
             ratio = row["ratio"]
             versus = f"{ratio:.3g}× {row['baseline']}" if isinstance(ratio, float) else ""
             met = {True: "yes", False: "NO", None: ""}[row["target_met"]]  # type: ignore[index]
-            value = float(row["value"])  # type: ignore[arg-type]
-            shown = f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+            value = row["value"]
+            shown = "n/a" if not isinstance(value, float | int) else _shown(float(value))
             table.add_row(
                 str(row["name"]), shown, str(row["unit"]), versus, str(row["target"] or ""), met
             )
@@ -116,3 +121,7 @@ def _memory_gib() -> float | None:
     except (ValueError, OSError, AttributeError):
         return None
     return round(pages * size / 2**30, 1)
+
+
+def _shown(value: float) -> str:
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"

@@ -1,0 +1,103 @@
+"""`jukinet bench` end to end at tiny sizes: every section runs and lands in the JSON
+report with a finite positive value, its ratio to its baseline and whether its target
+was met. (The figures themselves are not judged: they depend on the machine.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jukinet.cli import app
+from tests.conftest import require_postgres
+
+pytestmark = [
+    pytest.mark.federation,
+    pytest.mark.postgres,
+    pytest.mark.asyncio(loop_scope="session"),
+    # two federations start (about 30 s and 10 s on two cores) and the latency run alone
+    # offers load for a fixed 10 s: some 140 s on a small machine, whatever the sizes
+    pytest.mark.timeout(600),
+]
+
+SIZE, RECORDS = 300, 10_000  # 10,000 records: lookups are measured at 100, 1,000 and 10,000
+EXPECTED = {
+    "envelope seal+open": "msg/s",
+    "JetStream publish, pipelined, mTLS": "msg/s",
+    "FastAPI hello": "req/s",
+    "bulk insert, SQLite executemany": "rows/s",
+    "bulk insert, PostgreSQL COPY": "rows/s",
+    "asyncpg indexed lookup (64 conns)": "lookups/s",
+    "changes municipality→agency, sustained (sqlite)": "changes/s",
+    "commit→agency latency p50 at 10 changes/s": "ms",
+    "commit→agency latency p99 at 10 changes/s": "ms",
+    "bulk migration 300 residents → agency (sqlite)": "residents/s",
+    "  of which the municipal import (300)": "residents/s",
+    "single lookups, mTLS + logged, 64 conns, 10,000 records": "lookups/s",
+    "single lookup p99, 64 conns, 10,000 records": "ms",
+    "batch lookups (10,000 codes), logged": "codes/s",
+    "single lookup p50 at 100 records": "ms",
+    "single lookup p50 at 1,000 records": "ms",
+    "single lookup p50 at 10,000 records": "ms",
+}
+WITH_TARGET = {
+    "changes municipality→agency, sustained (sqlite)",
+    "commit→agency latency p99 at 10 changes/s",
+    "bulk migration 300 residents → agency (sqlite)",
+    "single lookups, mTLS + logged, 64 conns, 10,000 records",
+    "single lookup p99, 64 conns, 10,000 records",
+    "batch lookups (10,000 codes), logged",
+    "single lookup p50 at 10,000 records",
+}
+
+
+async def test_the_benchmark_reports_every_section(tmp_path: Path) -> None:
+    pg = await require_postgres()
+    out = tmp_path / "bench.json"
+    args = [
+        "bench", "--size", str(SIZE), "--records", str(RECORDS), "--seconds", "2",
+        "--lookup-seconds", "1", "--light-rate", "10", "--pg-url", pg, "--out", str(out),
+    ]  # fmt: skip
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"machine", "settings", "figures"}
+    assert isinstance(doc["machine"]["cpus"], int)
+    assert doc["machine"]["cpus"] >= 1
+    assert {"python", "platform", "processor", "memory_gib"} <= set(doc["machine"])
+    assert doc["settings"]["size"] == SIZE
+    assert doc["settings"]["records"] == RECORDS
+    assert doc["settings"]["backend"] == "sqlite"
+    assert "pg_url" not in doc["settings"]
+
+    figures = {f["name"]: f for f in doc["figures"]}
+    assert len(figures) == len(doc["figures"])  # no figure overwrote another
+    assert {name: f["unit"] for name, f in figures.items()} == EXPECTED
+    migration = next(name for name in figures if name.startswith("bulk migration"))
+    assert f"{SIZE} residents" in migration
+    for name, f in figures.items():
+        value = f["value"]
+        assert isinstance(value, float | int), name
+        assert math.isfinite(value), name
+        assert value > 0, name
+        if f["baseline"] is not None:
+            base = figures[f["baseline"]]["value"]
+            assert f["ratio"] == pytest.approx(value / base), name
+        else:
+            assert f["ratio"] is None, name
+        if name in WITH_TARGET:
+            assert f["target"], name
+            assert isinstance(f["target_met"], bool), name
+        else:
+            assert f["target"] is None, name
+            assert f["target_met"] is None, name
+    scaled = figures["single lookup p50 at 10,000 records"]
+    assert scaled["baseline"] == "single lookup p50 at 100 records"
+    assert figures["single lookups, mTLS + logged, 64 conns, 10,000 records"]["baseline"] == (
+        "asyncpg indexed lookup (64 conns)"
+    )
