@@ -157,7 +157,9 @@ class NodeRuntime:
             on_outcome=lambda outcome, _sender: self.metrics.consumed.labels(outcome.value).inc(),
             on_dead_letter=lambda reason: self.metrics.dead_letters.labels(reason).inc(),
         )
-        self.consumer = Consumer(nc=self.nc, node=self.node, processor=processor)
+        self.consumer = Consumer(
+            nc=self.nc, node=self.node, processor=processor, after_batch=self.notify_outbox
+        )
         await asyncio.gather(self.relay.run(), self.consumer.run())
 
     async def _connect_forever(self) -> Client:
