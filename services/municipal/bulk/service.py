@@ -5,18 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.identity import CHANGE_MESSAGE_TYPE, IdentityChange
+from jukinet.identity import CHANGE_MESSAGE_TYPE, IdentityChange, IdentityRecord
 from jukinet.ids import generate_resident_code
 from jukinet.pki import utcnow
 from jukinet.principals import Principal
 from municipal.models import CodePoolEntry, Resident, ResidentVersion, bus
 from municipal.residents.schemas import RegisterResident
-from municipal.residents.service import identity_record
 
 __all__ = ["import_register"]
 
@@ -64,21 +62,27 @@ async def _insert_chunk(
     codes: list[str],
     now: dt.datetime,
 ) -> None:
+    """Plain rows through Core inserts: ORM objects cost more than the SQL here."""
     residents, versions, outbox = [], [], []
     recipient = node.prefecture_of.uri
     for body, code in zip(rows, codes, strict=True):
-        resident = Resident(
-            id=uuid.uuid4().hex, resident_code=code, name=body.name, name_kana=body.name_kana,
-            birth_date=body.birth_date, sex=body.sex.value, address=body.address,
-            change_reason=body.reason.value, change_date=body.change_date, status="live",
-            version=1, created_at=now, updated_at=now,
+        record = IdentityRecord(
+            resident_code=code, municipality=node.code, name=body.name,
+            name_kana=body.name_kana, birth_date=body.birth_date, sex=body.sex,
+            address=body.address, change_reason=body.reason, change_date=body.change_date,
         )  # fmt: skip
-        record = identity_record(node, resident)
         change = IdentityChange(record=record, version=1, correlation_id=uuid.uuid4().hex)
-        residents.append(_columns(resident))
+        resident_id = uuid.uuid4().hex
+        residents.append({
+            "id": resident_id, "resident_code": code, "name": body.name,
+            "name_kana": body.name_kana, "birth_date": body.birth_date, "sex": body.sex.value,
+            "address": body.address, "change_reason": body.reason.value,
+            "change_date": body.change_date, "status": "live", "version": 1,
+            "created_at": now, "updated_at": now,
+        })  # fmt: skip
         versions.append({
-            "resident_id": resident.id, "version": 1, "resident_code": code,
-            "change_reason": resident.change_reason, "change_date": resident.change_date,
+            "resident_id": resident_id, "version": 1, "resident_code": code,
+            "change_reason": body.reason.value, "change_date": body.change_date,
             "record": record.model_dump_json(), "correlation_id": change.correlation_id,
             "recorded_at": now,
         })  # fmt: skip
@@ -93,10 +97,7 @@ async def _insert_chunk(
                 "created_at": now,
             }
         )
-    await session.execute(insert(Resident), residents)
-    await session.execute(insert(ResidentVersion), versions)
+    tables = Resident.metadata.tables
+    await session.execute(tables[Resident.__tablename__].insert(), residents)
+    await session.execute(tables[ResidentVersion.__tablename__].insert(), versions)
     await session.execute(bus.outbox_items.insert(), outbox)
-
-
-def _columns(resident: Resident) -> dict[str, Any]:
-    return {c.key: getattr(resident, c.key) for c in Resident.__table__.columns}
