@@ -29,8 +29,8 @@ def bench(
         float, typer.Option(min=1, help="Sustained change-propagation duration.")
     ] = 30.0,
     light_rate: Annotated[
-        float, typer.Option(min=1, help="Changes per second for the latency figures.")
-    ] = 50.0,
+        float, typer.Option(min=1, help="Light load for latency (also measured at 5x).")
+    ] = 10.0,
     lookup_seconds: Annotated[float, typer.Option(min=1, help="Each lookup run.")] = 10.0,
     lookups: Annotated[bool, typer.Option(help="Measure lookups (needs PostgreSQL).")] = True,
     pg_url: Annotated[
