@@ -32,6 +32,7 @@ EXPECTED = {
     "bulk insert, SQLite executemany": "rows/s",
     "bulk insert, PostgreSQL COPY": "rows/s",
     "asyncpg indexed lookup (64 conns)": "lookups/s",
+    "10,000 records loaded at the agency (COPY)": "rows/s",
     "changes municipality→agency, sustained (sqlite)": "changes/s",
     "commit→agency latency p50 at 2 changes/s": "ms",
     "commit→agency latency p99 at 2 changes/s": "ms",

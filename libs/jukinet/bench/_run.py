@@ -20,7 +20,7 @@ from jukinet.bench._baselines import (
     jetstream_publish,
     sqlite_executemany,
 )
-from jukinet.bench._lookups import LookupBench, RecordSeeder, asyncpg_lookups
+from jukinet.bench._lookups import LookupBench, RecordSeeder, asyncpg_lookups, copy_baseline
 from jukinet.bench._migration import bulk_migration
 from jukinet.bench._pg import pg_databases
 from jukinet.bench._propagation import light_load_latency, sustained_changes
@@ -42,6 +42,7 @@ UNMONITORED = {
 HELLO = "FastAPI hello"
 ENVELOPE = "envelope seal+open"
 ASYNCPG = "asyncpg indexed lookup (64 conns)"
+COPY = "bulk insert, PostgreSQL COPY"
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ async def _federation_figures(
         fed = LocalFederation(root, database_url=urls)
         try:
             await fed.start()
-            await _baselines(fed, root, report)
+            await _baselines(fed, root, report, options)
             console.print(f"changes: {options.seconds:.0f} s sustained, then light load")
             await _propagation(fed, options, report)
             console.print(f"bulk migration of {options.size:,} residents")
@@ -93,11 +94,15 @@ async def _federation_figures(
             fed.stop()
 
 
-async def _baselines(fed: LocalFederation, root: Path, report: Report) -> None:
+async def _baselines(
+    fed: LocalFederation, root: Path, report: Report, options: BenchOptions
+) -> None:
     report.add(Figure(ENVELOPE, envelope_round_trips(fed), "msg/s"))
     report.add(Figure("JetStream publish, pipelined, mTLS", await jetstream_publish(fed), "msg/s"))
     report.add(Figure(HELLO, await fastapi_hello(5.0), "req/s"))
     report.add(Figure("bulk insert, SQLite executemany", sqlite_executemany(root), "rows/s"))
+    if await _pg_available(options.pg_url):
+        report.add(Figure(COPY, await copy_baseline(options.pg_url), "rows/s"))
 
 
 async def _propagation(fed: LocalFederation, options: BenchOptions, report: Report) -> None:
@@ -128,7 +133,7 @@ async def _migration(
     result = await bulk_migration(fed, options.size, root)
     base = "bulk insert, SQLite executemany"
     if options.backend == "postgresql":
-        base = "bulk insert, PostgreSQL COPY"
+        base = COPY
     # the 1M-in-60 s (SQLite) / 90 s (PostgreSQL) targets, as a rate
     target = 1_000_000 / (60 if options.backend == "sqlite" else 90)
     name = f"bulk migration {options.size:,} residents → agency ({options.backend})"
@@ -163,7 +168,8 @@ async def _lookups(
         await seeder.grow_to(size)
         singles = await bench.singles(size, options.lookup_seconds)
         p50s.append(Figure(f"single lookup p50 at {size:,} records", singles.p50, "ms"))
-    report.add(Figure("bulk insert, PostgreSQL COPY", seeder.rows_per_second, "rows/s"))
+    loaded = f"{options.records:,} records loaded at the agency (COPY)"
+    report.add(Figure(loaded, seeder.rows_per_second, "rows/s", baseline=COPY))
     seconds = options.lookup_seconds
     raw = await asyncpg_lookups(url, options.records, concurrency=64, seconds=seconds)
     report.add(Figure(ASYNCPG, raw.per_second, "lookups/s"))
