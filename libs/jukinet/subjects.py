@@ -12,6 +12,7 @@ from jukinet.principals import AGENCY, Principal, PrincipalKind
 
 __all__ = [
     "CONSUMER",
+    "CONSUMER_FETCH_BATCH",
     "NODE_KINDS",
     "inbox_prefix",
     "message_subject",
@@ -22,6 +23,10 @@ __all__ = [
 
 PREFIX = "jukinet.msg"
 CONSUMER = "node"
+# Messages a node's consumer fetches at once. Bounded because the broker pushes a whole
+# fetch at once: 500 municipal bulk messages (about 300 KB each) overran the 64 MiB the
+# broker queues per client, which then cut the consumer off as a slow consumer.
+CONSUMER_FETCH_BATCH = 32
 NODE_KINDS = (PrincipalKind.AGENCY, PrincipalKind.PREFECTURE, PrincipalKind.MUNICIPALITY)
 
 

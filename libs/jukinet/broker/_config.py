@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from jukinet.federation import Federation
 from jukinet.pki import PkiLayout, read_certificate
 from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.subjects import CONSUMER, PREFIX, inbox_prefix, stream_name
+from jukinet.subjects import CONSUMER, CONSUMER_FETCH_BATCH, PREFIX, inbox_prefix, stream_name
 
 __all__ = ["BrokerConfig", "node_permissions", "ops_permissions", "pinned_certs", "render"]
 
@@ -36,6 +36,9 @@ class BrokerConfig:
     cluster_name: str = "jukinet"
     routes: list[str] = field(default_factory=list)
     pinned_certs: list[str] | None = None
+
+
+MAX_PAYLOAD = 8 * 1024 * 1024
 
 
 def node_permissions(node: Principal, federation: Federation) -> dict[str, Any]:
@@ -143,7 +146,10 @@ def render(config: BrokerConfig, layout: PkiLayout, federation: Federation) -> s
         "host": config.host,
         "port": config.port,
         "http": f"{config.host}:{config.monitor_port}",
-        "max_payload": 8 * 1024 * 1024,
+        "max_payload": MAX_PAYLOAD,
+        # what the server may queue towards one client: a whole fetched batch of the
+        # largest messages (the consumers fetch at most CONSUMER_FETCH_BATCH at a time)
+        "max_pending": 2 * CONSUMER_FETCH_BATCH * MAX_PAYLOAD,
         "jetstream": {"store_dir": str(config.store_dir), "max_file_store": 8 * 1024**3},
         "tls": tls,
         "authorization": {"users": _users(federation)},

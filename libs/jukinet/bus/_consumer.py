@@ -13,7 +13,7 @@ from nats.js.client import JetStreamContext
 
 from jukinet.bus._inbox import InboxProcessor
 from jukinet.principals import Principal
-from jukinet.subjects import CONSUMER, inbox_prefix, stream_name
+from jukinet.subjects import CONSUMER, CONSUMER_FETCH_BATCH, inbox_prefix, stream_name
 
 __all__ = ["Consumer"]
 
@@ -37,7 +37,7 @@ class Consumer:
         nc: Client,
         node: Principal,
         processor: InboxProcessor,
-        batch: int = 500,
+        batch: int = CONSUMER_FETCH_BATCH,
         fetch_timeout: float = 1.0,
         after_batch: Callable[[], None] | None = None,
     ) -> None:
