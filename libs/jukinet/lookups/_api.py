@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +21,7 @@ from jukinet.identity import Address, Name, ResidentCode, Sex
 from jukinet.lookups._authorize import Grant, Refused, authorize
 from jukinet.lookups._chain import Provision
 from jukinet.lookups._ledger import ProvisionLedger
-from jukinet.lookups._monitor import JST, MonitorRules
+from jukinet.lookups._monitor import JST
 from jukinet.lookups._query import by_code, by_codes, by_facts, project
 from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind
@@ -45,8 +44,6 @@ class LookupContext:
     records: RecordTables
     tables: LookupTables
     trust: TrustStore
-    signing_key: ed25519.Ed25519PrivateKey
-    rules: MonitorRules
     metrics: Metrics
     ledger: ProvisionLedger
     clock: Callable[[], dt.datetime] = utcnow

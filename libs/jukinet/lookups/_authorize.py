@@ -16,7 +16,7 @@ from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind, Sector
 from jukinet.problems import Problem
 
-__all__ = ["Grant", "Refused", "authorize", "charge", "grant_of"]
+__all__ = ["Grant", "Refused", "authorize", "charge"]
 
 
 class Refused(Problem):
@@ -51,16 +51,6 @@ class Grant:
     valid_from: dt.date
     valid_until: dt.date
     daily_quota: int
-
-
-async def grant_of(
-    session: AsyncSession, tables: LookupTables, client: str, affair: str
-) -> Grant | None:
-    g = tables.grants
-    row = (
-        await session.execute(select(g).where(g.c.client == client, g.c.affair == affair))
-    ).first()
-    return None if row is None else _grant(row)
 
 
 def _grant(row: Any) -> Grant:

@@ -79,8 +79,6 @@ def create_lookup_app(
             records=records,
             tables=tables,
             trust=settings.trust(),
-            signing_key=key,
-            rules=rules,
             metrics=metrics,
             ledger=ledger,
         )
