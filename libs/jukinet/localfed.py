@@ -362,11 +362,27 @@ class LocalFederation:
         for node in chosen:
             node.start()
         await asyncio.gather(*(node.wait_ready() for node in chosen))
+        if any(n.principal.kind is PrincipalKind.AGENCY for n in chosen):
+            towns = [n.principal for n in chosen if n.principal.kind is PrincipalKind.MUNICIPALITY]
+            await asyncio.gather(*(self.wait_for_codes(town) for town in towns))
         lookups = [s for p, s in self.lookup_servers.items() if only is None or p in only]
         for server in lookups:
             await load_permission_file(server)
             server.start()
         await asyncio.gather(*(server.wait_ready() for server in lookups))
+
+    async def wait_for_codes(self, town: Principal, seconds: float = 60.0) -> None:
+        """Until ``town`` holds resident codes: a new municipality's pool stays empty until
+        the agency answers its first refill request (so this needs the agency running)."""
+        async with self.client(town) as client:
+            for _ in range(int(seconds / 0.2)):  # bounded
+                r = await client.get("/status")
+                if r.status_code == 200 and r.json().get("code_pool", {}).get("undrawn", 0) > 0:
+                    return
+                await asyncio.sleep(0.2)
+        raise TimeoutError(
+            f"{town.slug} received no resident codes; see {self.nodes[town].log_file}"
+        )
 
     def stop(self) -> None:
         processes = [*self.lookup_servers.values(), *self.nodes.values()]

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.messages import accepts, make_apply
-from agency.models import Base, bus, lookups, records
+from agency.models import Base, CodeRegistryEntry, bus, lookups, records
 from agency.settings import AgencySettings
 from jukinet.node import NodeSpec
 from jukinet.node_app import serving_node_app
@@ -20,7 +21,10 @@ __all__ = ["create_app"]
 
 
 async def _counts(session: AsyncSession) -> dict[str, Any]:
-    return await record_counts(session, records)
+    rows = await session.execute(
+        select(CodeRegistryEntry.status, func.count()).group_by(CodeRegistryEntry.status)
+    )
+    return {**(await record_counts(session, records)), "codes": {row[0]: row[1] for row in rows}}
 
 
 def create_app(settings: AgencySettings | None = None) -> FastAPI:

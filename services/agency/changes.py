@@ -1,5 +1,6 @@
 """Receiving forwarded changes: verify the prefecture hop *and* each municipality's own
-signature, then store the national copy with full history."""
+signature, then store the national copy with full history, and retire nationally every
+code a 住民票コード変更 replaced."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agency.codes import retire_codes
 from agency.models import OriginMessage, records
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage
@@ -93,14 +95,17 @@ async def _apply_origin(
     applied = await apply_changes(
         session, records, changes, origin_message_id=origin.message_id, now=now
     )
+    replaced = {c.previous_code: c.record.municipality for c in changes if c.previous_code}
+    retired = await retire_codes(session, replaced, now=now)
     log_stored(log, changes, origin.issuer.code)
     log.info(
-        "changes stored: origin=%s via=%s message=%s changes=%d current=%d",
+        "changes stored: origin=%s via=%s message=%s changes=%d current=%d codes_retired=%d",
         origin.issuer.code,
         forward.issuer.code,
         origin.message_id,
         len(changes),
         applied,
+        retired,
     )
 
 

@@ -1,5 +1,5 @@
 """What the agency accepts over the bus: forwarded changes from prefectures, disclosure
-requests from municipalities."""
+requests and resident-code refill requests from municipalities."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.changes import FORWARD_BATCH, apply_forward
+from agency.codes import answer_refill
 from agency.models import bus, lookups, records
 from jukinet.bus import Apply, Rejected
+from jukinet.codepool import CODE_REFILL_REQUEST_BATCH
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.lookups import DISCLOSURE_REQUEST_BATCH, answer_disclosures
 from jukinet.pki import utcnow
@@ -30,6 +32,8 @@ def make_apply(signing_key: ed25519.Ed25519PrivateKey) -> Apply:
                 session, message, records=records, lookups=lookups, bus=bus,
                 signing_key=signing_key, now=utcnow(),
             )  # fmt: skip
+        elif message.type == CODE_REFILL_REQUEST_BATCH:
+            await answer_refill(session, message, now=utcnow())
         else:
             raise Rejected("unsupported_type", f"the agency does not accept {message.type}")
 

@@ -1,16 +1,48 @@
-"""The local resident-code pool: codes are drawn at random and never reissued."""
+"""The municipality's resident-code pool: codes the agency designated, drawn at random.
+
+The agency alone issues codes (see :mod:`jukinet.codepool`). When fewer undrawn codes
+than the low-water mark are left, the municipality asks it for a refill — once: a
+request is remembered, and asked again only when no answer came within the timeout. A
+new municipality starts with an empty pool, and registering a resident answers
+``code-pool-exhausted`` until the agency's first designation arrives.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.ids import generate_resident_code
+from jukinet.bus import Rejected, enqueue
+from jukinet.codepool import (
+    CODE_REFILL_REQUEST,
+    MAX_CODES_PER_REQUEST,
+    CodeDesignation,
+    RefillRequest,
+    parse_designations,
+)
+from jukinet.envelope import SignedMessage
 from jukinet.pki import utcnow
+from jukinet.principals import AGENCY
 from jukinet.problems import Problem
-from municipal.models import CodePoolEntry, Resident
+from municipal.models import CodePoolEntry, CodeRequest, Resident, bus
 
-__all__ = ["PoolExhausted", "draw_code", "refill_pool"]
+__all__ = [
+    "PoolExhausted",
+    "PoolPolicy",
+    "draw_code",
+    "pool_status",
+    "receive_codes",
+    "request_refill",
+]
+
+log = logging.getLogger("jukinet.municipal.codes")
 
 
 class PoolExhausted(Problem):
@@ -19,31 +51,13 @@ class PoolExhausted(Problem):
     status, type, title = 503, "code-pool-exhausted", "No resident code is available"
 
 
-async def refill_pool(session: AsyncSession, target: int, *, low_water: int | None = None) -> int:
-    """Top the pool up to ``target`` undrawn codes (only once it is below ``low_water``,
-    when given); return how many were added."""
-    undrawn = int(
-        await session.scalar(
-            select(func.count()).select_from(CodePoolEntry).where(CodePoolEntry.drawn_at.is_(None))
-        )
-        or 0
-    )
-    if low_water is not None and undrawn >= low_water:
-        return 0
-    missing = target - undrawn
-    fresh: set[str] = set()
-    while len(fresh) < missing:
-        fresh.add(generate_resident_code())
-    if not fresh:
-        return 0
-    taken = await session.scalars(select(CodePoolEntry.code).where(CodePoolEntry.code.in_(fresh)))
-    used = await session.scalars(
-        select(Resident.resident_code).where(Resident.resident_code.in_(fresh))
-    )
-    fresh -= set(taken) | set(used)
-    session.add_all(CodePoolEntry(code=code) for code in fresh)
-    await session.flush()
-    return len(fresh)
+@dataclass(frozen=True)
+class PoolPolicy:
+    """How full the pool is kept: refilled to ``target`` once below ``low_water``."""
+
+    target: int
+    low_water: int
+    timeout: dt.timedelta
 
 
 async def draw_code(session: AsyncSession) -> str:
@@ -62,8 +76,100 @@ async def draw_code(session: AsyncSession) -> str:
         query = query.with_for_update(skip_locked=True)
     code = (await session.scalars(query)).first()
     if code is None:
-        raise PoolExhausted("the resident-code pool is empty")
+        raise PoolExhausted("the resident-code pool is empty; more are requested from the agency")
     await session.execute(
         update(CodePoolEntry).where(CodePoolEntry.code == code).values(drawn_at=utcnow())
     )
     return code
+
+
+async def undrawn_count(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(CodePoolEntry).where(CodePoolEntry.drawn_at.is_(None))
+    return int(await session.scalar(query) or 0)
+
+
+async def pool_status(session: AsyncSession) -> dict[str, Any]:
+    """Counts for the status page: undrawn codes and unanswered requests."""
+    awaiting = await session.scalar(
+        select(func.count()).select_from(CodeRequest).where(CodeRequest.answered_at.is_(None))
+    )
+    return {"undrawn": await undrawn_count(session), "requests_unanswered": int(awaiting or 0)}
+
+
+async def request_refill(
+    session: AsyncSession, policy: PoolPolicy, *, now: dt.datetime
+) -> RefillRequest | None:
+    """Ask the agency for codes (in the caller's transaction) when the pool is below its
+    low-water mark and no request sent within the timeout is still unanswered."""
+    undrawn = await undrawn_count(session)
+    if undrawn >= policy.low_water or await _awaiting_answer(session, now - policy.timeout):
+        return None
+    request = RefillRequest(
+        request_id=uuid.uuid4().hex,
+        wanted=min(policy.target - undrawn, MAX_CODES_PER_REQUEST),
+        remaining=undrawn,
+    )
+    session.add(CodeRequest(request_id=request.request_id, wanted=request.wanted, requested_at=now))
+    await enqueue(
+        session, bus, recipient=AGENCY, message_type=CODE_REFILL_REQUEST,
+        payload=request.model_dump(mode="json"), now=now,
+    )  # fmt: skip
+    return request
+
+
+async def _awaiting_answer(session: AsyncSession, since: dt.datetime) -> bool:
+    pending = await session.scalar(
+        select(CodeRequest.request_id)
+        .where(CodeRequest.answered_at.is_(None), CodeRequest.requested_at > since)
+        .limit(1)
+    )
+    return pending is not None
+
+
+async def receive_codes(session: AsyncSession, message: SignedMessage) -> int:
+    """Add the agency's designated codes to the pool; return how many arrived."""
+    if message.issuer != AGENCY:
+        raise Rejected("sender_not_permitted", "only the agency designates resident codes")
+    designations = parse_designations(message.payload)
+    now = utcnow()
+    for designation in designations:
+        await _store(session, designation, now)
+        log.info(
+            "codes received: designation=%s count=%d message=%s",
+            designation.designation_id,
+            len(designation.codes),
+            message.message_id,
+        )
+    return sum(len(d.codes) for d in designations)
+
+
+async def _store(session: AsyncSession, designation: CodeDesignation, now: dt.datetime) -> None:
+    reused = await _known_here(session, designation.codes)
+    if reused:
+        raise Rejected("code_reused", f"{reused} designated codes are already known here")
+    await session.execute(
+        insert(CodePoolEntry),
+        [{"code": c, "designation_id": designation.designation_id} for c in designation.codes],
+    )
+    if designation.request_id is not None:
+        await session.execute(
+            update(CodeRequest)
+            .where(CodeRequest.request_id == designation.request_id)
+            .values(answered_at=now, designation_id=designation.designation_id)
+        )
+
+
+async def _known_here(session: AsyncSession, codes: Sequence[str]) -> int:
+    """How many of ``codes`` are already in the pool or held by a resident."""
+    known: set[str] = set()
+    for start in range(0, len(codes), 1000):
+        part = codes[start : start + 1000]
+        known.update(
+            await session.scalars(select(CodePoolEntry.code).where(CodePoolEntry.code.in_(part)))
+        )
+        known.update(
+            await session.scalars(
+                select(Resident.resident_code).where(Resident.resident_code.in_(part))
+            )
+        )
+    return len(known)

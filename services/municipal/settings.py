@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import datetime as dt
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from jukinet.principals import Principal, PrincipalKind
@@ -12,7 +14,20 @@ from jukinet.settings import NodeSettings
 class MunicipalSettings(NodeSettings):
     model_config = SettingsConfigDict(env_prefix="JUKINET_MUNICIPAL_", extra="ignore", frozen=True)
 
-    code_pool_target: int = Field(1000, ge=10, le=10_000_000)
+    code_pool_target: int = Field(
+        1000, ge=10, le=10_000_000, description="undrawn resident codes to hold after a refill"
+    )
+    code_pool_low_water: int | None = Field(
+        None,
+        ge=1,
+        description="ask the agency for codes below this many (default: half the target)",
+    )
+    code_refill_timeout_seconds: int = Field(
+        60, ge=1, le=24 * 3600, description="ask again when a request is unanswered this long"
+    )
+    code_pool_check_seconds: float = Field(
+        1.0, gt=0, le=3600, description="how often the pool size is checked"
+    )
 
     @field_validator("principal")
     @classmethod
@@ -20,3 +35,20 @@ class MunicipalSettings(NodeSettings):
         if Principal.parse(value).kind is not PrincipalKind.MUNICIPALITY:
             raise ValueError("the municipal service runs as a municipality principal")
         return value
+
+    @model_validator(mode="after")
+    def _low_water_below_target(self) -> MunicipalSettings:
+        if (
+            self.code_pool_low_water is not None
+            and self.code_pool_low_water >= self.code_pool_target
+        ):
+            raise ValueError("code_pool_low_water must be below code_pool_target")
+        return self
+
+    @property
+    def pool_low_water(self) -> int:
+        return self.code_pool_low_water or self.code_pool_target // 2
+
+    @property
+    def code_refill_timeout(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.code_refill_timeout_seconds)

@@ -168,7 +168,9 @@ async def test_forged_misaddressed_replayed_and_expired_messages_are_dead_letter
     sent = await query(
         federation,
         CHIYODA,
-        "SELECT subject, token FROM outbox_messages WHERE sent_at IS NOT NULL ORDER BY sequence",
+        "SELECT subject, token FROM outbox_messages WHERE sent_at IS NOT NULL "
+        "AND recipient = :r ORDER BY sequence",
+        r=TOKYO.uri,
     )
     assert sent[0][0] == message_subject(TOKYO, CHIYODA)
     await chiyoda.publish(sent[0][1])
