@@ -1,53 +1,22 @@
-"""What every service's HTTP API shares: the operator token, health and readiness."""
+"""What every service's HTTP API shares: the request transaction, the operator guard,
+health, readiness, status and dead letters."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.problems import Unauthorized
+from jukinet.operators import guard
+from jukinet.request_session import SessionDep
 
-__all__ = ["DeadLetter", "OperatorAuth", "SessionDep", "operations_router", "require_operator"]
+__all__ = ["DeadLetter", "OperatorAuth", "SessionDep", "guard", "operations_router"]
 
-_bearer = HTTPBearer(auto_error=False)
-
-
-async def require_operator(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """The node's API token, compared in constant time. (Per-operator IC-card sessions
-    replace this in the counter work; the token stays for machine access by operations.)"""
-    expected: str = request.app.state.api_token
-    given = credentials.credentials if credentials is not None else ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized("a valid operator token is required")
-
-
-OperatorAuth = Depends(require_operator)
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request is the transaction: commit when the handler returns (before the
-    response is sent, so a failed commit is never reported as success), roll back when
-    it raises; then wake the outbox relay."""
-    async with request.app.state.sessions() as session, session.begin():
-        yield session
-    runtime = getattr(request.app.state, "runtime", None)
-    if runtime is not None:
-        runtime.notify_outbox()
-
-
-SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+OperatorAuth = guard("operations")  # the default guard of operations routes
 
 
 def operations_router() -> APIRouter:

@@ -13,6 +13,12 @@ from jukinet.api import operations_router
 from jukinet.lookups import LookupTables, lookup_admin_router, operator_read_logger
 from jukinet.metrics import Metrics, install_metrics
 from jukinet.node import NodeRuntime, NodeSpec
+from jukinet.operators import (
+    OperatorContext,
+    OperatorTables,
+    install_refusal_audit,
+    operator_routers,
+)
 from jukinet.problems import install_problem_handlers
 from jukinet.reconcile import tier_entries
 from jukinet.reconcile_api import reconcile_router
@@ -38,6 +44,7 @@ def node_app(
         app.state.runtime = runtime
         app.state.sessions = runtime.sessions
         app.state.api_token = settings.api_token
+        app.state.operators = _operator_context(settings, spec)
         on_stop = await on_start(runtime) if on_start is not None else None
         try:
             yield
@@ -49,9 +56,23 @@ def node_app(
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
     app.state.metrics = metrics
     install_problem_handlers(app)
+    install_refusal_audit(app)
     install_metrics(app, metrics, refresh=lambda: app.state.runtime.refresh_gauges())
     app.include_router(operations_router())
+    for router in operator_routers():
+        app.include_router(router)
     return app
+
+
+def _operator_context(settings: NodeSettings, spec: NodeSpec) -> OperatorContext:
+    key, _ = settings.credentials().require_signing()
+    return OperatorContext(
+        tables=OperatorTables.of(spec.metadata),
+        node=settings.node,
+        key=key,
+        trust=settings.trust(),
+        api_token=settings.api_token,
+    )
 
 
 def serving_node_app(

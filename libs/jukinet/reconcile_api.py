@@ -8,10 +8,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.api import OperatorAuth, SessionDep
+from jukinet.api import SessionDep, guard
 from jukinet.identity import LgCode
 from jukinet.problems import problem_responses
 from jukinet.reconcile import Entry, digests
+
+Reconciler = guard("reconcile")
 
 __all__ = ["DigestRequest", "EntriesRequest", "EntrySource", "reconcile_router"]
 
@@ -34,7 +36,9 @@ class Digests(BaseModel):
 
 
 def reconcile_router(source: EntrySource) -> APIRouter:
-    router = APIRouter(prefix="/reconcile", tags=["reconciliation"], dependencies=[OperatorAuth])
+    router = APIRouter(
+        prefix="/reconcile", tags=["reconciliation"], dependencies=[guard("reconcile")]
+    )
 
     @router.post(
         "/digests", responses=problem_responses(401, 403, 422), summary="Per-bucket digests"

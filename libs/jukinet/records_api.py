@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.api import OperatorAuth, SessionDep
+from jukinet.api import SessionDep, guard
 from jukinet.identity import IdentityRecord, ResidentCode
 from jukinet.problems import NotFound, problem_response, problem_responses
 from jukinet.records import RecordTables
@@ -52,7 +52,7 @@ async def record_counts(session: AsyncSession, tables: RecordTables) -> dict[str
 
 
 def records_router(tables: RecordTables) -> APIRouter:
-    router = APIRouter(prefix="/records", tags=["records"], dependencies=[OperatorAuth])
+    router = APIRouter(prefix="/records", tags=["records"], dependencies=[guard("records.read")])
 
     @router.post(
         "/lookup",

@@ -1,15 +1,17 @@
-"""The national copy of identity records, the origins already applied, and bus tables."""
+"""The national copy of identity records, the origins already applied, the national
+resident-code registry, and bus tables."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import MetaData, String
+from sqlalchemy import Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jukinet.bus import bus_tables
 from jukinet.db import NAMING_CONVENTION, UtcDateTime
 from jukinet.lookups import lookup_tables
+from jukinet.operators import operator_tables
 from jukinet.records import record_tables
 
 
@@ -20,6 +22,7 @@ class Base(DeclarativeBase):
 bus = bus_tables(Base.metadata)
 records = record_tables(Base.metadata)
 lookups = lookup_tables(Base.metadata)
+operators = operator_tables(Base.metadata)
 
 
 class OriginMessage(Base):
@@ -33,3 +36,18 @@ class OriginMessage(Base):
     forwarded_by: Mapped[str] = mapped_column(String(6))
     token: Mapped[str] = mapped_column(String)
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class CodeRegistryEntry(Base):
+    """Every resident code the agency has designated or seen retired. The primary key is
+    national uniqueness; a row is never deleted, so no code is ever designated twice."""
+
+    __tablename__ = "code_registry"
+    __table_args__ = (Index("ix_code_registry_municipality", "municipality", "status"),)
+
+    code: Mapped[str] = mapped_column(String(11), primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(6))  # designated to, or retired by
+    status: Mapped[str] = mapped_column(String(12))  # designated | retired
+    designation_id: Mapped[str | None] = mapped_column(String(32))
+    designated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

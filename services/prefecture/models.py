@@ -8,6 +8,7 @@ from sqlalchemy.orm import DeclarativeBase
 from jukinet.bus import bus_tables
 from jukinet.db import NAMING_CONVENTION
 from jukinet.lookups import lookup_tables
+from jukinet.operators import operator_tables
 from jukinet.records import record_tables
 
 
@@ -18,3 +19,4 @@ class Base(DeclarativeBase):
 bus = bus_tables(Base.metadata)
 records = record_tables(Base.metadata)
 lookups = lookup_tables(Base.metadata)
+operators = operator_tables(Base.metadata)

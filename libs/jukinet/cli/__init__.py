@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jukinet.cli import bench, broker, db, federation, lookups, pki
+from jukinet.cli import bench, broker, db, federation, lookups, operators, pki
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,7 @@ app.add_typer(broker.app, name="broker")
 app.add_typer(lookups.permissions, name="permissions")
 app.add_typer(lookups.audit, name="audit")
 app.add_typer(lookups.clients, name="clients")
+app.add_typer(operators.app, name="operators")
 app.command()(federation.up)
 app.command()(federation.status)
 app.command()(federation.demo)

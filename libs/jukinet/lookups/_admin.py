@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from jukinet.api import OperatorAuth, SessionDep
+from jukinet.api import SessionDep, guard
 from jukinet.lookups._load import permissions_in_force
 from jukinet.lookups._monitor import reinstate
 from jukinet.lookups._store import LookupTables
@@ -29,7 +29,7 @@ class Alert(BaseModel):
 
 def lookup_admin_router(tables: LookupTables) -> APIRouter:
     router = APIRouter(prefix="/lookup-admin", tags=["lookup administration"])
-    router.dependencies.append(OperatorAuth)
+    router.dependencies.append(guard("lookups.admin"))
 
     @router.get("/permissions", summary="The permission table in force")
     async def permissions(session: SessionDep) -> list[dict[str, Any]]:

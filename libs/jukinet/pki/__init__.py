@@ -9,7 +9,7 @@ from jukinet.pki._errors import (
     UntrustedCertificate,
     WrongPurpose,
 )
-from jukinet.pki._files import read_certificate
+from jukinet.pki._files import read_certificate, read_private_key
 from jukinet.pki._purpose import Purpose
 from jukinet.pki._revocation import RevocationList, fingerprint, revoke
 from jukinet.pki._verify import TrustStore, principal_of
@@ -30,6 +30,7 @@ __all__ = [
     "principal_of",
     "purposes_for",
     "read_certificate",
+    "read_private_key",
     "revoke",
     "utcnow",
 ]

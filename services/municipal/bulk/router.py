@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from jukinet.api import OperatorAuth, SessionDep
+from jukinet.api import SessionDep, guard
 from jukinet.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from municipal.bulk.csvformat import parse_register
 from municipal.bulk.service import import_register
 
-router = APIRouter(prefix="/residents", tags=["residents"], dependencies=[OperatorAuth])
+router = APIRouter(prefix="/residents", tags=["residents"], dependencies=[guard("residents.bulk")])
 MAX_REPORTED = 1000
 
 

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from jukinet.api import OperatorAuth, SessionDep
+from jukinet.api import SessionDep, guard
 from jukinet.problems import problem_responses
 from municipal.disclosures import service
 
-router = APIRouter(prefix="/disclosures", tags=["disclosures"], dependencies=[OperatorAuth])
+router = APIRouter(prefix="/disclosures", tags=["disclosures"], dependencies=[guard("disclosures")])
 
 
 class DisclosureRequestIn(BaseModel):

@@ -1,0 +1,143 @@
+"""`jukinet operators`: create an office's operators and their IC cards, list, unlock,
+and log in with a card (prints a session token)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import MetaData
+
+from jukinet.cli.lookups import DbOpt, with_session
+from jukinet.operators import (
+    IcCard,
+    Role,
+    card_login,
+    card_principal,
+    list_operators,
+    operator_tables,
+    register_operator,
+    replace_card,
+    set_state,
+)
+from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, read_certificate
+from jukinet.principals import Principal
+
+app = typer.Typer(help="An office's operators and their IC cards.", no_args_is_help=True)
+console = Console(width=200)
+TABLES = operator_tables(MetaData())
+NodeOpt = Annotated[str, typer.Option("--node", help="The office's node principal URI.")]
+PkiOpt = Annotated[Path, typer.Option("--pki-root", envvar="JUKINET_PKI")]
+CertOpt = Annotated[
+    Path | None, typer.Option("--cert", help="Register this card certificate instead of issuing")
+]
+PasswordOpt = Annotated[
+    str,
+    typer.Option(
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="JUKINET_OPERATOR_PASSWORD",
+        help="At least 12 characters.",
+    ),
+]
+
+
+def _card(node: Principal, slug: str, pki_root: Path, cert: Path | None, days: int) -> Path:
+    """Issue the operator's card (key and certificate) or take a given certificate."""
+    layout = PkiLayout(pki_root)
+    principal = card_principal(node, slug)
+    if cert is not None:
+        return cert
+    ca = CertificateAuthority.load(layout.ca_dir)
+    layout.issue(ca, principal, validity=dt.timedelta(days=days))
+    return layout.node_dir(principal) / f"{Purpose.SIGN.value}.crt"
+
+
+@app.command()
+def create(
+    slug: str,
+    role: Annotated[Role, typer.Option()],
+    node: NodeOpt,
+    db: DbOpt,
+    password: PasswordOpt,
+    pki_root: PkiOpt = Path("var/pki"),
+    cert: CertOpt = None,
+    card_days: Annotated[int, typer.Option(min=1, max=1825)] = 365,
+) -> None:
+    """Create an operator of the office, with a new IC card (or a given card certificate)."""
+    office = Principal.parse(node)
+    path = _card(office, slug, pki_root, cert, card_days)
+    card = read_certificate(path)
+    with_session(db, lambda s: register_operator(
+        s, TABLES, slug=slug, role=role, password=password, card=card
+    ))  # fmt: skip
+    console.print(f"operator {card_principal(office, slug)} created ({role.value}); card {path}")
+
+
+@app.command()
+def card(
+    slug: str,
+    node: NodeOpt,
+    db: DbOpt,
+    pki_root: PkiOpt = Path("var/pki"),
+    cert: CertOpt = None,
+    card_days: Annotated[int, typer.Option(min=1, max=1825)] = 365,
+) -> None:
+    """Issue and register a new IC card for an operator (the old card stops working)."""
+    office = Principal.parse(node)
+    path = _card(office, slug, pki_root, cert, card_days)
+    certificate = read_certificate(path)
+    if not with_session(db, lambda s: replace_card(s, TABLES, slug, certificate)):
+        console.print(f"[red]no operator {slug}")
+        raise typer.Exit(1)
+    console.print(f"new card for {slug}: {path}")
+
+
+@app.command("list")
+def list_(db: DbOpt) -> None:
+    """The office's operators, their roles and state."""
+    rows = with_session(db, lambda s: list_operators(s, TABLES))
+    table = Table(title="operators")
+    for column in ("operator", "role", "state", "card"):
+        table.add_column(column)
+    for r in rows:
+        state = "disabled" if r["disabled"] else "locked" if r["locked_until"] else "active"
+        table.add_row(r["slug"], r["role"], state, r["card_fingerprint"][:16])
+    console.print(table)
+
+
+@app.command()
+def unlock(slug: str, db: DbOpt) -> None:
+    """Clear an operator's failed attempts and lockout."""
+    if not with_session(db, lambda s: set_state(s, TABLES, slug)):
+        console.print(f"[red]no operator {slug}")
+        raise typer.Exit(1)
+    console.print(f"{slug} unlocked")
+
+
+@app.command()
+def login(
+    slug: str,
+    node: NodeOpt,
+    url: Annotated[str, typer.Option(help="The office's operator API, e.g. http://127.0.0.1:8001")],
+    card_dir: Annotated[Path, typer.Option(exists=True, file_okay=False)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    """Log in with password and IC card; print the session token."""
+
+    async def run() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+            return await card_login(client, Principal.parse(node), slug, password, IcCard(card_dir))
+
+    response = asyncio.run(run())
+    if response.status_code != 200:
+        console.print(f"[red]login refused: {response.json().get('title')}")
+        raise typer.Exit(1)
+    typer.echo(response.json()["token"])

@@ -1,0 +1,58 @@
+"""Operators of an office: password and IC-card login, roles, sessions, lockout, and the
+hash-chained operation log of everything they do."""
+
+from jukinet.operators._api import (
+    OperatorContext,
+    audit_target,
+    guard,
+    install_refusal_audit,
+    record_operation,
+)
+from jukinet.operators._auth import (
+    AuthPolicy,
+    card_principal,
+    challenge_message,
+    hash_password,
+)
+from jukinet.operators._client import IcCard, card_login
+from jukinet.operators._manage import list_operators, register_operator, replace_card, set_state
+from jukinet.operators._model import ANONYMOUS, SYSTEM, Actor, Role, roles_for
+from jukinet.operators._oplog import (
+    Operation,
+    OperationsReport,
+    append_operation,
+    verify_operations,
+)
+from jukinet.operators._routes import operator_routers
+from jukinet.operators._tables import OperatorTables, append_only_sql, operator_tables
+
+__all__ = [
+    "ANONYMOUS",
+    "SYSTEM",
+    "Actor",
+    "AuthPolicy",
+    "IcCard",
+    "Operation",
+    "OperationsReport",
+    "OperatorContext",
+    "OperatorTables",
+    "Role",
+    "append_only_sql",
+    "append_operation",
+    "audit_target",
+    "card_login",
+    "card_principal",
+    "challenge_message",
+    "guard",
+    "hash_password",
+    "install_refusal_audit",
+    "list_operators",
+    "operator_routers",
+    "operator_tables",
+    "record_operation",
+    "register_operator",
+    "replace_card",
+    "roles_for",
+    "set_state",
+    "verify_operations",
+]
