@@ -221,7 +221,9 @@ class IdentityChange(BaseModel):
     """The payload of an ``identity.change`` message: one new version of one record.
 
     ``version`` counts the resident's changes at the municipality (1 for the first);
-    ``previous_code`` is set only for a 住民票コード変更.
+    ``previous_code`` is set only for a 住民票コード変更; ``previous_municipality`` only
+    for a 転入 from another municipality (the person keeps their code, and the tiers hand
+    the record over from that municipality to this one).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -229,6 +231,7 @@ class IdentityChange(BaseModel):
     record: IdentityRecord
     version: int = Field(ge=1, le=1_000_000)
     previous_code: ResidentCode | None = None
+    previous_municipality: LgCode | None = None
     correlation_id: str = Field(min_length=8, max_length=64, pattern=r"^[0-9a-f]+$")
 
     @model_validator(mode="after")
@@ -238,6 +241,11 @@ class IdentityChange(BaseModel):
             raise ValueError("previous_code is given exactly for a code change")
         if self.previous_code == self.record.resident_code:
             raise ValueError("a code change must change the code")
+        if self.previous_municipality is not None:
+            if self.record.change_reason is not ChangeReason.MOVE_IN:
+                raise ValueError("previous_municipality is given only for a move-in")
+            if self.previous_municipality == self.record.municipality:
+                raise ValueError("a move-in comes from another municipality")
         return self
 
 

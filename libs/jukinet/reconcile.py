@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected
-from jukinet.identity import IdentityRecord, ResidentCode, summarize
+from jukinet.identity import ChangeReason, IdentityRecord, ResidentCode, summarize
 from jukinet.records import RecordStatus, RecordTables, repair_records
 
 __all__ = [
@@ -96,12 +96,21 @@ def digests(entries: Iterable[Entry]) -> dict[str, str]:
     return out
 
 
+def _not_moved_out(status: Any, reason: Any) -> Any:
+    """Moved-out records are left out of reconciliation on both sides: after a move the
+    record belongs to the new municipality (and a tier in the old prefecture keeps only the
+    closed copy), so neither side can say alone what the other should hold."""
+    return or_(status != RecordStatus.DELETED.value, reason != ChangeReason.MOVE_OUT.value)
+
+
 async def tier_entries(
     session: AsyncSession, records: RecordTables, municipality: str, bucket: str | None = None
 ) -> list[Entry]:
     r = records.records
     query = select(r).where(
-        r.c.municipality == municipality, r.c.status != RecordStatus.RETIRED.value
+        r.c.municipality == municipality,
+        r.c.status != RecordStatus.RETIRED.value,
+        _not_moved_out(r.c.status, r.c.change_reason),
     )
     if bucket is not None:
         query = query.where(r.c.resident_code.like(f"{bucket}%"))

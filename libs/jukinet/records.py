@@ -134,13 +134,46 @@ def _owned(current: dict[str, Any] | None, municipality: str) -> bool:
     return current is None or current["municipality"] == municipality
 
 
-def _supersedes(current: dict[str, Any] | None, change: IdentityChange) -> bool:
-    """Whether ``change`` becomes the current record: a first record, or a newer version
-    from the municipality that holds it. (Moves between municipalities are an explicit
-    protocol of their own; a change never takes over another municipality's record.)"""
-    if not _owned(current, change.record.municipality):
-        raise ForeignResident("the record is held by another municipality")
-    return current is None or bool(change.version > current["version"])
+def _supersedes(
+    current: dict[str, Any] | None, change: IdentityChange, former: set[tuple[str, str]]
+) -> bool:
+    """Whether ``change`` becomes the current record: a first record, a newer version from
+    the municipality that holds it, or a 転入 that names the holder as the municipality the
+    person came from (the record is handed over). The old municipality's 転出 that follows
+    such a hand-over is history only. Any other change to another municipality's record
+    is refused: a municipality never takes over a resident by itself."""
+    if current is None:
+        return True
+    holder, mine = current["municipality"], change.record.municipality
+    if holder == mine:
+        return bool(change.version > current["version"])
+    if change.previous_municipality is not None and change.previous_municipality == holder:
+        return True
+    if (
+        change.record.change_reason is ChangeReason.MOVE_OUT
+        and (change.record.resident_code, mine) in former
+    ):
+        return False
+    raise ForeignResident("the record is held by another municipality")
+
+
+async def _former_holders(
+    session: AsyncSession, tables: RecordTables, changes: Sequence[IdentityChange]
+) -> set[tuple[str, str]]:
+    """(code, municipality) pairs of the batch's move-outs that the history shows the
+    municipality once held — one indexed read, and only when the batch has move-outs."""
+    codes = {
+        c.record.resident_code for c in changes if c.record.change_reason is ChangeReason.MOVE_OUT
+    }
+    if not codes:
+        return set()
+    h = tables.history
+    rows = await session.execute(
+        select(h.c.resident_code, h.c.municipality)
+        .where(h.c.resident_code.in_(sorted(codes)))
+        .distinct()
+    )
+    return {(r.resident_code, r.municipality) for r in rows}
 
 
 PER_CHANGE_LOG_LIMIT = 10
@@ -170,6 +203,7 @@ async def apply_changes(
     codes = {c.record.resident_code for c in changes}
     codes |= {c.previous_code for c in changes if c.previous_code}
     current = await _load(session, tables, codes)
+    former = await _former_holders(session, tables, changes)
     existing = set(current)
     dirty: set[str] = set()
     history, applied = [], 0
@@ -180,7 +214,7 @@ async def apply_changes(
                 raise ForeignResident("the retired code is held by another municipality")
             current[change.previous_code] |= {"status": RecordStatus.RETIRED.value}
             dirty.add(change.previous_code)
-        if _supersedes(current.get(change.record.resident_code), change):
+        if _supersedes(current.get(change.record.resident_code), change, former):
             current[change.record.resident_code] = _row(change, origin_message_id, now)
             dirty.add(change.record.resident_code)
             applied += 1

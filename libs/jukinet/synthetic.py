@@ -36,7 +36,7 @@ class SyntheticResidents:
         first, first_kana, _ = pair
         birth = f.date_of_birth(minimum_age=0, maximum_age=100)
         change = birth if reason == "birth" else _after(birth, self._random)
-        return {
+        body = {
             "name": f"{last} {first}",
             "name_kana": f"{last_kana} {first_kana}",
             "birth_date": birth.isoformat(),
@@ -45,14 +45,27 @@ class SyntheticResidents:
             "reason": reason,
             "change_date": change.isoformat(),
         }
+        if reason in _NOTIFIED:
+            body["notified_on"] = min(change + dt.timedelta(days=self._random.randint(0, 14)),
+                                      _today()).isoformat()  # fmt: skip
+        if reason == "move_in":  # from abroad: a new resident code is drawn
+            body["previous_address"] = "アメリカ合衆国カリフォルニア州サンノゼ市"
+        return body
 
     def address(self, municipality: str) -> str:
         place = MUNICIPALITY_NAMES.get(municipality, "")
         return f"{place}{self._faker.town()}{self._faker.chome()}{self._faker.ban()}"
 
 
+_NOTIFIED = {"birth", "move_in"}  # recording reasons entered on a resident's notification
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
 def _after(birth: dt.date, rng: random.Random) -> dt.date:
-    today = dt.datetime.now(dt.UTC).date()
+    today = _today()
     span = max((today - birth).days, 0)
     return birth + dt.timedelta(days=rng.randint(0, span))
 

@@ -15,17 +15,21 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected
+from jukinet.codepool import CODE_POOL_BATCH
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.node_app import node_app
-from jukinet.principals import AGENCY
+from jukinet.pki import utcnow
+from jukinet.principals import AGENCY, PrincipalKind
 from jukinet.reconcile_api import reconcile_router
 from municipal.bulk.router import router as bulk_router
-from municipal.codes import refill_pool
+from municipal.codes import PoolPolicy, pool_status, receive_codes, request_refill
 from municipal.disclosures.router import router as disclosures_router
 from municipal.disclosures.service import RESPONSE_BATCH, record_answers
 from municipal.models import Base, Resident, bus
+from municipal.moves import MOVE_IN_NOTICE_BATCH, apply_move_in_notices
 from municipal.reconcile import municipal_entries, repair_router
+from municipal.residents.router import household_router
 from municipal.residents.router import router as residents_router
 from municipal.settings import MunicipalSettings
 
@@ -38,12 +42,19 @@ async def _apply(session: AsyncSession, message: SignedMessage, opener: Opener) 
     if message.type == RESPONSE_BATCH:
         await record_answers(session, message)
         return
+    if message.type == CODE_POOL_BATCH:
+        await receive_codes(session, message)
+        return
+    if message.type == MOVE_IN_NOTICE_BATCH:
+        await apply_move_in_notices(session, message.audience, message)
+        return
     raise Rejected("unsupported_type", f"municipalities do not accept {message.type}")
 
 
 async def _counts(session: AsyncSession) -> dict[str, Any]:
     rows = await session.execute(select(Resident.status, func.count()).group_by(Resident.status))
-    return {"residents": {row[0]: row[1] for row in rows}}
+    residents = {row[0]: row[1] for row in rows}
+    return {"residents": residents, "code_pool": await pool_status(session)}
 
 
 SPEC = NodeSpec(
@@ -56,34 +67,52 @@ SPEC = NodeSpec(
 )
 
 
-async def _keep_pool_filled(runtime: NodeRuntime, target: int) -> None:
-    """Refill the code pool in the background whenever it falls below half its target."""
+async def _keep_pool_filled(runtime: NodeRuntime, policy: PoolPolicy, every: float) -> None:
+    """Ask the agency for codes whenever the pool runs low. The first round runs at once:
+    a new municipality has no codes until the agency's first designation arrives."""
     while True:
-        await asyncio.sleep(2.0)
         try:
             async with runtime.sessions() as session, session.begin():
-                await refill_pool(session, target, low_water=target // 2)
+                request = await request_refill(session, policy, now=utcnow())
+            if request is not None:
+                runtime.notify_outbox()
+                log.info(
+                    "codes requested: request=%s wanted=%d remaining=%d",
+                    request.request_id,
+                    request.wanted,
+                    request.remaining,
+                )
         except Exception as exc:  # retried on the next round
-            log.warning("code pool refill failed: %s", type(exc).__name__)
+            log.warning("code pool refill request failed: %s", type(exc).__name__)
+        await asyncio.sleep(every)
 
 
 def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     settings = settings or MunicipalSettings(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
     node = settings.node
     spec = dataclasses.replace(
-        SPEC, accepts=lambda sender: sender in (AGENCY, node.prefecture_of)
-    )  # disclosure answers; move-in notices and code pools arrive with the counter work
+        SPEC,
+        accepts=lambda sender: (
+            sender in (AGENCY, node.prefecture_of) or sender.kind is PrincipalKind.MUNICIPALITY
+        ),
+    )  # disclosure answers and code pools; move-in notices from any municipality
+
+    policy = PoolPolicy(
+        target=settings.code_pool_target,
+        low_water=settings.pool_low_water,
+        timeout=settings.code_refill_timeout,
+    )
 
     async def start_pool(runtime: NodeRuntime) -> Callable[[], object]:
-        async with runtime.sessions() as session, session.begin():
-            await refill_pool(session, settings.code_pool_target)
-        refiller = asyncio.create_task(_keep_pool_filled(runtime, settings.code_pool_target))
+        every = settings.code_pool_check_seconds
+        refiller = asyncio.create_task(_keep_pool_filled(runtime, policy, every))
         return refiller.cancel
 
     title = f"jukinet municipal service ({node.code})"
     app = node_app(settings, spec, title=title, on_start=start_pool)
     app.include_router(bulk_router)  # before /residents/{id} routes
     app.include_router(residents_router)
+    app.include_router(household_router)
     app.include_router(disclosures_router)
     app.include_router(reconcile_router(lambda s, m, b: municipal_entries(s, node, m, b)))
     app.include_router(repair_router)

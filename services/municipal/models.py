@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jukinet.bus import bus_tables
 from jukinet.db import NAMING_CONVENTION, UtcDateTime
+from jukinet.operators import operator_tables
 
 
 class Base(DeclarativeBase):
@@ -16,6 +17,7 @@ class Base(DeclarativeBase):
 
 
 bus = bus_tables(Base.metadata)
+operators = operator_tables(Base.metadata)
 
 
 class Resident(Base):
@@ -36,6 +38,29 @@ class Resident(Base):
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # The rest of the register: it never leaves the municipality (the nationwide copy
+    # carries some of it, never 本籍 or 筆頭者).
+    household_id: Mapped[str | None] = mapped_column(String(32), index=True)  # households.id
+    relation: Mapped[str | None] = mapped_column(String(20))  # 続柄 to the household head
+    became_resident_on: Mapped[dt.date | None] = mapped_column(Date)  # 住民となった年月日
+    notified_on: Mapped[dt.date | None] = mapped_column(Date)  # 届出年月日 of the last change
+    previous_address: Mapped[str | None] = mapped_column(String(300))  # 前住所
+    previous_municipality: Mapped[str | None] = mapped_column(String(6))
+    next_address: Mapped[str | None] = mapped_column(String(300))  # 転出先
+    next_municipality: Mapped[str | None] = mapped_column(String(6))
+    registered_domicile: Mapped[str | None] = mapped_column(String(300))  # 本籍
+    family_register_head: Mapped[str | None] = mapped_column(String(100))  # 筆頭者
+
+
+class Household(Base):
+    """A household (世帯): its head and address. Members point at it with their relation."""
+
+    __tablename__ = "households"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    head_id: Mapped[str | None] = mapped_column(String(32))  # a resident id
+    address: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class ResidentVersion(Base):
@@ -53,16 +78,34 @@ class ResidentVersion(Base):
     record: Mapped[str] = mapped_column(Text)
     correlation_id: Mapped[str] = mapped_column(String(32))
     recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # the change's register data: notification date, previous/next address, household,
+    # the operator who made it (JSON; kept here, never sent)
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class CodePoolEntry(Base):
-    """Resident codes available to this municipality; drawn at random, never reused."""
+    """Resident codes the agency designated to this municipality; drawn at random, never
+    reused (a drawn code keeps its row)."""
 
     __tablename__ = "code_pool"
     __table_args__ = (Index("ix_code_pool_undrawn", "drawn_at", "code"),)
 
     code: Mapped[str] = mapped_column(String(11), primary_key=True)
     drawn_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    designation_id: Mapped[str | None] = mapped_column(String(32))  # None: made locally
+
+
+class CodeRequest(Base):
+    """A refill request sent to the agency, remembered so that the pool is not asked for
+    again while an answer is on its way."""
+
+    __tablename__ = "code_pool_requests"
+
+    request_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wanted: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    designation_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Disclosure(Base):

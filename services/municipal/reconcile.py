@@ -10,14 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.api import OperatorAuth, SessionDep
+from jukinet.api import SessionDep, guard
 from jukinet.bus import enqueue
-from jukinet.identity import ResidentCode
+from jukinet.identity import ChangeReason, ResidentCode
 from jukinet.principals import Principal
 from jukinet.problems import Forbidden, problem_responses
 from jukinet.reconcile import REPAIR_MESSAGE_TYPE, Entry, RepairPayload, RepairRecord, entry
 from municipal.models import Resident, bus
-from municipal.residents.service import identity_record
+from municipal.residents.emit import identity_record
+
+Reconciler = guard("reconcile")
 
 __all__ = ["municipal_entries", "repair_router"]
 
@@ -29,7 +31,10 @@ async def municipal_entries(
 ) -> list[Entry]:
     if municipality != node.code:
         raise Forbidden("a municipality reconciles only its own register")
-    query = select(Resident)
+    moved_out = (Resident.status == "deleted") & (
+        Resident.change_reason == ChangeReason.MOVE_OUT.value
+    )
+    query = select(Resident).where(~moved_out)  # as tier_entries: they belong to the new town
     if bucket is not None:
         query = query.where(Resident.resident_code.like(f"{bucket}%"))
     residents = await session.scalars(query.order_by(Resident.resident_code))
@@ -45,7 +50,9 @@ class RepairRequest(BaseModel):
     codes: list[ResidentCode] = Field(min_length=1, max_length=10_000)
 
 
-repair_router = APIRouter(prefix="/reconcile", tags=["reconciliation"], dependencies=[OperatorAuth])
+repair_router = APIRouter(
+    prefix="/reconcile", tags=["reconciliation"], dependencies=[guard("reconcile")]
+)
 
 
 @repair_router.post(

@@ -31,7 +31,7 @@ def client(name: str) -> Principal:
 def person(name: str, kana: str, birth: str, sex: str, address: str) -> dict[str, Any]:
     return {
         "name": name, "name_kana": kana, "birth_date": birth, "sex": sex,
-        "address": address, "reason": "birth", "change_date": birth,
+        "address": address, "reason": "birth", "change_date": birth, "notified_on": birth,
     }  # fmt: skip
 
 

@@ -71,7 +71,10 @@ async def change(
     client: httpx.AsyncClient, rid: str, body: dict[str, Any], pd: PersonalData
 ) -> dict[str, Any]:
     pd.add_body(body)
-    r = await client.post(f"/residents/{rid}/changes", json={"change_date": TODAY, **body})
+    body = {"change_date": TODAY, "notified_on": TODAY, **body}
+    if body["reason"] == "move_out":
+        body["next_address"] = "北海道札幌市中央区北1条西2丁目"
+    r = await client.post(f"/residents/{rid}/changes", json=body)
     assert r.status_code == 200, r.text
     pd.add(r.json()["resident_code"])
     return dict(r.json())
@@ -148,7 +151,12 @@ async def test_a_deleted_record_cannot_be_changed(
         await change(client, resident["id"], {"reason": "death"}, personal_data)
         r = await client.post(
             f"/residents/{resident['id']}/changes",
-            json={"reason": "in_town_move", "change_date": TODAY, "address": "どこか"},
+            json={
+                "reason": "in_town_move",
+                "change_date": TODAY,
+                "notified_on": TODAY,
+                "address": "どこか",
+            },
         )
     assert r.status_code == 409
     assert r.headers["content-type"] == "application/problem+json"

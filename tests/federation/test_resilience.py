@@ -52,7 +52,7 @@ class Burst:
         self.pd.add(r.json()["resident_code"])
         self.done += 1
         for _ in range(self.moves):
-            move = {"reason": "in_town_move", "change_date": TODAY}
+            move = {"reason": "in_town_move", "change_date": TODAY, "notified_on": TODAY}
             move["address"] = self.people.address(town.code)
             self.pd.add(move["address"])
             async with self.gate:

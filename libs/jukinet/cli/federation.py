@@ -168,7 +168,8 @@ async def _change(
 ) -> None:
     import datetime as dt
 
-    body = {"change_date": dt.date.today().isoformat(), **body}
+    today = dt.date.today().isoformat()
+    body = {"change_date": today, "notified_on": today, **body}
     r = await client.post(f"{url}/residents/{resident['id']}/changes", json=body)
     r.raise_for_status()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from jukinet.identity import summarize
-from municipal.residents.schemas import RegisterResident
+from municipal.residents.schemas import MigratedResident
 
 __all__ = ["COLUMNS", "RowError", "parse_register"]
 
@@ -32,13 +32,13 @@ class RowError:
     problem: str
 
 
-def parse_register(text: str) -> tuple[list[RegisterResident], list[RowError]]:
+def parse_register(text: str) -> tuple[list[MigratedResident], list[RowError]]:
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     missing = [c for c in REQUIRED if c not in header]
     if missing or any(c not in COLUMNS for c in header):
         return [], [RowError(1, f"header must hold {', '.join(COLUMNS)}; missing {missing}")]
-    rows: list[RegisterResident] = []
+    rows: list[MigratedResident] = []
     errors: list[RowError] = []
     for index, raw in enumerate(reader):
         line = index + 2  # the header is line 1
@@ -46,7 +46,7 @@ def parse_register(text: str) -> tuple[list[RegisterResident], list[RowError]]:
             errors.append(RowError(line, f"more than {MAX_ROWS} rows"))
             break
         try:
-            rows.append(RegisterResident.model_validate(_body(raw)))
+            rows.append(MigratedResident.model_validate(_body(raw)))
         except ValidationError as exc:
             errors.append(RowError(line, summarize(exc)))
     return rows, errors

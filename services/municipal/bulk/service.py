@@ -14,7 +14,7 @@ from jukinet.ids import generate_resident_code
 from jukinet.pki import utcnow
 from jukinet.principals import Principal
 from municipal.models import CodePoolEntry, Resident, ResidentVersion, bus
-from municipal.residents.schemas import RegisterResident
+from municipal.residents.schemas import MigratedResident
 
 __all__ = ["import_register"]
 
@@ -22,7 +22,7 @@ _CHUNK = 5000
 
 
 async def import_register(
-    session: AsyncSession, node: Principal, rows: list[RegisterResident]
+    session: AsyncSession, node: Principal, rows: list[MigratedResident]
 ) -> int:
     """Record every row (each with a fresh random code) and queue its change."""
     now = utcnow()
@@ -58,7 +58,7 @@ async def _fresh_codes(session: AsyncSession, count: int) -> list[str]:
 async def _insert_chunk(
     session: AsyncSession,
     node: Principal,
-    rows: list[RegisterResident],
+    rows: list[MigratedResident],
     codes: list[str],
     now: dt.datetime,
 ) -> None:

@@ -3,42 +3,118 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from jukinet.api import OperatorAuth, SessionDep
+from jukinet.api import SessionDep, guard
+from jukinet.operators import Actor, audit_target
 from jukinet.problems import problem_responses
-from municipal.residents import service
-from municipal.residents.schemas import ChangeResident, RegisterResident, ResidentOut
+from municipal.residents import households, service
+from municipal.residents.roles import require_ex_officio_role
+from municipal.residents.schemas import (
+    OPAQUE_ID,
+    ChangeResident,
+    HistoryOut,
+    HouseholdOut,
+    MoveHousehold,
+    RegisterResident,
+    ResidentOut,
+)
 
-router = APIRouter(prefix="/residents", tags=["residents"], dependencies=[OperatorAuth])
+router = APIRouter(prefix="/residents", tags=["residents"])
+household_router = APIRouter(prefix="/households", tags=["residents"])
+
+Writer = guard("residents.write")
+Reader = guard("residents.read")
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Record a resident (記載)",
 )
-async def register(body: RegisterResident, session: SessionDep, request: Request) -> ResidentOut:
-    resident = await service.register(session, request.app.state.runtime.node, body)
+async def register(
+    body: RegisterResident, session: SessionDep, request: Request, actor: Actor = Writer
+) -> ResidentOut:
+    require_ex_officio_role(actor, body.reason)
+    node = request.app.state.runtime.node
+    resident = await service.register(session, node, body, actor.name)
+    audit_target(request, resident.id)
     return ResidentOut.model_validate(resident)
 
 
-@router.get("/{resident_id}", responses=problem_responses(401, 404), summary="One resident")
-async def get(resident_id: str, session: SessionDep) -> ResidentOut:
+@router.get("/{resident_id}", responses=problem_responses(401, 403, 404), summary="One resident")
+async def get(resident_id: str, session: SessionDep, _: Actor = Reader) -> ResidentOut:
     return ResidentOut.model_validate(await service.get_resident(session, resident_id))
+
+
+@router.get(
+    "/{resident_id}/history",
+    responses=problem_responses(401, 403, 404),
+    summary="Every version of the resident's record (corrections keep the old versions)",
+)
+async def history(resident_id: str, session: SessionDep, _: Actor = Reader) -> list[HistoryOut]:
+    await service.get_resident(session, resident_id)
+    return [HistoryOut.model_validate(v) for v in await households.history(session, resident_id)]
 
 
 @router.post(
     "/{resident_id}/changes",
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Modify (修正) or delete (消除) a resident's identity record",
 )
 async def change(
-    resident_id: str, body: ChangeResident, session: SessionDep, request: Request
+    resident_id: str,
+    body: ChangeResident,
+    session: SessionDep,
+    request: Request,
+    actor: Actor = Writer,
 ) -> ResidentOut:
+    require_ex_officio_role(actor, body.reason)
     node = request.app.state.runtime.node
-    resident = await service.apply_change(session, node, resident_id, body)
+    resident = await service.apply_change(session, node, resident_id, body, actor.name)
     return ResidentOut.model_validate(resident)
 
 
-__all__ = ["router"]
+@router.post(
+    "/{resident_id}/household",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Change household (世帯変更)",
+)
+async def move_household(
+    resident_id: str, body: MoveHousehold, session: SessionDep, _: Actor = Writer
+) -> ResidentOut:
+    resident = await service.get_resident(session, resident_id)
+    await households.move_household(session, resident, body)
+    return ResidentOut.model_validate(resident)
+
+
+class NewHead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resident_id: str = Field(pattern=OPAQUE_ID)
+
+
+@household_router.get("/{household_id}", responses=problem_responses(401, 403, 404))
+async def household(household_id: str, session: SessionDep, _: Actor = Reader) -> HouseholdOut:
+    found, members = await households.household_of(session, household_id)
+    return HouseholdOut(
+        id=found.id,
+        head_id=found.head_id,
+        address=found.address,
+        members=[ResidentOut.model_validate(m) for m in members],
+    )
+
+
+@household_router.post(
+    "/{household_id}/head",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Change the head of the household (世帯主変更)",
+)
+async def change_head(
+    household_id: str, body: NewHead, session: SessionDep, _: Actor = Writer
+) -> HouseholdOut:
+    await households.change_head(session, household_id, body.resident_id)
+    return await household(household_id, session, _)
+
+
+__all__ = ["household_router", "router"]

@@ -1,24 +1,128 @@
-"""Request and response bodies of the residents API."""
+"""Request and response bodies of the residents API, and the rules each change reason
+sets for its data (DESIGN.md, 異動事由): which dates, which addresses, which household."""
 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from jukinet.identity import (
     Address,
     ChangeCategory,
     ChangeReason,
     Kana,
+    LgCode,
     Name,
     ResidentCode,
     Sex,
 )
 
+HEAD = "世帯主"
+# Reasons entered on a resident's notification (届出): the notification date is required.
+# The others are entered ex officio or on a notice from another office.
+NOTIFIED = frozenset(
+    {
+        ChangeReason.MOVE_IN,
+        ChangeReason.BIRTH,
+        ChangeReason.MOVE_OUT,
+        ChangeReason.DEATH,
+        ChangeReason.IN_TOWN_MOVE,
+        ChangeReason.NAME_CHANGE,
+        ChangeReason.CODE_CHANGE,
+    }
+)
+OPAQUE_ID = r"^[0-9a-f]{32}$"
+
+
+def _relation(value: str) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value or not all(unicodedata.category(ch) == "Lo" for ch in value):
+        raise ValueError("a relation (続柄) is written in kanji or kana, e.g. 妻, 子, 同居人")
+    return value
+
+
+Relation = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_relation)]
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)  # JST runs ahead of UTC
+
+
+def _check_notification(reason: ChangeReason, event: dt.date, notified: dt.date | None) -> None:
+    if reason in NOTIFIED and notified is None:
+        raise ValueError(f"{reason.value} is entered on a notification: notified_on is required")
+    if notified is not None and not (notified <= _today()):
+        raise ValueError("notified_on cannot be in the future")
+    early_allowed = reason is ChangeReason.MOVE_OUT  # 転出届 comes before the move
+    if notified is not None and notified < event and not early_allowed:
+        raise ValueError("notified_on cannot come before the event (change_date)")
+
 
 class RegisterResident(BaseModel):
-    """Record a resident (記載): birth, move-in, ex-officio record, naturalisation…"""
+    """Record a resident (記載): birth, move-in, ex-officio record, naturalisation…
+
+    A move-in from another municipality keeps the person's resident code (from the
+    転出証明書) and names that municipality, which is then notified (転入通知). Without
+    ``household_id`` the resident heads a new household (世帯主)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    name_kana: Kana | None = None
+    birth_date: dt.date
+    sex: Sex
+    address: Address
+    reason: ChangeReason
+    change_date: dt.date
+    notified_on: dt.date | None = None
+    household_id: str | None = Field(None, pattern=OPAQUE_ID)
+    relation: Relation | None = None
+    previous_address: Address | None = None
+    previous_municipality: LgCode | None = None
+    resident_code: ResidentCode | None = None
+    registered_domicile: Address | None = None
+    family_register_head: Name | None = None
+
+    @model_validator(mode="after")
+    def _fits_the_reason(self) -> RegisterResident:
+        reason = self.reason
+        if reason.category is not ChangeCategory.RECORD:
+            raise ValueError("registering a resident needs a recording reason")
+        if not self.birth_date <= self.change_date:
+            raise ValueError("change_date cannot come before the birth date")
+        if reason is ChangeReason.BIRTH and self.change_date != self.birth_date:
+            raise ValueError("a birth is recorded with the birth date as change_date")
+        _check_notification(reason, self.change_date, self.notified_on)
+        self._check_move_in()
+        self._check_household()
+        return self
+
+    def _check_move_in(self) -> None:
+        moving_in = self.reason is ChangeReason.MOVE_IN
+        if moving_in and self.previous_address is None:
+            raise ValueError("a move-in needs previous_address (前住所)")
+        if not moving_in and (self.previous_municipality or self.resident_code):
+            raise ValueError("previous_municipality and resident_code belong to a move-in")
+        if (self.previous_municipality is None) != (self.resident_code is None):
+            raise ValueError(
+                "a move-in from another municipality gives both previous_municipality and "
+                "the person's resident_code; from abroad, neither"
+            )
+
+    def _check_household(self) -> None:
+        if self.household_id is not None and self.relation in (None, HEAD):
+            raise ValueError("joining a household needs the relation to its head")
+        if self.household_id is None and self.relation not in (None, HEAD):
+            raise ValueError("a resident without household_id heads a new household")
+
+
+class MigratedResident(BaseModel):
+    """One row of an existing register being migrated (bulk import): the record as it
+    stands. The counter's rules for a new entry (notification date, previous address…)
+    were applied when the old system recorded it; their papers stay in its files."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,9 +135,11 @@ class RegisterResident(BaseModel):
     change_date: dt.date
 
     @model_validator(mode="after")
-    def _is_a_recording(self) -> RegisterResident:
+    def _is_a_recording(self) -> MigratedResident:
         if self.reason.category is not ChangeCategory.RECORD:
-            raise ValueError("registering a resident needs a recording reason")
+            raise ValueError("a migrated resident carries a recording reason")
+        if not self.birth_date <= self.change_date:
+            raise ValueError("change_date cannot come before the birth date")
         return self
 
 
@@ -44,17 +150,26 @@ class ChangeResident(BaseModel):
 
     reason: ChangeReason
     change_date: dt.date
+    notified_on: dt.date | None = None
     name: Name | None = None
     name_kana: Kana | None = None
     address: Address | None = None
     birth_date: dt.date | None = None
     sex: Sex | None = None
+    next_address: Address | None = None
+    next_municipality: LgCode | None = None
 
     @model_validator(mode="after")
     def _fits_the_reason(self) -> ChangeResident:
         reason = self.reason
         if reason.category is ChangeCategory.RECORD:
             raise ValueError("a recording reason registers a new resident")
+        _check_notification(reason, self.change_date, self.notified_on)
+        moving_out = reason is ChangeReason.MOVE_OUT
+        if moving_out and self.next_address is None:
+            raise ValueError("a move-out needs next_address (転出先)")
+        if not moving_out and (self.next_address or self.next_municipality):
+            raise ValueError("next_address and next_municipality belong to a move-out")
         given = {
             field
             for field in ("name", "name_kana", "address", "birth_date", "sex")
@@ -84,6 +199,22 @@ _ALLOWED = {
 }
 
 
+class MoveHousehold(BaseModel):
+    """世帯変更: join another household of this municipality, or head a new one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: str | None = Field(None, pattern=OPAQUE_ID)
+    relation: Relation
+    change_date: dt.date
+
+    @model_validator(mode="after")
+    def _head_or_member(self) -> MoveHousehold:
+        if (self.household_id is None) != (self.relation == HEAD):
+            raise ValueError("a new household is headed by the resident (relation 世帯主)")
+        return self
+
+
 class ResidentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -96,5 +227,34 @@ class ResidentOut(BaseModel):
     address: str
     change_reason: ChangeReason
     change_date: dt.date
+    notified_on: dt.date | None
     status: str
     version: int
+    household_id: str | None
+    relation: str | None
+    became_resident_on: dt.date | None
+    previous_address: str | None
+    previous_municipality: str | None
+    next_address: str | None
+    next_municipality: str | None
+    registered_domicile: str | None
+    family_register_head: str | None
+
+
+class HouseholdOut(BaseModel):
+    id: str
+    head_id: str | None
+    address: str
+    members: list[ResidentOut]
+
+
+class HistoryOut(BaseModel):
+    """One version of the resident's record, as recorded (corrections keep the old)."""
+
+    version: int
+    change_reason: ChangeReason
+    change_date: dt.date
+    resident_code: str
+    record: dict[str, object]
+    detail: dict[str, object] | None
+    recorded_at: dt.datetime

@@ -1,28 +1,29 @@
 """Recording, modifying and deleting residents: each change, its history row and its
-outbox item commit together (the caller's transaction)."""
+outbox items commit together (the caller's transaction).
+
+A move-in from another municipality keeps the person's code and sends that municipality
+a 転入通知 (see municipal.moves); a move-in by someone who once lived here reopens their
+old record, so one person has one record and one history per municipality.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.bus import enqueue
-from jukinet.identity import (
-    CHANGE_MESSAGE_TYPE,
-    ChangeCategory,
-    ChangeReason,
-    IdentityChange,
-    IdentityRecord,
-    Sex,
-)
+from jukinet.identity import ChangeCategory, ChangeReason
 from jukinet.pki import utcnow
 from jukinet.principals import Principal
 from jukinet.problems import Conflict, NotFound
 from municipal.codes import draw_code
-from municipal.models import Resident, ResidentVersion, bus
-from municipal.residents.schemas import ChangeResident, RegisterResident
+from municipal.models import Household, Resident
+from municipal.moves import send_move_in_notice
+from municipal.residents.emit import emit
+from municipal.residents.schemas import HEAD, ChangeResident, RegisterResident
 
 __all__ = ["ResidentDeleted", "apply_change", "get_resident", "register"]
 
@@ -34,26 +35,66 @@ class ResidentDeleted(Conflict):
     title = "The resident's record is deleted (消除)"
 
 
-async def register(session: AsyncSession, node: Principal, body: RegisterResident) -> Resident:
-    now = utcnow()
-    resident = Resident(
-        id=uuid.uuid4().hex,
-        resident_code=await draw_code(session),
-        name=body.name,
-        name_kana=body.name_kana,
-        birth_date=body.birth_date,
-        sex=body.sex.value,
-        address=body.address,
-        change_reason=body.reason.value,
-        change_date=body.change_date,
-        status="live",
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
+class AlreadyRegistered(Conflict):
+    type = "already-registered"
+    title = "The person is already registered here"
+
+
+async def register(
+    session: AsyncSession, node: Principal, body: RegisterResident, actor: str
+) -> Resident:
+    resident = await _reopened(session, body) or Resident(id=uuid.uuid4().hex, version=0)
+    resident.resident_code = body.resident_code or await draw_code(session)
+    for field in ("name", "name_kana", "birth_date", "address", "notified_on"):
+        setattr(resident, field, getattr(body, field))
+    for field in ("previous_address", "previous_municipality"):
+        setattr(resident, field, getattr(body, field))
+    resident.registered_domicile = body.registered_domicile
+    resident.family_register_head = body.family_register_head
+    resident.sex = body.sex.value
+    resident.change_reason = body.reason.value
+    resident.change_date = body.change_date
+    resident.became_resident_on = body.change_date
+    resident.next_address = resident.next_municipality = None
+    resident.status = "live"
+    resident.version += 1
+    resident.created_at = resident.created_at or utcnow()
+    resident.updated_at = utcnow()
+    await _join_household(session, resident, body.household_id, body.relation or HEAD)
     session.add(resident)
-    await _emit(session, node, resident, previous_code=None)
+    detail = _detail(body, actor, ("notified_on", "previous_address", "previous_municipality"))
+    await emit(session, node, resident, previous_municipality=body.previous_municipality,
+               detail=detail)  # fmt: skip
+    if body.previous_municipality is not None:
+        previous = Principal.municipality(body.previous_municipality)
+        await send_move_in_notice(session, node, resident, previous)
     return resident
+
+
+async def _reopened(session: AsyncSession, body: RegisterResident) -> Resident | None:
+    """The earlier record of someone moving back in with their code, if any."""
+    if body.resident_code is None:
+        return None
+    query = select(Resident).where(Resident.resident_code == body.resident_code)
+    earlier = (await session.scalars(query.with_for_update())).first()
+    if earlier is not None and earlier.status == "live":
+        raise AlreadyRegistered("a live record with this resident code exists here")
+    return earlier
+
+
+async def _join_household(
+    session: AsyncSession, resident: Resident, household_id: str | None, relation: str
+) -> None:
+    if household_id is None:
+        household = Household(
+            id=uuid.uuid4().hex, head_id=resident.id, address=resident.address, created_at=utcnow()
+        )
+        session.add(household)
+        resident.household_id, resident.relation = household.id, HEAD
+        return
+    if await session.get(Household, household_id) is None:
+        raise NotFound("no such household in this municipality")
+    resident.household_id, resident.relation = household_id, relation
 
 
 async def get_resident(session: AsyncSession, resident_id: str) -> Resident:
@@ -64,7 +105,7 @@ async def get_resident(session: AsyncSession, resident_id: str) -> Resident:
 
 
 async def apply_change(
-    session: AsyncSession, node: Principal, resident_id: str, body: ChangeResident
+    session: AsyncSession, node: Principal, resident_id: str, body: ChangeResident, actor: str
 ) -> Resident:
     resident = await session.get(Resident, resident_id, with_for_update=True)
     if resident is None:
@@ -81,62 +122,24 @@ async def apply_change(
             setattr(resident, field, value)
     if body.sex is not None:
         resident.sex = body.sex.value
+    if body.reason is ChangeReason.MOVE_OUT:
+        resident.next_address, resident.next_municipality = (
+            body.next_address,
+            body.next_municipality,
+        )
     resident.change_reason = body.reason.value
     resident.change_date = body.change_date
+    resident.notified_on = body.notified_on
     if body.reason.category is ChangeCategory.DELETE:
         resident.status = "deleted"
     resident.version += 1
     resident.updated_at = utcnow()
-    await _emit(session, node, resident, previous_code=previous_code)
+    detail = _detail(body, actor, ("notified_on", "next_address", "next_municipality"))
+    await emit(session, node, resident, previous_code=previous_code, detail=detail)
     return resident
 
 
-def identity_record(node: Principal, resident: Resident) -> IdentityRecord:
-    return IdentityRecord(
-        resident_code=resident.resident_code,
-        municipality=node.code,
-        name=resident.name,
-        name_kana=resident.name_kana,
-        birth_date=resident.birth_date,
-        sex=Sex(resident.sex),
-        address=resident.address,
-        change_reason=ChangeReason(resident.change_reason),
-        change_date=resident.change_date,
-    )
-
-
-async def _emit(
-    session: AsyncSession, node: Principal, resident: Resident, previous_code: str | None
-) -> None:
-    """The history row and the outbox item, in the same transaction as the change."""
-    record = identity_record(node, resident)
-    change = IdentityChange(
-        record=record,
-        version=resident.version,
-        previous_code=previous_code,
-        correlation_id=uuid.uuid4().hex,
-    )
-    session.add(
-        ResidentVersion(
-            resident_id=resident.id,
-            version=resident.version,
-            resident_code=resident.resident_code,
-            change_reason=resident.change_reason,
-            change_date=resident.change_date,
-            record=record.model_dump_json(),
-            correlation_id=change.correlation_id,
-            recorded_at=utcnow(),
-        )
-    )
-    await session.flush()
-    log.info(
-        "change recorded",
-        extra={"correlation_id": change.correlation_id, "version": change.version},
-    )
-    await enqueue(
-        session,
-        bus,
-        recipient=node.prefecture_of,
-        message_type=CHANGE_MESSAGE_TYPE,
-        payload=change.model_dump(mode="json"),
-    )
+def _detail(body: Any, actor: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    """What the register keeps about a change besides the identity record."""
+    doc = {f: getattr(body, f) for f in fields if getattr(body, f) is not None}
+    return {**{k: str(v) for k, v in doc.items()}, "operator": actor}

@@ -1,0 +1,133 @@
+"""Moves between municipalities (転入通知): the new municipality records the move-in and
+notifies the old one, which closes its record as moved out (転出確定).
+
+The notice travels sealed and signed like every message; the old municipality accepts
+it only from a municipality, only about a resident it has, and only once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
+from jukinet.envelope import SignedMessage
+from jukinet.identity import Address, ChangeReason, LgCode, ResidentCode, summarize
+from jukinet.pki import utcnow
+from jukinet.principals import Principal, PrincipalKind
+from municipal.models import Resident, bus
+from municipal.residents.emit import emit
+
+__all__ = [
+    "MOVE_IN_NOTICE",
+    "MOVE_IN_NOTICE_BATCH",
+    "MoveInNotice",
+    "apply_move_in_notices",
+    "send_move_in_notice",
+]
+
+log = logging.getLogger("jukinet.municipal.moves")
+MOVE_IN_NOTICE = "move_in.notice"
+MOVE_IN_NOTICE_BATCH = MOVE_IN_NOTICE + BATCH_TYPE_SUFFIX
+MAX_NOTICES = 1000
+
+
+class MoveInNotice(BaseModel):
+    """What the new municipality tells the old one: who moved in, when, and where to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resident_code: ResidentCode
+    moved_on: dt.date
+    new_municipality: LgCode
+    new_address: Address
+
+
+async def send_move_in_notice(
+    session: AsyncSession, node: Principal, resident: Resident, to: Principal
+) -> None:
+    notice = MoveInNotice(
+        resident_code=resident.resident_code,
+        moved_on=resident.change_date,
+        new_municipality=node.code,
+        new_address=resident.address,
+    )
+    await enqueue(
+        session,
+        bus,
+        recipient=to,
+        message_type=MOVE_IN_NOTICE,
+        payload=notice.model_dump(mode="json"),
+    )
+
+
+async def apply_move_in_notices(
+    session: AsyncSession, node: Principal, message: SignedMessage
+) -> None:
+    """Close each named resident's record as moved out, and tell the prefecture. One bad
+    notice rejects the whole message (nothing of it is applied)."""
+    if message.issuer.kind is not PrincipalKind.MUNICIPALITY:
+        raise Rejected("not_a_municipality", "only a municipality sends a move-in notice")
+    items = message.payload.get("items")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_NOTICES:
+        raise Rejected("invalid_payload", "items must be a list of 1 to 1000 notices")
+    for item in items:
+        await _apply_notice(session, node, message, _parse(item, message))
+
+
+def _parse(item: object, message: SignedMessage) -> MoveInNotice:
+    try:
+        notice = MoveInNotice.model_validate(item)
+    except ValidationError as exc:
+        raise Rejected("invalid_payload", summarize(exc)) from None
+    if notice.new_municipality != message.issuer.code:
+        raise Rejected("foreign_notice", "a notice names the municipality that sends it")
+    return notice
+
+
+async def _apply_notice(
+    session: AsyncSession, node: Principal, message: SignedMessage, notice: MoveInNotice
+) -> None:
+    query = select(Resident).where(Resident.resident_code == notice.resident_code)
+    resident = (await session.scalars(query.with_for_update())).first()
+    if resident is None:
+        raise Rejected("unknown_resident", "the notice names no resident of this municipality")
+    if resident.status != "live":
+        _confirm_closed(resident, message)
+        return
+    await _close(session, node, resident, notice, message)
+
+
+def _confirm_closed(resident: Resident, message: SignedMessage) -> None:
+    """A notice about a record already closed: a move-out entered at this counter
+    (転出届) is confirmed; any other deletion (death…) makes the notice wrong."""
+    if resident.change_reason != ChangeReason.MOVE_OUT.value:
+        raise Rejected("resident_deleted", "the resident's record was deleted for another reason")
+    resident.next_municipality = resident.next_municipality or message.issuer.code
+    log.info("move-out confirmed", extra={"origin": message.issuer.code})
+
+
+async def _close(
+    session: AsyncSession,
+    node: Principal,
+    resident: Resident,
+    notice: MoveInNotice,
+    message: SignedMessage,
+) -> None:
+    if notice.moved_on < resident.change_date:
+        raise Rejected("invalid_payload", "the move predates the resident's last change here")
+    resident.status = "deleted"
+    resident.change_reason = ChangeReason.MOVE_OUT.value
+    resident.change_date = notice.moved_on
+    resident.notified_on = None  # entered on a notice, not on a notification
+    resident.next_address = notice.new_address
+    resident.next_municipality = notice.new_municipality
+    resident.version += 1
+    resident.updated_at = utcnow()
+    detail = {"notice_from": message.issuer.code, "notice_message": message.message_id}
+    await emit(session, node, resident, detail=detail)
+    log.info("moved out on notice", extra={"origin": message.issuer.code})

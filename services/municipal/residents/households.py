@@ -1,0 +1,75 @@
+"""Households (世帯): who heads each and how members relate to the head. Register-only
+facts: they never travel on the network (only a nationwide copy may carry a relation)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.pki import utcnow
+from jukinet.problems import Conflict, NotFound
+from municipal.models import Household, Resident, ResidentVersion
+from municipal.residents.schemas import HEAD, MoveHousehold
+
+__all__ = ["change_head", "history", "household_of", "move_household"]
+
+
+async def household_of(
+    session: AsyncSession, household_id: str
+) -> tuple[Household, list[Resident]]:
+    household = await session.get(Household, household_id)
+    if household is None:
+        raise NotFound("no such household in this municipality")
+    query = select(Resident).where(Resident.household_id == household_id, Resident.status == "live")
+    members = list(await session.scalars(query.order_by(Resident.created_at)))
+    return household, members
+
+
+async def move_household(session: AsyncSession, resident: Resident, body: MoveHousehold) -> None:
+    """世帯変更: join another household, or head a new one at the resident's address."""
+    if resident.status != "live":
+        raise Conflict("a deleted record can no longer be changed")
+    if body.household_id is None:
+        household = Household(
+            id=uuid.uuid4().hex, head_id=resident.id, address=resident.address, created_at=utcnow()
+        )
+        session.add(household)
+        resident.household_id, resident.relation = household.id, HEAD
+        return
+    await household_of(session, body.household_id)
+    resident.household_id, resident.relation = body.household_id, body.relation
+
+
+async def change_head(session: AsyncSession, household_id: str, resident_id: str) -> Household:
+    """世帯主変更: a live member becomes the head."""
+    household, members = await household_of(session, household_id)
+    head = next((m for m in members if m.id == resident_id), None)
+    if head is None:
+        raise Conflict("the new head must be a live member of the household")
+    household.head_id, head.relation = head.id, HEAD
+    return household
+
+
+async def history(session: AsyncSession, resident_id: str) -> list[dict[str, Any]]:
+    """Every version, oldest first: a correction adds a version, the old one stays."""
+    query = (
+        select(ResidentVersion)
+        .where(ResidentVersion.resident_id == resident_id)
+        .order_by(ResidentVersion.version)
+    )
+    return [
+        {
+            "version": v.version,
+            "change_reason": v.change_reason,
+            "change_date": v.change_date,
+            "resident_code": v.resident_code,
+            "record": json.loads(v.record),
+            "detail": json.loads(v.detail) if v.detail else None,
+            "recorded_at": v.recorded_at,
+        }
+        for v in await session.scalars(query)
+    ]

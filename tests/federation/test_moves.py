@@ -1,0 +1,239 @@
+"""Moves between municipalities (転入通知): the new town records the move-in and notifies
+the old one, which closes its record; every tier ends with one live record and a history
+that shows the move — within a prefecture and across prefectures, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import nats
+import pytest
+
+from jukinet.envelope import RecipientDirectory, Sealer
+from jukinet.ids import generate_resident_code
+from jukinet.localfed import LocalFederation
+from jukinet.pki import Credentials, TrustStore, read_certificate
+from jukinet.principals import AGENCY, Principal
+from jukinet.subjects import inbox_prefix, message_subject
+from jukinet.synthetic import SyntheticResidents
+from tests.federation.support import PersonalData, eventually, query
+
+pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
+
+HIRATSUKA = Principal.municipality("142034")
+YOKOHAMA = Principal.municipality("141003")
+CHIYODA = Principal.municipality("131016")
+KANAGAWA = Principal.prefecture("140007")
+TOKYO = Principal.prefecture("130001")
+TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+
+
+async def register(
+    fed: LocalFederation, town: Principal, body: dict[str, Any], pd: PersonalData
+) -> dict[str, Any]:
+    pd.add_body(body)
+    async with fed.client(town) as client:
+        r = await client.post("/residents", json=body)
+    assert r.status_code == 201, r.text
+    pd.add(r.json()["resident_code"])
+    return dict(r.json())
+
+
+async def resident(fed: LocalFederation, town: Principal, rid: str) -> dict[str, Any]:
+    async with fed.client(town) as client:
+        r = await client.get(f"/residents/{rid}")
+    r.raise_for_status()
+    return dict(r.json())
+
+
+async def record(fed: LocalFederation, node: Principal, code: str) -> dict[str, Any] | None:
+    async with fed.client(node) as client:
+        r = await client.post("/records/lookup", json={"resident_code": code})
+    if r.status_code == 404:
+        return None
+    r.raise_for_status()
+    return dict(r.json())
+
+
+def move_in(
+    person: dict[str, Any], town: Principal, came_from: Principal, people: SyntheticResidents
+) -> dict[str, Any]:
+    fields = ("name", "name_kana", "birth_date", "sex")
+    return {
+        **{f: person[f] for f in fields},
+        "address": people.address(town.code),
+        "reason": "move_in",
+        "change_date": TODAY,
+        "notified_on": TODAY,
+        "previous_address": person["address"],
+        "previous_municipality": came_from.code,
+        "resident_code": person["resident_code"],
+    }
+
+
+async def moved(
+    fed: LocalFederation,
+    old: Principal,
+    new: Principal,
+    person: dict[str, Any],
+    arrived: dict[str, Any],
+) -> None:
+    """Wait until the old town closed the record and the new one's record is upstream."""
+    code = person["resident_code"]
+
+    async def settled() -> bool:
+        closed = await resident(fed, old, person["id"])
+        if closed["status"] != "deleted":
+            return False
+        upstream = [await record(fed, n, code) for n in (new.prefecture_of, AGENCY)]
+        old_tier = await record(fed, old.prefecture_of, code)
+        return (
+            all(v is not None and v["record"]["municipality"] == new.code for v in upstream)
+            and old_tier is not None
+            and any(h["record"]["change_reason"] == "move_out" for h in old_tier["history"])
+        )
+
+    await eventually(settled, seconds=60)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(HIRATSUKA, YOKOHAMA), (CHIYODA, HIRATSUKA)],
+    ids=["within-kanagawa", "tokyo-to-kanagawa"],
+)
+async def test_a_move_leaves_every_tier_consistent(
+    federation: LocalFederation, personal_data: PersonalData, old: Principal, new: Principal
+) -> None:
+    people = SyntheticResidents(seed=int(old.code) + int(new.code))
+    person = await register(federation, old, people.registration(old.code), personal_data)
+    body = move_in(person, new, old, people)
+    personal_data.add_body(body)
+    arrived = await register(federation, new, body, personal_data)
+    assert arrived["resident_code"] == person["resident_code"]  # the person keeps the code
+    await moved(federation, old, new, person, arrived)
+
+    closed = await resident(federation, old, person["id"])
+    assert closed["change_reason"] == "move_out"
+    assert closed["next_municipality"] == new.code
+    assert closed["next_address"] == arrived["address"]
+    code = person["resident_code"]
+    for node in {new.prefecture_of, AGENCY}:
+        view = await record(federation, node, code)
+        assert view is not None
+        assert view["status"] == "live"
+        assert view["record"]["municipality"] == new.code
+        assert view["record"]["address"] == arrived["address"]
+        steps = [(h["municipality"], h["record"]["change_reason"]) for h in view["history"]]
+        if node == AGENCY or new.prefecture_of == old.prefecture_of:
+            assert steps == [(old.code, "birth"), (new.code, "move_in"), (old.code, "move_out")]
+        else:
+            assert steps == [(new.code, "move_in")]
+        live = await query(
+            federation, node,
+            "SELECT count(*) FROM identity_records WHERE resident_code = :c AND status = 'live'",
+            c=code,
+        )  # fmt: skip
+        assert live[0][0] == 1
+    if old.prefecture_of != new.prefecture_of:  # the old prefecture keeps the closed copy
+        view = await record(federation, old.prefecture_of, code)
+        assert view is not None
+        assert (view["status"], view["record"]["municipality"]) == ("deleted", old.code)
+        assert view["record"]["change_reason"] == "move_out"
+
+
+async def test_moving_back_reopens_the_old_record(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    people = SyntheticResidents(seed=77)
+    person = await register(federation, YOKOHAMA, people.registration(YOKOHAMA.code), personal_data)
+    away = await register(
+        federation, HIRATSUKA, move_in(person, HIRATSUKA, YOKOHAMA, people), personal_data
+    )
+    await moved(federation, YOKOHAMA, HIRATSUKA, person, away)
+    home_again = move_in({**away, "address": away["address"]}, YOKOHAMA, HIRATSUKA, people)
+    personal_data.add_body(home_again)
+    back = await register(federation, YOKOHAMA, home_again, personal_data)
+    assert back["id"] == person["id"]  # one person, one record and history per town
+    assert back["version"] == 3
+    await moved(federation, HIRATSUKA, YOKOHAMA, away, back)
+    view = await record(federation, AGENCY, person["resident_code"])
+    assert view is not None
+    assert view["record"]["municipality"] == YOKOHAMA.code
+    assert view["status"] == "live"
+
+
+async def dead_letters(fed: LocalFederation, node: Principal) -> list[dict[str, Any]]:
+    async with fed.client(node) as client:
+        r = await client.get("/dead-letters")
+    r.raise_for_status()
+    return list(r.json())
+
+
+async def test_a_notice_about_an_unknown_resident_is_rejected(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    people = SyntheticResidents(seed=78)
+    stranger = {**people.registration(HIRATSUKA.code), "resident_code": generate_resident_code()}
+    stranger["address"] = "東京都千代田区どこか1-1"
+    stranger["id"] = "0" * 32
+    body = move_in(stranger, YOKOHAMA, CHIYODA, people)
+    personal_data.add_body(body)
+    await register(federation, YOKOHAMA, body, personal_data)
+
+    async def refused() -> bool:
+        return any(
+            d["reason"] == "unknown_resident" for d in await dead_letters(federation, CHIYODA)
+        )
+
+    await eventually(refused, seconds=30)
+
+
+async def test_a_notice_from_a_node_that_is_not_a_municipality_is_rejected(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    people = SyntheticResidents(seed=79)
+    person = await register(
+        federation, HIRATSUKA, people.registration(HIRATSUKA.code), personal_data
+    )
+    layout = federation.layout
+    # the prefecture may write to its towns (disclosure answers), but sends no notices
+    last = await query(
+        federation, KANAGAWA,
+        "SELECT coalesce(max(sequence), 0) FROM outbox_messages WHERE recipient = :r",
+        r=HIRATSUKA.uri,
+    )  # fmt: skip
+    creds = Credentials.load(layout.node_dir(KANAGAWA), layout.ca_cert, KANAGAWA)
+    trust = TrustStore(read_certificate(layout.ca_cert))
+    sealer = Sealer(creds, RecipientDirectory.from_layout(layout, trust))
+    notice = {
+        "resident_code": person["resident_code"], "moved_on": TODAY,
+        "new_municipality": YOKOHAMA.code, "new_address": "神奈川県横浜市中区1-1",
+    }  # fmt: skip
+    token = sealer.seal(
+        audience=HIRATSUKA, type="move_in.notice.batch", payload={"items": [notice]}, sequence=last[0][0] + 1,
+        ttl=dt.timedelta(hours=1),
+    ).token  # fmt: skip
+    nc = await nats.connect(
+        servers=[federation.nats_url], tls=federation.tls(KANAGAWA), tls_hostname="localhost",
+        inbox_prefix=inbox_prefix(KANAGAWA), allow_reconnect=False,
+    )  # fmt: skip
+    try:
+        subject = message_subject(HIRATSUKA, KANAGAWA)
+        await nc.jetstream().publish(subject, token.encode(), timeout=5)
+    finally:
+        await nc.close()
+
+    async def refused() -> bool:
+        reasons = [d["reason"] for d in await dead_letters(federation, HIRATSUKA)]
+        return "not_a_municipality" in reasons
+
+    await eventually(refused, seconds=30)
+    still = await resident(federation, HIRATSUKA, person["id"])
+    assert still["status"] == "live"
+
+
+async def test_no_personal_data_reached_any_log(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    assert personal_data.leaks(federation.root / "log") == []
