@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.chains import GENESIS, ChainReport
 from jukinet.db import AnyRow
 from jukinet.lookups._store import LookupTables
 from jukinet.pki import utcnow
@@ -35,7 +36,6 @@ __all__ = [
     "verify_chain",
 ]
 
-GENESIS = "0" * 64
 _VERIFY_CHUNK = 5000
 _PG_CHAIN_LOCK = 0x6A756B69  # one advisory lock serialises appends on PostgreSQL
 
@@ -135,17 +135,6 @@ def _entry(
         "hash": digest,
         "signature": key.sign(digest.encode()),
     }
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    checked: int
-    broken_at: int | None
-    problem: str | None
-
-    @property
-    def intact(self) -> bool:
-        return self.broken_at is None
 
 
 async def verify_chain(

@@ -19,7 +19,6 @@ from jukinet.operators._manage import list_operators, register_operator, replace
 from jukinet.operators._model import ANONYMOUS, SYSTEM, Actor, Role, roles_for
 from jukinet.operators._oplog import (
     Operation,
-    OperationsReport,
     append_operation,
     verify_operations,
 )
@@ -33,7 +32,6 @@ __all__ = [
     "AuthPolicy",
     "IcCard",
     "Operation",
-    "OperationsReport",
     "OperatorContext",
     "OperatorTables",
     "Role",

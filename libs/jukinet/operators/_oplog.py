@@ -18,14 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.chains import GENESIS, ChainReport
 from jukinet.db import AnyRow
 from jukinet.operators._model import Actor
 from jukinet.operators._tables import OperatorTables
 from jukinet.pki import utcnow
 
-__all__ = ["GENESIS", "Operation", "OperationsReport", "append_operation", "verify_operations"]
+__all__ = ["Operation", "append_operation", "verify_operations"]
 
-GENESIS = "0" * 64
 _PG_LOCK = 0x6A6B6F70  # serialises appends on PostgreSQL
 _CHUNK = 5000
 
@@ -83,20 +83,9 @@ async def append_operation(
     return seq
 
 
-@dataclass(frozen=True)
-class OperationsReport:
-    checked: int
-    broken_at: int | None
-    problem: str | None
-
-    @property
-    def intact(self) -> bool:
-        return self.broken_at is None
-
-
 async def verify_operations(
     session: AsyncSession, tables: OperatorTables, keys: list[ed25519.Ed25519PublicKey]
-) -> OperationsReport:
+) -> ChainReport:
     """Walk the whole chain; each entry must be signed by one of the node's keys (all it
     has had, for rotations)."""
     log = tables.operation_log
@@ -108,11 +97,11 @@ async def verify_operations(
             )
         ).all()
         if not rows:
-            return OperationsReport(checked, None, None)
+            return ChainReport(checked, None, None)
         for row in rows:
             problem = _check(row, expected, prev, keys)
             if problem is not None:
-                return OperationsReport(checked, int(row.seq), problem)
+                return ChainReport(checked, int(row.seq), problem)
             checked, expected, prev = checked + 1, expected + 1, str(row.hash)
 
 
