@@ -1,0 +1,177 @@
+"""Operator login on a real database with a faked clock: a lockout ends by itself, a
+challenge expires, a disabled operator or a revoked card is refused, a session expires,
+and a password is at least 12 characters."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import municipal.models
+from jukinet.db import create_engine, session_factory
+from jukinet.migrations import upgrade
+from jukinet.operators import (
+    AuthPolicy,
+    IcCard,
+    OperatorTables,
+    Role,
+    card_principal,
+    challenge_message,
+    hash_password,
+    register_operator,
+    set_state,
+)
+from jukinet.operators._auth import LoginAttempt, issue_challenge, login, resolve_token
+from jukinet.pki import (
+    CertificateAuthority,
+    PkiLayout,
+    RevocationList,
+    TrustStore,
+    read_certificate,
+    revoke,
+)
+from jukinet.principals import Principal
+
+MIGRATIONS = Path(municipal.models.__file__).parent / "migrations"
+TABLES = OperatorTables.of(municipal.models.Base.metadata)
+HIRATSUKA = Principal.municipality("142034")
+PASSWORD = "a long enough secret"
+POLICY = AuthPolicy()
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+async def session(database_url: str) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(database_url)
+    await upgrade(engine, MIGRATIONS)
+    try:
+        async with session_factory(engine)() as s:
+            yield s
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def card(pki: tuple[PkiLayout, CertificateAuthority], tmp_path: Path) -> IcCard:
+    layout, ca = pki
+    principal = card_principal(HIRATSUKA, "abe")
+    layout.issue(ca, principal, validity=dt.timedelta(days=30))
+    return IcCard(layout.node_dir(principal))
+
+
+async def enrol(session: AsyncSession, card: IcCard) -> None:
+    async with session.begin():
+        await register_operator(
+            session, TABLES, slug="abe", role=Role.CLERK, password=PASSWORD,
+            card=x509.load_pem_x509_certificate(card.certificate_pem.encode()),
+        )  # fmt: skip
+
+
+async def attempt(
+    session: AsyncSession,
+    card: IcCard,
+    trust: TrustStore,
+    now: dt.datetime,
+    password: str = PASSWORD,
+) -> tuple[str | None, str | None]:
+    async with session.begin():
+        c = await issue_challenge(session, TABLES, POLICY, now)
+    message = challenge_message(HIRATSUKA, c.id, c.nonce)
+    tried = LoginAttempt("abe", password, c.id, card.sign(message), card.certificate_pem)
+    async with session.begin():
+        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, tried, now)
+    return result.token, result.failure
+
+
+def clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+async def test_a_lockout_ends_by_itself(
+    session: AsyncSession, card: IcCard, trust: TrustStore
+) -> None:
+    await enrol(session, card)
+    now = clock()
+    for _ in range(POLICY.max_failures):
+        assert (await attempt(session, card, trust, now, "wrong password!"))[1] == "wrong_password"
+    assert (await attempt(session, card, trust, now))[1] == "locked"
+    later = now + POLICY.lockout - dt.timedelta(seconds=1)
+    assert (await attempt(session, card, trust, later))[1] == "locked"
+    token, failure = await attempt(
+        session, card, trust, now + POLICY.lockout + dt.timedelta(seconds=1)
+    )
+    assert failure is None
+    assert token is not None
+
+
+async def test_a_challenge_expires_and_a_session_too(
+    session: AsyncSession, card: IcCard, trust: TrustStore
+) -> None:
+    await enrol(session, card)
+    now = clock()
+    async with session.begin():
+        c = await issue_challenge(session, TABLES, POLICY, now)
+    signature = card.sign(challenge_message(HIRATSUKA, c.id, c.nonce))
+    late = now + POLICY.challenge_ttl + dt.timedelta(seconds=1)
+    tried = LoginAttempt("abe", PASSWORD, c.id, signature, card.certificate_pem)
+    async with session.begin():
+        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, tried, late)
+    assert result.failure == "challenge_unknown_or_expired"
+
+    token, _ = await attempt(session, card, trust, now)
+    assert token is not None
+    async with session.begin():
+        assert await resolve_token(session, TABLES, HIRATSUKA, token, now) is not None
+        expired = now + POLICY.session_ttl + dt.timedelta(seconds=1)
+        assert await resolve_token(session, TABLES, HIRATSUKA, token, expired) is None
+
+
+async def test_a_signature_over_another_offices_challenge_is_refused(
+    session: AsyncSession, card: IcCard, trust: TrustStore
+) -> None:
+    await enrol(session, card)
+    now = clock()
+    async with session.begin():
+        c = await issue_challenge(session, TABLES, POLICY, now)
+    elsewhere = challenge_message(Principal.municipality("141003"), c.id, c.nonce)
+    tried = LoginAttempt("abe", PASSWORD, c.id, card.sign(elsewhere), card.certificate_pem)
+    async with session.begin():
+        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, tried, now)
+    assert result.failure == "bad_card_signature"
+    garbage = LoginAttempt("abe", PASSWORD, "0" * 32, base64.b64encode(b"x").decode(), "junk")
+    async with session.begin():
+        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, garbage, now)
+    assert result.failure in {"challenge_unknown_or_expired", "card_untrusted"}
+
+
+async def test_a_disabled_operator_or_a_revoked_card_is_refused(
+    session: AsyncSession,
+    card: IcCard,
+    pki: tuple[PkiLayout, CertificateAuthority],
+    tmp_path: Path,
+) -> None:
+    await enrol(session, card)
+    layout, ca = pki
+    now = clock()
+    async with session.begin():
+        await set_state(session, TABLES, "abe", disabled=True)
+    assert (await attempt(session, card, TrustStore(ca.certificate), now))[1] == "disabled"
+    async with session.begin():
+        await set_state(session, TABLES, "abe", disabled=False)
+    revocations = tmp_path / "revoked.json"
+    cert = read_certificate(layout.node_dir(card_principal(HIRATSUKA, "abe")) / "sign.crt")
+    revoke(revocations, [cert], now - dt.timedelta(minutes=1))
+    revoked = TrustStore(ca.certificate, RevocationList(revocations))
+    assert (await attempt(session, card, revoked, now))[1] == "card_revoked"
+
+
+async def test_a_password_has_at_least_twelve_characters() -> None:
+    with pytest.raises(ValueError, match="12"):
+        hash_password("short")
+    assert hash_password(PASSWORD).startswith("$argon2id$")
