@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from jukinet.cli import app
 from jukinet.cli.federation import _save_state
+from jukinet.ids import generate_resident_code
 from jukinet.localfed import LocalFederation
 from jukinet.principals import AGENCY, Principal
 from jukinet.synthetic import SyntheticResidents
@@ -133,6 +134,39 @@ async def test_a_good_csv_imports_fully_and_reaches_the_agency(
     )
     assert int(messages[0][1]) >= 400
     assert int(messages[0][0]) < 400  # batched: many changes per signed message
+
+
+async def test_rows_keep_the_codes_their_old_register_issued(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    rows = good_rows(3, personal_data, seed=13)
+    carried = [generate_resident_code() for _ in rows]
+    personal_data.add(*carried)
+    csv_rows = [row | {"resident_code": code} for row, code in zip(rows, carried, strict=True)]
+    body = _csv_text(csv_rows)
+    async with federation.client(YOKOHAMA) as c:
+        headers = {"Content-Type": "text/csv"}
+        repeated = _csv_text([*csv_rows, csv_rows[0] | {"name": "重複 太郎"}])
+        r = await c.post("/residents/import", content=repeated.encode(), headers=headers)
+        assert r.status_code == 422, r.text
+        r = await c.post("/residents/import", content=body.encode(), headers=headers)
+        assert r.status_code in (200, 201), r.text
+        again = await c.post("/residents/import", content=body.encode(), headers=headers)
+        assert again.status_code == 409
+        assert again.json()["type"].endswith("/codes-taken")
+    held = await query(
+        federation, YOKOHAMA, "SELECT count(*) FROM residents WHERE resident_code IN "
+        f"({', '.join(repr(c) for c in carried)})",
+    )  # fmt: skip
+    assert held[0][0] == 3
+
+
+def _csv_text(rows: list[dict[str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 async def test_no_personal_data_reached_any_log(

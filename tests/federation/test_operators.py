@@ -208,7 +208,12 @@ async def test_an_operator_reaches_only_the_data_of_their_own_office(
         personal_data.add(r.json()["resident_code"])
     async with await session_client(operators, HIRATSUKA, "tanaka") as hiratsuka:
         assert (await hiratsuka.get(f"/residents/{theirs}")).status_code == 404
-        change = {"reason": "in_town_move", "change_date": TODAY, "address": "どこか"}
+        change = {
+            "reason": "in_town_move",
+            "change_date": TODAY,
+            "notified_on": TODAY,
+            "address": "どこか",
+        }
         assert (
             await hiratsuka.post(f"/residents/{theirs}/changes", json=change)
         ).status_code == 404

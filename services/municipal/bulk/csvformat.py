@@ -18,7 +18,9 @@ from municipal.residents.schemas import MigratedResident
 
 __all__ = ["COLUMNS", "RowError", "parse_register"]
 
-COLUMNS = ("name", "name_kana", "birth_date", "sex", "address", "reason", "change_date")
+COLUMNS = (
+    "name", "name_kana", "birth_date", "sex", "address", "reason", "change_date", "resident_code",
+)  # fmt: skip
 REQUIRED = ("name", "birth_date", "sex", "address")
 MAX_ROWS = 2_000_000
 _SEX = {"1": "male", "2": "female"}
@@ -40,15 +42,21 @@ def parse_register(text: str) -> tuple[list[MigratedResident], list[RowError]]:
         return [], [RowError(1, f"header must hold {', '.join(COLUMNS)}; missing {missing}")]
     rows: list[MigratedResident] = []
     errors: list[RowError] = []
+    codes: set[str] = set()
     for index, raw in enumerate(reader):
         line = index + 2  # the header is line 1
         if line > MAX_ROWS + 1:
             errors.append(RowError(line, f"more than {MAX_ROWS} rows"))
             break
         try:
-            rows.append(MigratedResident.model_validate(_body(raw)))
+            row = MigratedResident.model_validate(_body(raw))
         except ValidationError as exc:
             errors.append(RowError(line, summarize(exc)))
+            continue
+        if row.resident_code is not None and row.resident_code in codes:
+            errors.append(RowError(line, "resident_code: repeats an earlier row's"))
+        codes.add(row.resident_code or "")
+        rows.append(row)
     return rows, errors
 
 
@@ -64,4 +72,5 @@ def _body(raw: dict[str, str | None]) -> dict[str, object]:
         "address": value.get("address", ""),
         "reason": reason,
         "change_date": change or None,
+        "resident_code": value.get("resident_code") or None,
     }

@@ -17,7 +17,7 @@ MAX_REPORTED = 1000
 @router.post(
     "/import",
     status_code=201,
-    responses=problem_responses(401, 413, 422),
+    responses=problem_responses(401, 403, 409, 413, 422),
     summary="Import a register from CSV (UTF-8, documented columns) in one transaction",
     openapi_extra={
         "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}

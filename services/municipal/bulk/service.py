@@ -6,13 +6,14 @@ import datetime as dt
 import json
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.identity import CHANGE_MESSAGE_TYPE, IdentityChange, IdentityRecord
 from jukinet.ids import generate_resident_code
 from jukinet.pki import utcnow
 from jukinet.principals import Principal
+from jukinet.problems import Conflict
 from municipal.models import CodePoolEntry, Resident, ResidentVersion, bus
 from municipal.residents.schemas import MigratedResident
 
@@ -24,13 +25,30 @@ _CHUNK = 5000
 async def import_register(
     session: AsyncSession, node: Principal, rows: list[MigratedResident]
 ) -> int:
-    """Record every row (each with a fresh random code) and queue its change."""
+    """Record every row and queue its change. A row keeps the code the old register
+    issued; rows without one get fresh random codes."""
     now = utcnow()
-    codes = await _fresh_codes(session, len(rows))
+    await _refuse_taken(session, [r.resident_code for r in rows if r.resident_code])
+    fresh = iter(await _fresh_codes(session, sum(1 for r in rows if not r.resident_code)))
+    codes = [r.resident_code or next(fresh) for r in rows]
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         await _insert_chunk(session, node, chunk, codes[start : start + _CHUNK], now)
     return len(rows)
+
+
+class CodesTaken(Conflict):
+    type = "codes-taken"
+    title = "Some rows carry resident codes already registered here"
+
+
+async def _refuse_taken(session: AsyncSession, given: list[str]) -> None:
+    for start in range(0, len(given), _CHUNK):
+        part = given[start : start + _CHUNK]
+        query = select(func.count()).where(Resident.resident_code.in_(part))
+        taken = int(await session.scalar(query) or 0)
+        if taken:
+            raise CodesTaken(f"{taken} rows carry codes of residents already registered here")
 
 
 async def _fresh_codes(session: AsyncSession, count: int) -> list[str]:

@@ -133,6 +133,7 @@ class MigratedResident(BaseModel):
     address: Address
     reason: ChangeReason
     change_date: dt.date
+    resident_code: ResidentCode | None = None  # the code the old register issued, if any
 
     @model_validator(mode="after")
     def _is_a_recording(self) -> MigratedResident:
