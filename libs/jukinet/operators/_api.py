@@ -10,6 +10,7 @@ request's transaction rolled back) when it is refused or fails.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
@@ -31,6 +32,7 @@ from jukinet.request_session import SessionDep
 __all__ = ["OperatorContext", "audit_target", "guard", "install_refusal_audit", "record_operation"]
 
 _bearer = HTTPBearer(auto_error=False)
+_OPAQUE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,17 @@ def guard(action: str) -> Any:
 
 def audit_target(request: Request, target: str) -> None:
     """Name what a guarded action created (an opaque id) in its operation-log entry."""
-    request.state.audit_target = target[:64]
+    request.state.audit_target = target if _OPAQUE.fullmatch(target) else "(malformed)"
 
 
 def _target(request: Request) -> str | None:
-    """The first path parameter: an opaque id (URLs never carry personal data)."""
+    """The first path parameter, when it looks like an opaque id (URLs carry no personal
+    data; anything else — a NUL byte, a name typed by mistake — is not copied)."""
     values = list(request.path_params.values())
-    return str(values[0])[:64] if values else None
+    if not values:
+        return None
+    value = str(values[0])
+    return value if _OPAQUE.fullmatch(value) else "(malformed)"
 
 
 async def _authenticate(
