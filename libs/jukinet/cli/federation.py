@@ -160,7 +160,38 @@ async def _demo(nodes: dict[str, str], token: str, count: int, seed: int) -> Non
             town, dead = made[1]
             await _change(client, nodes[town.uri], dead, {"reason": "death"})
             console.print(f"recorded a death at {town.code}: {dead['resident_code']} (死亡)")
+        if len(made) > 2:
+            made[2] = await _move_away(client, nodes, made[2], people)
         await _show_upstream(client, nodes, made)
+
+
+async def _move_away(
+    client: httpx.AsyncClient,
+    nodes: dict[str, str],
+    made: tuple[Principal, dict[str, Any]],
+    people: Any,
+) -> tuple[Principal, dict[str, Any]]:
+    """A move to a town in the other prefecture: the new town records the move-in with
+    the person's code and notifies the old one (転入通知), which closes its record."""
+    import datetime as dt
+
+    old, person = made
+    new = next(
+        Principal.municipality(c)
+        for c in DEMO.municipalities
+        if Principal.municipality(c).prefecture_of != old.prefecture_of
+    )
+    today = dt.date.today().isoformat()
+    facts = {k: person[k] for k in ("name", "name_kana", "birth_date", "sex")}
+    body = {
+        **facts, "address": people.address(new.code), "reason": "move_in",
+        "change_date": today, "notified_on": today, "previous_address": person["address"],
+        "previous_municipality": old.code, "resident_code": person["resident_code"],
+    }  # fmt: skip
+    r = await client.post(f"{nodes[new.uri]}/residents", json=body)
+    r.raise_for_status()
+    console.print(f"moved from {old.code} to {new.code}: {person['resident_code']} (転入・転出)")
+    return new, r.json()
 
 
 async def _change(
