@@ -24,6 +24,8 @@ from jukinet.principals import AGENCY, PrincipalKind
 from jukinet.reconcile_api import reconcile_router
 from municipal.bulk.router import router as bulk_router
 from municipal.codes import PoolPolicy, pool_status, receive_codes, request_refill
+from municipal.copies import router as copies_router
+from municipal.copies import start_copy_responder
 from municipal.disclosures.router import router as disclosures_router
 from municipal.disclosures.service import RESPONSE_BATCH, record_answers
 from municipal.models import Base, Resident, bus
@@ -106,7 +108,13 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     async def start_pool(runtime: NodeRuntime) -> Callable[[], object]:
         every = settings.code_pool_check_seconds
         refiller = asyncio.create_task(_keep_pool_filled(runtime, policy, every))
-        return refiller.cancel
+        stop_copies = await start_copy_responder(runtime)
+
+        def stop() -> None:
+            refiller.cancel()
+            stop_copies()
+
+        return stop
 
     title = f"jukinet municipal service ({node.code})"
     app = node_app(settings, spec, title=title, on_start=start_pool)
@@ -114,6 +122,7 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     app.include_router(residents_router)
     app.include_router(household_router)
     app.include_router(disclosures_router)
+    app.include_router(copies_router)
     app.include_router(reconcile_router(lambda s, m, b: municipal_entries(s, node, m, b)))
     app.include_router(repair_router)
     return app

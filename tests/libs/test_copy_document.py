@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 import re
-from typing import Any
 
 import pytest
-from pypdf import PageObject, PdfReader
-from pypdf.generic import ContentStream, TextStringObject
 
 from jukinet.ids import resident_code_check_digit
 from municipal.copies import document
@@ -23,6 +19,7 @@ from municipal.copies.document import (
     MissingGlyph,
     render_pdf,
 )
+from tests.pdftext import fonts_of, page_lines, read, text_of
 
 BODY = "1234567890"
 RESIDENT_CODE = BODY + str(resident_code_check_digit(BODY))
@@ -63,61 +60,6 @@ COPY = CertifiedCopy(
     serial="第2026-000123号",
     entries=[HEAD, SPOUSE],
 )
-
-
-def _to_unicode(font: Any) -> dict[bytes, str]:
-    """Code → text from a font's ToUnicode CMap (fpdf2 writes only bfchar entries)."""
-    cmap = font["/ToUnicode"].get_object().get_data().decode("latin-1")
-    pairs = re.findall(r"<([0-9A-F]{4})> <([0-9A-F]+)>", cmap)
-    return {bytes.fromhex(code): bytes.fromhex(text).decode("utf-16-be") for code, text in pairs}
-
-
-def _decode(raw: bytes, codes: dict[bytes, str]) -> str:
-    return "".join(codes[raw[i : i + 2]] for i in range(0, len(raw), 2))
-
-
-def _raw(operand: Any) -> bytes:
-    return operand.original_bytes if isinstance(operand, TextStringObject) else bytes(operand)
-
-
-def page_lines(page: PageObject) -> list[str]:
-    """The text of each BT…ET block on the page, in drawing order, decoded through ToUnicode.
-
-    Not ``page.extract_text()``: fpdf2 gives its CID-keyed CFF font an embedded code→CID
-    CMap as /Encoding, which pypdf reads as a one-byte encoding and so interleaves NULs.
-    Decoding the two-byte codes with the ToUnicode map is exact, and is what a viewer's
-    copy-and-paste does.
-    """
-    fonts = {name: _to_unicode(ref.get_object()) for name, ref in _fonts(page).items()}
-    lines: list[str] = []
-    line = ""
-    codes: dict[bytes, str] = {}
-    for operands, operator in ContentStream(page.get_contents(), page.pdf).operations:
-        if operator == b"Tf":
-            codes = fonts[operands[0]]
-        elif operator == b"Tj":
-            line += _decode(_raw(operands[0]), codes)
-        elif operator == b"TJ":
-            parts = [item for item in operands[0] if not isinstance(item, int | float)]
-            line += "".join(_decode(_raw(part), codes) for part in parts)
-        elif operator == b"ET" and line:
-            lines.append(line)
-            line = ""
-    return lines
-
-
-def _fonts(page: PageObject) -> Any:
-    """The page's /Font resource dictionary (pypdf types it as a bare PdfObject)."""
-    resources: Any = page["/Resources"]
-    return resources["/Font"]
-
-
-def read(pdf: bytes) -> PdfReader:
-    return PdfReader(io.BytesIO(pdf))
-
-
-def text_of(pdf: bytes) -> str:
-    return "\n".join(line for page in read(pdf).pages for line in page_lines(page))
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +150,7 @@ def test_register_domicile_cannot_be_given() -> None:
 
 
 def test_font_is_a_real_embedded_japanese_font(rendered: bytes) -> None:
-    fonts = [ref.get_object() for page in read(rendered).pages for ref in _fonts(page).values()]
+    fonts = [ref.get_object() for page in read(rendered).pages for ref in fonts_of(page).values()]
     assert fonts
     for font in fonts:  # no font is left to the viewer, not even for the footer
         assert font["/Subtype"] == "/Type0"

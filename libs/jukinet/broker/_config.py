@@ -2,7 +2,8 @@
 
 TLS 1.3 only, ``verify_and_map``: a client's certificate URI *is* its user, and each
 user's permissions pin it to subjects that carry its own code. No ``allow_responses``;
-replies go to per-node inbox prefixes.
+replies go to per-node inbox prefixes, and the answers to nationwide-copy requests to a
+subject family of their own whose tokens name the requester and the responder.
 """
 
 from __future__ import annotations
@@ -18,9 +19,26 @@ from cryptography.hazmat.primitives import serialization
 from jukinet.federation import Federation
 from jukinet.pki import PkiLayout, read_certificate
 from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.subjects import CONSUMER, CONSUMER_FETCH_BATCH, PREFIX, inbox_prefix, stream_name
+from jukinet.subjects import (
+    CONSUMER,
+    CONSUMER_FETCH_BATCH,
+    COPY_REPLY_PREFIX,
+    COPY_REQUEST_PREFIX,
+    PREFIX,
+    copy_replies_to,
+    copy_requests_to,
+    inbox_prefix,
+    stream_name,
+)
 
-__all__ = ["BrokerConfig", "node_permissions", "ops_permissions", "pinned_certs", "render"]
+__all__ = [
+    "BrokerConfig",
+    "copy_permissions",
+    "node_permissions",
+    "ops_permissions",
+    "pinned_certs",
+    "render",
+]
 
 
 @dataclass(frozen=True)
@@ -53,14 +71,43 @@ def node_permissions(node: Principal, federation: Federation) -> dict[str, Any]:
         f"$JS.ACK.*.*.{stream}.{CONSUMER}.>",
     ]
     deny = [f"{PREFIX}.{node.code}.{node.code}"]  # nobody writes to itself
+    subscribe = [f"{inbox_prefix(node)}.>"]
     if node.kind is PrincipalKind.MUNICIPALITY:
         # its prefecture, the agency (disclosure requests) and any municipality (move-in
         # notices); never another prefecture
         others = [Principal.prefecture(c) for c in federation.prefectures]
         deny += [f"{PREFIX}.{p.code}.{node.code}" for p in others if p != node.prefecture_of]
+        copies = copy_permissions(node)
+        publish += copies["publish"]
+        deny += copies["deny"]
+        subscribe += copies["subscribe"]
     return {
         "publish": {"allow": publish, "deny": deny},
-        "subscribe": {"allow": [f"{inbox_prefix(node)}.>"]},
+        "subscribe": {"allow": subscribe},
+    }
+
+
+def copy_permissions(town: Principal) -> dict[str, list[str]]:
+    """Nationwide copies, core request/reply between municipalities only.
+
+    A town asks any municipality as itself (``req.<home>.<town>``) and answers any
+    municipality as itself (``rep.<issuer>.<town>.<token>``); it listens only to requests
+    addressed to it and to answers addressed to it. The requester picks the reply
+    subject, but the responder may publish only below ``rep.*.<itself>``, so a reply can
+    neither land in another node's ``_INBOX_`` nor be forged by a third municipality.
+    Wildcards keep the lists short with 1,741 municipalities; prefectures, the agency
+    and ministries get none of this.
+    """
+    return {
+        "publish": [
+            f"{COPY_REQUEST_PREFIX}.*.{town.code}",
+            f"{COPY_REPLY_PREFIX}.*.{town.code}.*",
+        ],
+        "deny": [  # never to itself: its own residents' copies need no network
+            f"{COPY_REQUEST_PREFIX}.{town.code}.{town.code}",
+            f"{COPY_REPLY_PREFIX}.{town.code}.{town.code}.*",
+        ],
+        "subscribe": [copy_requests_to(town), copy_replies_to(town)],
     }
 
 

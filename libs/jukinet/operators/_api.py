@@ -132,6 +132,7 @@ def _recording(handler: Handler) -> Handler:
         if pending is not None:
             request.state.audit = None
             actor, action, target = pending
+            target = getattr(request.state, "audit_target", None) or target
             status = response.status_code
             outcome = f"refused:{status}" if status in (401, 403) else f"failed:{status}"
             await record_operation(request, actor, action, target, outcome)

@@ -1,5 +1,6 @@
 from alembic import context
 
+import municipal.copies.models  # noqa: F401 - its tables are part of the schema
 from jukinet.migrations import run_env
 from municipal.models import Base
 

@@ -1,0 +1,68 @@
+"""``POST /copies``: a clerk issues a certified copy of a resident of another municipality.
+
+The answer is the PDF itself. Refusals are problem+json with a ``reason`` code (404
+not_found; 409 moved_out, deceased, deleted, ambiguous; 422 invalid_request,
+own_municipality, unknown_municipality, unprintable; 502 bad_answer; 503 unreachable,
+broker_unavailable, unavailable). The person is named in the body, never in the URL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from jukinet.api import guard
+from jukinet.operators import Actor, audit_target
+from jukinet.problems import problem_responses
+from municipal.copies.issue import Counter, issue_copy
+from municipal.copies.protocol import IssueCopy
+from municipal.copies.settings import CopySettings
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/copies", tags=["copies"])
+Issuer = guard("copies.issue")
+PDF = "application/pdf"
+_PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {PDF: {}}, "description": "The certified copy (住民票の写し)"}
+}
+
+
+def _settings(request: Request) -> CopySettings:
+    """Built on first use and kept with the app (never at import time)."""
+    state = request.app.state
+    settings: CopySettings | None = getattr(state, "copy_settings", None)
+    if settings is None:
+        settings = state.copy_settings = CopySettings()
+    return settings
+
+
+def _counter(request: Request) -> Counter:
+    runtime = request.app.state.runtime
+    settings = _settings(request)
+    return Counter(
+        node=runtime.node,
+        sessions=runtime.sessions,
+        issuer=settings.issuer(runtime.node),
+        timeout=settings.copy_timeout_seconds,
+        nc=runtime.nc,
+        sealer=runtime.sealer,
+        opener=runtime.opener,
+    )
+
+
+@router.post(
+    "",
+    response_class=Response,
+    responses={**_PDF_RESPONSE, **problem_responses(401, 403, 404, 409, 422, 502, 503)},
+    summary="Issue a certified copy of a resident registered elsewhere (広域交付)",
+)
+async def issue(body: IssueCopy, request: Request, actor: Actor = Issuer) -> Response:
+    copy_id = uuid.uuid4().hex
+    audit_target(request, copy_id)
+    pdf = await issue_copy(_counter(request), body, actor, copy_id)
+    headers = {"Content-Disposition": f'inline; filename="copy-{copy_id}.pdf"'}
+    return Response(pdf, media_type=PDF, headers=headers)
