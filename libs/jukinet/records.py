@@ -138,32 +138,69 @@ def _supersedes(
     current: dict[str, Any] | None, change: IdentityChange, former: set[tuple[str, str]]
 ) -> bool:
     """Whether ``change`` becomes the current record: a first record, a newer version from
-    the municipality that holds it, or a 転入 that names the holder as the municipality the
-    person came from (the record is handed over). The old municipality's 転出 that follows
-    such a hand-over is history only. Any other change to another municipality's record
-    is refused: a municipality never takes over a resident by itself."""
+    the municipality that holds it, or a 転入 of the same person (birth date and sex) that
+    the holder released — the person moved out, or the move-in names the holder as the
+    town they came from, and is not older than what the tier holds. A late change from a
+    town that once held the record (its move-out after the hand-over, a move-in overtaken
+    by a later one) is history only. Anything else is refused: a municipality never takes
+    over a resident by itself."""
     if current is None:
         return True
     holder, mine = current["municipality"], change.record.municipality
     if holder == mine:
         return bool(change.version > current["version"])
-    if change.previous_municipality is not None and change.previous_municipality == holder:
+    if _handed_over(current, change):
         return True
-    if (
-        change.record.change_reason is ChangeReason.MOVE_OUT
-        and (change.record.resident_code, mine) in former
-    ):
+    if (change.record.resident_code, mine) in former or _overtaken(current, change):
         return False
     raise ForeignResident("the record is held by another municipality")
 
 
+def _same_person(current: dict[str, Any], record: IdentityRecord) -> bool:
+    return bool(current["birth_date"] == record.birth_date and current["sex"] == record.sex.value)
+
+
+def _handed_over(current: dict[str, Any], change: IdentityChange) -> bool:
+    record = change.record
+    if record.change_reason is not ChangeReason.MOVE_IN or not _same_person(current, record):
+        return False
+    if record.change_date < current["change_date"]:
+        return False
+    moved_out = (
+        current["status"] == RecordStatus.DELETED.value
+        and current["change_reason"] == ChangeReason.MOVE_OUT.value
+    )
+    named = (
+        current["status"] == RecordStatus.LIVE.value
+        and change.previous_municipality == current["municipality"]
+    )
+    return bool(moved_out or named)
+
+
+def _overtaken(current: dict[str, Any], change: IdentityChange) -> bool:
+    """A genuine move-in of this person that a later move has already overtaken."""
+    record = change.record
+    return (
+        record.change_reason is ChangeReason.MOVE_IN
+        and _same_person(current, record)
+        and record.change_date < current["change_date"]
+    )
+
+
 async def _former_holders(
-    session: AsyncSession, tables: RecordTables, changes: Sequence[IdentityChange]
+    session: AsyncSession,
+    tables: RecordTables,
+    changes: Sequence[IdentityChange],
+    current: dict[str, dict[str, Any]],
 ) -> set[tuple[str, str]]:
-    """(code, municipality) pairs of the batch's move-outs that the history shows the
-    municipality once held — one indexed read, and only when the batch has move-outs."""
+    """(code, municipality) pairs where the change comes from a town that does not hold
+    the record and the history shows that town once did — one indexed read, and only
+    when the batch touches another town's record (moves)."""
     codes = {
-        c.record.resident_code for c in changes if c.record.change_reason is ChangeReason.MOVE_OUT
+        c.record.resident_code
+        for c in changes
+        if c.record.resident_code in current
+        and current[c.record.resident_code]["municipality"] != c.record.municipality
     }
     if not codes:
         return set()
@@ -203,7 +240,7 @@ async def apply_changes(
     codes = {c.record.resident_code for c in changes}
     codes |= {c.previous_code for c in changes if c.previous_code}
     current = await _load(session, tables, codes)
-    former = await _former_holders(session, tables, changes)
+    former = await _former_holders(session, tables, changes, current)
     existing = set(current)
     dirty: set[str] = set()
     history, applied = [], 0
@@ -214,10 +251,12 @@ async def apply_changes(
                 raise ForeignResident("the retired code is held by another municipality")
             current[change.previous_code] |= {"status": RecordStatus.RETIRED.value}
             dirty.add(change.previous_code)
-        if _supersedes(current.get(change.record.resident_code), change, former):
-            current[change.record.resident_code] = _row(change, origin_message_id, now)
-            dirty.add(change.record.resident_code)
+        code = change.record.resident_code
+        if _supersedes(current.get(code), change, former):
+            current[code] = _row(change, origin_message_id, now)
+            dirty.add(code)
             applied += 1
+        former.add((code, change.record.municipality))  # its history row is written below
     await _write(session, tables, {code: current[code] for code in dirty}, existing)
     await session.execute(tables.history.insert(), history)
     return applied

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
 from jukinet.envelope import SignedMessage
-from jukinet.identity import Address, ChangeReason, LgCode, ResidentCode, summarize
+from jukinet.identity import Address, ChangeReason, LgCode, ResidentCode, Sex, summarize
 from jukinet.pki import utcnow
 from jukinet.principals import Principal, PrincipalKind
 from municipal.models import Resident, bus
@@ -42,6 +42,8 @@ class MoveInNotice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resident_code: ResidentCode
+    birth_date: dt.date  # with sex: the old town checks it closes the same person
+    sex: Sex
     moved_on: dt.date
     new_municipality: LgCode
     new_address: Address
@@ -52,6 +54,8 @@ async def send_move_in_notice(
 ) -> None:
     notice = MoveInNotice(
         resident_code=resident.resident_code,
+        birth_date=resident.birth_date,
+        sex=Sex(resident.sex),
         moved_on=resident.change_date,
         new_municipality=node.code,
         new_address=resident.address,
@@ -96,6 +100,8 @@ async def _apply_notice(
     resident = (await session.scalars(query.with_for_update())).first()
     if resident is None:
         raise Rejected("unknown_resident", "the notice names no resident of this municipality")
+    if (resident.birth_date, resident.sex) != (notice.birth_date, notice.sex.value):
+        raise Rejected("identity_mismatch", "the notice describes another person than the code's")
     if resident.status != "live":
         _confirm_closed(resident, message)
         return

@@ -189,6 +189,34 @@ async def test_a_notice_about_an_unknown_resident_is_rejected(
     await eventually(refused, seconds=30)
 
 
+async def test_a_notice_about_another_person_closes_nothing(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """A clerk typed the code of someone else: the old town refuses to close that
+    person's record, and no tier hands it over."""
+    people = SyntheticResidents(seed=80)
+    person = await register(
+        federation, HIRATSUKA, people.registration(HIRATSUKA.code), personal_data
+    )
+    other = people.registration(YOKOHAMA.code)
+    typo = move_in({**other, "resident_code": person["resident_code"], "address": "x"},
+                   YOKOHAMA, HIRATSUKA, people)  # fmt: skip
+    typo["birth_date"] = "1950-01-01" if person["birth_date"] != "1950-01-01" else "1951-01-01"
+    personal_data.add_body(typo)
+    await register(federation, YOKOHAMA, typo, personal_data)
+
+    async def refused() -> bool:
+        reasons = [d["reason"] for d in await dead_letters(federation, HIRATSUKA)]
+        return "identity_mismatch" in reasons
+
+    await eventually(refused, seconds=30)
+    assert (await resident(federation, HIRATSUKA, person["id"]))["status"] == "live"
+    for node in (KANAGAWA, AGENCY):
+        view = await record(federation, node, person["resident_code"])
+        assert view is not None
+        assert view["record"]["municipality"] == HIRATSUKA.code
+
+
 async def test_a_notice_from_a_node_that_is_not_a_municipality_is_rejected(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jukinet.identity import ChangeCategory, ChangeReason
 from jukinet.pki import utcnow
 from jukinet.principals import Principal
-from jukinet.problems import Conflict, NotFound
+from jukinet.problems import Conflict, NotFound, Problem
 from municipal.codes import draw_code
 from municipal.models import Household, Resident
 from municipal.moves import send_move_in_notice
@@ -35,6 +35,15 @@ class ResidentDeleted(Conflict):
     title = "The resident's record is deleted (消除)"
 
 
+class CodeMismatch(Conflict):
+    type = "code-mismatch"
+    title = "The resident code does not fit this person"
+
+
+class OwnMunicipality(Problem):
+    status, type, title = 422, "own-municipality", "A move-in comes from another municipality"
+
+
 class AlreadyRegistered(Conflict):
     type = "already-registered"
     title = "The person is already registered here"
@@ -43,6 +52,8 @@ class AlreadyRegistered(Conflict):
 async def register(
     session: AsyncSession, node: Principal, body: RegisterResident, actor: str
 ) -> Resident:
+    if body.previous_municipality == node.code:
+        raise OwnMunicipality("a move within the town is a 転居, not a move-in")
     resident = await _reopened(session, body) or Resident(id=uuid.uuid4().hex, version=0)
     resident.resident_code = body.resident_code or await draw_code(session)
     for field in ("name", "name_kana", "birth_date", "address", "notified_on"):
@@ -72,13 +83,19 @@ async def register(
 
 
 async def _reopened(session: AsyncSession, body: RegisterResident) -> Resident | None:
-    """The earlier record of someone moving back in with their code, if any."""
+    """The earlier record of someone moving back in with their code, if any: only a
+    record closed by a move-out, and only of the same person (birth date and sex)."""
     if body.resident_code is None:
         return None
     query = select(Resident).where(Resident.resident_code == body.resident_code)
     earlier = (await session.scalars(query.with_for_update())).first()
-    if earlier is not None and earlier.status == "live":
+    if earlier is None:
+        return None
+    if earlier.status == "live":
         raise AlreadyRegistered("a live record with this resident code exists here")
+    same = (earlier.birth_date, earlier.sex) == (body.birth_date, body.sex.value)
+    if earlier.change_reason != ChangeReason.MOVE_OUT.value or not same:
+        raise CodeMismatch("the resident code belongs to a closed record of another kind")
     return earlier
 
 
