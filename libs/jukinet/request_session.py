@@ -17,6 +17,7 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     it raises; then wake the outbox relay."""
     async with request.app.state.sessions() as session, session.begin():
         yield session
+    request.state.audit = None  # committed: the guard's "ok" entry stands
     runtime = getattr(request.app.state, "runtime", None)
     if runtime is not None:
         runtime.notify_outbox()

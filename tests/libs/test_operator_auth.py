@@ -25,6 +25,7 @@ from jukinet.operators import (
     challenge_message,
     hash_password,
     register_operator,
+    replace_card,
     set_state,
 )
 from jukinet.operators._auth import LoginAttempt, issue_challenge, login, resolve_token
@@ -175,3 +176,21 @@ async def test_a_password_has_at_least_twelve_characters() -> None:
     with pytest.raises(ValueError, match="12"):
         hash_password("short")
     assert hash_password(PASSWORD).startswith("$argon2id$")
+
+
+async def test_a_new_card_or_a_disabled_account_ends_open_sessions(
+    session: AsyncSession, card: IcCard, trust: TrustStore
+) -> None:
+    await enrol(session, card)
+    now = clock()
+    first, _ = await attempt(session, card, trust, now)
+    assert first is not None
+    async with session.begin():
+        await replace_card(session, TABLES, "abe", x509.load_pem_x509_certificate(
+            card.certificate_pem.encode()))  # fmt: skip
+        assert await resolve_token(session, TABLES, HIRATSUKA, first, now) is None
+    second, _ = await attempt(session, card, trust, now)
+    assert second is not None
+    async with session.begin():
+        await set_state(session, TABLES, "abe", disabled=True)
+        assert await resolve_token(session, TABLES, HIRATSUKA, second, now) is None

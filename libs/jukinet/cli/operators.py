@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.cli.lookups import DbOpt, with_session
 from jukinet.operators import (
+    Actor,
     IcCard,
+    Operation,
     Role,
+    append_operation,
     card_login,
     card_principal,
     list_operators,
@@ -26,12 +31,13 @@ from jukinet.operators import (
     replace_card,
     set_state,
 )
-from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, read_certificate
+from jukinet.pki import CertificateAuthority, Credentials, PkiLayout, Purpose, read_certificate
 from jukinet.principals import Principal
 
 app = typer.Typer(help="An office's operators and their IC cards.", no_args_is_help=True)
 console = Console(width=200)
 TABLES = operator_tables(MetaData())
+T = TypeVar("T")
 NodeOpt = Annotated[str, typer.Option("--node", help="The office's node principal URI.")]
 PkiOpt = Annotated[Path, typer.Option("--pki-root", envvar="JUKINET_PKI")]
 CertOpt = Annotated[
@@ -60,6 +66,32 @@ def _card(node: Principal, slug: str, pki_root: Path, cert: Path | None, days: i
     return layout.node_dir(principal) / f"{Purpose.SIGN.value}.crt"
 
 
+CLI = Actor("cli", Role.SYSTEM)  # someone with the database and the node's key
+
+
+def _logged(
+    db: str,
+    office: Principal,
+    pki_root: Path,
+    action: str,
+    slug: str,
+    work: Callable[[AsyncSession], Awaitable[T]],
+) -> T:
+    """Run ``work`` and chain it into the office's operation log in the same transaction,
+    signed with the office node's key: operator management from the command line is an
+    operator action too."""
+    layout = PkiLayout(pki_root)
+    key, _ = Credentials.load(layout.node_dir(office), layout.ca_cert, office).require_signing()
+
+    async def run(session: AsyncSession) -> T:
+        result = await work(session)
+        outcome = "failed:not_found" if result is False else "ok"
+        await append_operation(session, TABLES, Operation.of(CLI, action, slug, outcome), key)
+        return result
+
+    return with_session(db, run)
+
+
 @app.command()
 def create(
     slug: str,
@@ -75,7 +107,7 @@ def create(
     office = Principal.parse(node)
     path = _card(office, slug, pki_root, cert, card_days)
     card = read_certificate(path)
-    with_session(db, lambda s: register_operator(
+    _logged(db, office, pki_root, "operators.create", slug, lambda s: register_operator(
         s, TABLES, slug=slug, role=role, password=password, card=card
     ))  # fmt: skip
     console.print(f"operator {card_principal(office, slug)} created ({role.value}); card {path}")
@@ -94,7 +126,8 @@ def card(
     office = Principal.parse(node)
     path = _card(office, slug, pki_root, cert, card_days)
     certificate = read_certificate(path)
-    if not with_session(db, lambda s: replace_card(s, TABLES, slug, certificate)):
+    work = lambda s: replace_card(s, TABLES, slug, certificate)  # noqa: E731
+    if not _logged(db, office, pki_root, "operators.card", slug, work):
         console.print(f"[red]no operator {slug}")
         raise typer.Exit(1)
     console.print(f"new card for {slug}: {path}")
@@ -114,9 +147,11 @@ def list_(db: DbOpt) -> None:
 
 
 @app.command()
-def unlock(slug: str, db: DbOpt) -> None:
+def unlock(slug: str, node: NodeOpt, db: DbOpt, pki_root: PkiOpt = Path("var/pki")) -> None:
     """Clear an operator's failed attempts and lockout."""
-    if not with_session(db, lambda s: set_state(s, TABLES, slug)):
+    office = Principal.parse(node)
+    if not _logged(db, office, pki_root, "operators.unlock", slug,
+                   lambda s: set_state(s, TABLES, slug)):  # fmt: skip
         console.print(f"[red]no operator {slug}")
         raise typer.Exit(1)
     console.print(f"{slug} unlocked")

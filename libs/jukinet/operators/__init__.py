@@ -3,6 +3,7 @@ hash-chained operation log of everything they do."""
 
 from jukinet.operators._api import (
     OperatorContext,
+    audit_refusal,
     audit_target,
     guard,
     install_refusal_audit,
@@ -37,6 +38,7 @@ __all__ = [
     "Role",
     "append_only_sql",
     "append_operation",
+    "audit_refusal",
     "audit_target",
     "card_login",
     "card_principal",

@@ -29,7 +29,14 @@ from jukinet.principals import Principal
 from jukinet.problems import Forbidden, Unauthorized
 from jukinet.request_session import SessionDep
 
-__all__ = ["OperatorContext", "audit_target", "guard", "install_refusal_audit", "record_operation"]
+__all__ = [
+    "OperatorContext",
+    "audit_refusal",
+    "audit_target",
+    "guard",
+    "install_refusal_audit",
+    "record_operation",
+]
 
 _bearer = HTTPBearer(auto_error=False)
 _OPAQUE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -66,9 +73,11 @@ def guard(action: str) -> Any:
             raise Forbidden(f"the {actor.role.value} role may not perform {action}")
         yield actor
         target = getattr(request.state, "audit_target", None) or target
-        entry = Operation.of(actor, action, target, "ok")
+        outcome = getattr(request.state, "audit_outcome", None) or "ok"
+        entry = Operation.of(actor, action, target, outcome)
         await append_operation(session, ctx.tables, entry, ctx.key)
-        request.state.audit = None
+        # request.state.audit stays until the request's transaction commits (see
+        # request_session): a failed commit is then logged as a failure
 
     return Depends(dependency, scope="function")
 
@@ -76,6 +85,11 @@ def guard(action: str) -> Any:
 def audit_target(request: Request, target: str) -> None:
     """Name what a guarded action created (an opaque id) in its operation-log entry."""
     request.state.audit_target = target if _OPAQUE.fullmatch(target) else "(malformed)"
+
+
+def audit_refusal(request: Request, status: int) -> None:
+    """For a handler that answers a refusal without raising: log it as failed."""
+    request.state.audit_outcome = f"failed:{status}"
 
 
 def _target(request: Request) -> str | None:

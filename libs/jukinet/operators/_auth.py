@@ -7,6 +7,7 @@ whatever the cause (the operation log records the cause for auditors).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -19,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.db import AnyRow
@@ -33,6 +34,7 @@ from jukinet.pki import (
     fingerprint,
 )
 from jukinet.principals import Principal, PrincipalKind
+from jukinet.problems import Problem
 
 __all__ = [
     "AuthPolicy",
@@ -53,6 +55,11 @@ _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory defaults
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 TOKEN_PREFIX = "jks_"  # noqa: S105 - marks session tokens, is no secret
 MIN_PASSWORD = 12
+MAX_PENDING_CHALLENGES = 10_000  # a flood of challenges cannot grow the table without end
+
+
+class TooManyLogins(Problem):
+    status, type, title = 503, "too-many-logins", "Too many logins in progress"
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,9 @@ async def issue_challenge(
 ) -> Challenge:
     c = tables.challenges
     await session.execute(delete(c).where(c.c.expires_at < now))
+    pending = int(await session.scalar(select(func.count()).select_from(c)) or 0)
+    if pending >= MAX_PENDING_CHALLENGES:
+        raise TooManyLogins("too many logins in progress; try again shortly")
     challenge = Challenge(secrets.token_hex(16), secrets.token_hex(32), now + policy.challenge_ttl)
     await session.execute(
         c.insert().values(id=challenge.id, nonce=challenge.nonce, expires_at=challenge.expires_at)
@@ -131,29 +141,25 @@ async def login(
     t = tables.operators
     row = (await session.execute(select(t).where(t.c.slug == attempt.operator))).first()
     nonce = await _take_challenge(session, tables, attempt.challenge_id, now)
-    password_ok = _password_ok(row.password_hash if row else _DUMMY_HASH, attempt.password)
+    stored = row.password_hash if row is not None else _DUMMY_HASH
+    password_ok = await asyncio.to_thread(_password_ok, stored, attempt.password)  # ~50 ms
     if row is None:
-        return LoginResult(None, "unknown_operator", _anonymous(node, attempt.operator))
+        return LoginResult(None, "unknown_operator", ANONYMOUS)
     actor = Actor(card_principal(node, row.slug).uri, Role(row.role), row.slug)
-    failure = _refusal(row, now) or (None if password_ok else "wrong_password")
+    failure = None if password_ok else "wrong_password"
     if failure is None and nonce is None:
         failure = "challenge_unknown_or_expired"
     if failure is None and nonce is not None:
         message = challenge_message(node, attempt.challenge_id, nonce)
         failure = check_card(trust, node, row, attempt, message, now)
+    refusal = _refusal(row, now)
+    if refusal is not None:  # told plainly only to who holds the password and the card
+        return LoginResult(None, refusal if failure is None else f"{refusal}:{failure}", actor)
     if failure is not None:
-        if failure != "locked":
-            await _count_failure(session, tables, row, policy, now)
+        await _count_failure(session, tables, row, policy, now)
         return LoginResult(None, failure, actor)
     token, expires = await _open_session(session, tables, row, policy, now)
     return LoginResult(token, None, actor, expires)
-
-
-def _anonymous(node: Principal, slug: str) -> Actor:
-    try:
-        return Actor(card_principal(node, slug).uri, Role.ANONYMOUS)
-    except ValueError:
-        return ANONYMOUS
 
 
 def _password_ok(stored: str, given: str) -> bool:
@@ -177,10 +183,12 @@ async def _take_challenge(
 ) -> str | None:
     """The challenge's nonce, once: it is deleted whether or not the login succeeds."""
     c = tables.challenges
-    row = (await session.execute(select(c).where(c.c.id == challenge_id))).first()
+    taken = await session.execute(
+        delete(c).where(c.c.id == challenge_id).returning(c.c.nonce, c.c.expires_at)
+    )  # one statement: two logins racing for one challenge cannot both get it
+    row = taken.first()
     if row is None:
         return None
-    await session.execute(delete(c).where(c.c.id == challenge_id))
     return str(row.nonce) if row.expires_at >= now else None
 
 
@@ -228,11 +236,15 @@ async def _count_failure(
     session: AsyncSession, tables: OperatorTables, row: AnyRow, policy: AuthPolicy, now: dt.datetime
 ) -> None:
     t = tables.operators
-    failures = int(row.failed_attempts) + 1
-    values: dict[str, object] = {"failed_attempts": failures}
-    if failures >= policy.max_failures:
-        values = {"failed_attempts": 0, "locked_until": now + policy.lockout}
-    await session.execute(update(t).where(t.c.slug == row.slug).values(values))
+    counted = await session.execute(
+        update(t)
+        .where(t.c.slug == row.slug)
+        .values(failed_attempts=t.c.failed_attempts + 1)
+        .returning(t.c.failed_attempts)
+    )  # incremented in the database: parallel guesses each count
+    if int(counted.scalar_one()) >= policy.max_failures:
+        lock = {"failed_attempts": 0, "locked_until": now + policy.lockout}
+        await session.execute(update(t).where(t.c.slug == row.slug).values(lock))
 
 
 async def _open_session(
@@ -269,7 +281,7 @@ async def resolve_token(
     s, t = tables.sessions, tables.operators
     row = (
         await session.execute(
-            select(s.c.operator, s.c.role, t.c.disabled)
+            select(s.c.operator, t.c.role, t.c.disabled)
             .join(t, t.c.slug == s.c.operator)
             .where(s.c.token_hash == _token_hash(token), s.c.revoked.is_(False))
             .where(s.c.expires_at > now)

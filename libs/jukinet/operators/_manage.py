@@ -61,7 +61,14 @@ async def replace_card(
         .where(t.c.slug == slug)
         .values(card_certificate=_pem(card), card_fingerprint=fingerprint(card))
     )
+    await _end_sessions(session, tables, slug)
     return bool(getattr(result, "rowcount", 0))
+
+
+async def _end_sessions(session: AsyncSession, tables: OperatorTables, slug: str) -> None:
+    """A new card or a disabled account ends every session opened before."""
+    s = tables.sessions
+    await session.execute(update(s).where(s.c.operator == slug).values(revoked=True))
 
 
 async def set_state(
@@ -72,6 +79,8 @@ async def set_state(
     values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None}
     if disabled is not None:
         values["disabled"] = disabled
+    if disabled:
+        await _end_sessions(session, tables, slug)
     result = await session.execute(update(t).where(t.c.slug == slug).values(values))
     return bool(getattr(result, "rowcount", 0))
 

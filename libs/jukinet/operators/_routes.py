@@ -111,7 +111,9 @@ def auth_router() -> APIRouter:
                 session, ctx.tables, ctx.node, ctx.trust, ctx.policy, attempt, utcnow()
             )
         outcome = "ok" if result.failure is None else f"failed:{result.failure}"
-        await record_operation(request, result.actor, "auth.login", body.operator, outcome)
+        known = result.failure != "unknown_operator"  # a mistyped name may be anything
+        target = body.operator if known else "(unknown)"
+        await record_operation(request, result.actor, "auth.login", target, outcome)
         if result.failure == "locked":
             raise OperatorLocked("too many failed attempts; ask an administrator or wait")
         if result.token is None or result.expires_at is None:

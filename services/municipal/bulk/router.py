@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from jukinet.api import SessionDep, guard
+from jukinet.operators import audit_refusal
 from jukinet.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from municipal.bulk.csvformat import parse_register
 from municipal.bulk.service import import_register
@@ -28,16 +29,17 @@ async def import_csv(request: Request, session: SessionDep) -> JSONResponse:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return _problem([{"line": 0, "problem": "the file is not UTF-8"}], 0)
+        return _problem(request, [{"line": 0, "problem": "the file is not UTF-8"}], 0)
     rows, errors = parse_register(text)
     if errors or not rows:
         reported = [{"line": e.line, "problem": e.problem} for e in errors[:MAX_REPORTED]]
-        return _problem(reported or [{"line": 1, "problem": "no rows"}], len(errors))
+        return _problem(request, reported or [{"line": 1, "problem": "no rows"}], len(errors))
     imported = await import_register(session, request.app.state.runtime.node, rows)
     return JSONResponse({"imported": imported}, status_code=201)
 
 
-def _problem(errors: list[dict[str, object]], count: int) -> JSONResponse:
+def _problem(request: Request, errors: list[dict[str, object]], count: int) -> JSONResponse:
+    audit_refusal(request, 422)  # nothing was imported: the operation log says so
     body = {
         "type": "https://jukinet.example/problems/import-rejected",
         "title": "The register was not imported: some rows are invalid",

@@ -71,7 +71,10 @@ async def disclosure_view(
 
 
 async def record_answers(session: AsyncSession, message: SignedMessage) -> None:
-    """Store each tier's answer; refuse answers to requests this office never made."""
+    """Store each tier's answer; refuse answers to requests this office never made, and
+    answers from anyone but the tiers asked (the agency and this town's prefecture)."""
+    if message.issuer not in (AGENCY, message.audience.prefecture_of):
+        raise Rejected("sender_not_permitted", "disclosure answers come from the tiers asked")
     items = message.payload.get("items")
     if not isinstance(items, list) or not items:
         raise Rejected("invalid_payload", "items must be a non-empty list")
