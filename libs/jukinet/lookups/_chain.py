@@ -15,12 +15,11 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.chains import GENESIS, ChainReport
+from jukinet.chains import GENESIS, ChainReport, check_entry
 from jukinet.db import AnyRow
 from jukinet.lookups._store import LookupTables
 from jukinet.pki import utcnow
@@ -182,10 +181,6 @@ async def _subjects(
 
 
 def _check(r: AnyRow, seq: int, prev: str, keys: list[ed25519.Ed25519PublicKey]) -> str | None:
-    if r.seq != seq:
-        return f"expected entry {seq} here: an entry was deleted or inserted"
-    if r.prev_hash != prev:
-        return "does not link to the entry before it: inserted or reordered"
     provision = Provision(
         at=r.at,
         client=r.client,
@@ -196,15 +191,7 @@ def _check(r: AnyRow, seq: int, prev: str, keys: list[ed25519.Ed25519PublicKey])
         residents=json.loads(r.residents),
         fields=[f for f in r.fields.split(",") if f],
     )
-    if _digest(seq, prev, provision) != r.hash:
-        return "its content does not match its hash: the entry was altered"
-    for key in keys:
-        try:
-            key.verify(r.signature, r.hash.encode())
-        except InvalidSignature:
-            continue
-        return None
-    return "its signature is not the node's: the entry was forged"
+    return check_entry(r, seq, prev, _digest(seq, prev, provision), keys)
 
 
 async def purge_before(session: AsyncSession, tables: LookupTables, cutoff: dt.datetime) -> int:

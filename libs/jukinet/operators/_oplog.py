@@ -13,12 +13,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.chains import GENESIS, ChainReport
+from jukinet.chains import GENESIS, ChainReport, check_entry
 from jukinet.db import AnyRow
 from jukinet.operators._model import Actor
 from jukinet.operators._tables import OperatorTables
@@ -106,17 +105,5 @@ async def verify_operations(
 
 
 def _check(r: AnyRow, seq: int, prev: str, keys: list[ed25519.Ed25519PublicKey]) -> str | None:
-    if r.seq != seq:
-        return f"expected entry {seq} here: an entry was deleted or inserted"
-    if r.prev_hash != prev:
-        return "does not link to the entry before it: inserted or reordered"
     op = Operation(r.at, r.actor, r.role, r.action, r.target, r.outcome)
-    if _digest(seq, prev, op) != r.hash:
-        return "its content does not match its hash: the entry was altered"
-    for key in keys:
-        try:
-            key.verify(r.signature, r.hash.encode())
-        except InvalidSignature:
-            continue
-        return None
-    return "its signature is not the node's: the entry was forged"
+    return check_entry(r, seq, prev, _digest(seq, prev, op), keys)

@@ -61,12 +61,8 @@ def _check_notification(reason: ChangeReason, event: dt.date, notified: dt.date 
         raise ValueError("notified_on cannot come before the event (change_date)")
 
 
-class RegisterResident(BaseModel):
-    """Record a resident (記載): birth, move-in, ex-officio record, naturalisation…
-
-    A move-in from another municipality keeps the person's resident code (from the
-    転出証明書) and names that municipality, which is then notified (転入通知). Without
-    ``household_id`` the resident heads a new household (世帯主)."""
+class _Recording(BaseModel):
+    """The identity facts of a recorded resident and the reason and date of the entry."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -77,6 +73,15 @@ class RegisterResident(BaseModel):
     address: Address
     reason: ChangeReason
     change_date: dt.date
+
+
+class RegisterResident(_Recording):
+    """Record a resident (記載): birth, move-in, ex-officio record, naturalisation…
+
+    A move-in from another municipality keeps the person's resident code (from the
+    転出証明書) and names that municipality, which is then notified (転入通知). Without
+    ``household_id`` the resident heads a new household (世帯主)."""
+
     notified_on: dt.date | None = None
     household_id: str | None = Field(None, pattern=OPAQUE_ID)
     relation: Relation | None = None
@@ -119,20 +124,11 @@ class RegisterResident(BaseModel):
             raise ValueError("a resident without household_id heads a new household")
 
 
-class MigratedResident(BaseModel):
+class MigratedResident(_Recording):
     """One row of an existing register being migrated (bulk import): the record as it
     stands. The counter's rules for a new entry (notification date, previous address…)
     were applied when the old system recorded it; their papers stay in its files."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name
-    name_kana: Kana | None = None
-    birth_date: dt.date
-    sex: Sex
-    address: Address
-    reason: ChangeReason
-    change_date: dt.date
     resident_code: ResidentCode | None = None  # the code the old register issued, if any
 
     @model_validator(mode="after")
