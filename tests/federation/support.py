@@ -49,6 +49,16 @@ async def execute(fed: LocalFederation, node: Principal, sql: str, **params: Any
         await engine.dispose()
 
 
+async def tier_record(fed: LocalFederation, node: Principal, code: str) -> dict[str, Any] | None:
+    """A prefecture's or the agency's view of a record (POST /records/lookup), or None."""
+    async with fed.client(node) as client:
+        r = await client.post("/records/lookup", json={"resident_code": code})
+    if r.status_code == 404:
+        return None
+    r.raise_for_status()
+    return dict(r.json())
+
+
 class PersonalData:
     """Every name, address and resident code a test sends, to look for in the logs."""
 

@@ -30,7 +30,7 @@ from jukinet.principals import AGENCY, Principal
 from jukinet.subjects import inbox_prefix, message_subject
 from jukinet.synthetic import SyntheticResidents
 from municipal.models import CodePoolEntry, CodeRequest
-from tests.federation.support import PersonalData, database_url_of, eventually, query
+from tests.federation.support import PersonalData, database_url_of, eventually, query, tier_record
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -78,13 +78,7 @@ async def national_registry(fed: LocalFederation) -> dict[str, tuple[str, str, A
     return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
 
-async def lookup(fed: LocalFederation, node: Principal, code: str) -> dict[str, Any] | None:
-    async with fed.client(node) as client:
-        r = await client.post("/records/lookup", json={"resident_code": code})
-    if r.status_code == 404:
-        return None
-    r.raise_for_status()
-    return dict(r.json())
+lookup = tier_record
 
 
 async def test_codes_drawn_at_two_municipalities_are_valid_disjoint_and_registered(

@@ -17,7 +17,7 @@ from jukinet.pki import Credentials, TrustStore, read_certificate
 from jukinet.principals import AGENCY, Principal
 from jukinet.subjects import inbox_prefix, message_subject
 from jukinet.synthetic import SyntheticResidents
-from tests.federation.support import PersonalData, eventually, query
+from tests.federation.support import PersonalData, eventually, query, tier_record
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -47,13 +47,7 @@ async def resident(fed: LocalFederation, town: Principal, rid: str) -> dict[str,
     return dict(r.json())
 
 
-async def record(fed: LocalFederation, node: Principal, code: str) -> dict[str, Any] | None:
-    async with fed.client(node) as client:
-        r = await client.post("/records/lookup", json={"resident_code": code})
-    if r.status_code == 404:
-        return None
-    r.raise_for_status()
-    return dict(r.json())
+record = tier_record
 
 
 def move_in(

@@ -13,7 +13,7 @@ from jukinet.identity import ChangeReason
 from jukinet.localfed import LocalFederation
 from jukinet.principals import AGENCY, Principal
 from jukinet.synthetic import SyntheticResidents
-from tests.federation.support import PersonalData, eventually
+from tests.federation.support import PersonalData, eventually, tier_record
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -37,13 +37,7 @@ DELETIONS = [
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 
 
-async def lookup(fed: LocalFederation, node: Principal, code: str) -> dict[str, Any] | None:
-    async with fed.client(node) as client:
-        r = await client.post("/records/lookup", json={"resident_code": code})
-    if r.status_code == 404:
-        return None
-    r.raise_for_status()
-    return dict(r.json())
+lookup = tier_record
 
 
 async def arrived(fed: LocalFederation, town: Principal, code: str, version: int) -> None:
