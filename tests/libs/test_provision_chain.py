@@ -30,6 +30,7 @@ from jukinet.principals import AGENCY
 TABLES = lookup_tables(MetaData())
 START = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 ENTRIES = 12
+LATER = START + dt.timedelta(days=8 * 365)  # when a retention purge may drop them
 
 
 @pytest.fixture
@@ -180,7 +181,9 @@ async def test_a_rewritten_tail_fails_without_the_nodes_key(chain, layout: PkiLa
 async def test_purging_old_entries_keeps_the_chain_verifiable(chain, layout: PkiLayout) -> None:
     engine, _ = chain
     async with session_factory(engine)() as session, session.begin():
-        dropped = await purge_before(session, TABLES, START + dt.timedelta(minutes=4))
+        dropped = await purge_before(
+            session, TABLES, START + dt.timedelta(minutes=4), _agency_key(layout), LATER
+        )
     assert dropped == 4
     report = await _verify(engine, layout)
     assert report.intact
