@@ -40,6 +40,13 @@ class NodeSettings(BaseSettings):
         Principal.parse(value)
         return value
 
+    @field_validator("checkpoint_witness")
+    @classmethod
+    def _witness_is_valid(cls, value: str | None) -> str | None:
+        if value is not None:
+            Principal.parse(value)
+        return value
+
     @property
     def node(self) -> Principal:
         return Principal.parse(self.principal)

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import importlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jukinet.audit import (
@@ -26,6 +32,7 @@ from jukinet.audit._checkpoints import signed_bytes
 from jukinet.bus import Rejected
 from jukinet.db import create_engine, session_factory
 from jukinet.envelope import SignedMessage
+from jukinet.migrations import upgrade
 from jukinet.operators import Actor, Operation, Role, append_operation, operator_tables
 from jukinet.pki import Credentials, PkiLayout, Purpose, read_certificate
 from jukinet.principals import Principal
@@ -147,3 +154,49 @@ async def test_a_witness_keeps_only_its_senders_own_signed_checkpoints(
     async with engine.connect() as conn:
         rows = (await conn.execute(select(CHECKPOINTS.c.node, CHECKPOINTS.c.seq))).all()
     assert [tuple(r) for r in rows] == [(HIRATSUKA.uri, 4)]
+
+
+@pytest.mark.parametrize("service", ["municipal", "prefecture", "agency"])
+async def test_each_service_migrates_the_audit_tables_as_modelled(
+    service: str, database_url: str
+) -> None:
+    """The new migrations create the checkpoint table (append-only) and the signed
+    anchor's columns exactly as the models describe them; downgrading removes them."""
+    models = importlib.import_module(f"{service}.models")
+    migrations = Path(models.__file__).parent / "migrations"
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine, migrations)
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True}),
+                    models.Base.metadata,
+                )
+            )
+        names = ("chain_checkpoints", "provision_chain_anchor")
+        assert [d for d in diff if any(name in str(d) for name in names)] == []
+        async with engine.begin() as conn:
+            row = {**_item(ed25519.Ed25519PrivateKey.generate(), HIRATSUKA), "received_at": NOW}
+            row |= {"sealed_at": NOW, "signature": b"x"}
+            await conn.execute(CHECKPOINTS.insert().values(row))
+        with pytest.raises(Exception, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(text("DELETE FROM chain_checkpoints"))
+        await downgrade_one(engine, migrations)
+    finally:
+        await engine.dispose()
+
+
+async def downgrade_one(engine: AsyncEngine, migrations: Path) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+
+    def run(connection: Any) -> None:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+    assert "chain_checkpoints" not in tables
