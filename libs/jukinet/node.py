@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from jukinet.audit import CheckpointWriter, default_witness, with_checkpoints
 from jukinet.bus import (
     Apply,
     BusTables,
@@ -33,7 +34,7 @@ from jukinet.envelope import Opener, RecipientDirectory, Sealer
 from jukinet.metrics import Metrics
 from jukinet.migrations import upgrade
 from jukinet.pki import TrustStore
-from jukinet.principals import Principal
+from jukinet.principals import Principal, PrincipalKind
 from jukinet.settings import NodeSettings
 from jukinet.subjects import CONSUMER, stream_name
 
@@ -52,6 +53,7 @@ class NodeSpec:
     apply: Apply
     accepts: Callable[[Principal], bool]
     counts: Callable[[AsyncSession], Awaitable[dict[str, Any]]]
+    checkpoints: Table | None = None  # where the checkpoints of the nodes it witnesses go
 
 
 @dataclass
@@ -86,6 +88,34 @@ class NodeRuntime:
         self.opener = Opener(credentials, self._trust, skew=self.settings.clock_skew)
         self._messaging_task = asyncio.create_task(self._messaging(), name="messaging")
         self._tasks.append(asyncio.create_task(self._watch_credentials(), name="credentials"))
+        if self.settings.checkpoint_seconds > 0:
+            writer = self._checkpoint_writer()
+            self._tasks.append(asyncio.create_task(writer.run(), name="checkpoints"))
+
+    def _checkpoint_writer(self) -> CheckpointWriter:
+        """The chain heads leave the node for its witness every few seconds."""
+        return CheckpointWriter(
+            sessions=self.sessions,
+            metadata=self.spec.metadata,
+            bus=self.spec.bus,
+            node=self.node,
+            witness=self._witness(),
+            signing_key=lambda: self.settings.credentials().require_signing()[0],
+            notify=self.notify_outbox,
+            every=self.settings.checkpoint_seconds,
+        )
+
+    def _witness(self) -> Principal:
+        """The configured witness, else by tier (the agency: the first municipality in
+        the federation's directory)."""
+        if self.settings.checkpoint_witness is not None:
+            return Principal.parse(self.settings.checkpoint_witness)
+        directory = self.settings.layout.directory
+        towns = [
+            Principal.municipality(path.name.split(".")[1])
+            for path in directory.glob(f"{PrincipalKind.MUNICIPALITY.value}.*.kex.crt")
+        ]
+        return default_witness(self.node, towns)
 
     def _credential_stamp(self) -> tuple[float, ...]:
         node = self.settings.layout.node_dir(self.node)
@@ -152,7 +182,11 @@ class NodeRuntime:
             sessions=self.sessions,
             tables=self.spec.bus,
             opener=self.opener,
-            apply=self.spec.apply,
+            apply=(
+                self.spec.apply
+                if self.spec.checkpoints is None
+                else with_checkpoints(self.spec.apply, self.spec.checkpoints)
+            ),
             accepts=self.spec.accepts,
             on_outcome=lambda outcome, _sender: self.metrics.consumed.labels(outcome.value).inc(),
             on_dead_letter=lambda reason: self.metrics.dead_letters.labels(reason).inc(),

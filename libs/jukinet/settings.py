@@ -27,11 +27,24 @@ class NodeSettings(BaseSettings):
     api_token: str = Field(min_length=16, description="operator token for this node's API")
     message_ttl_seconds: int = Field(3 * 24 * 3600, ge=60, le=30 * 24 * 3600)
     clock_skew_seconds: int = Field(30, ge=0, le=600)
+    checkpoint_seconds: float = Field(
+        30.0, ge=0, description="how often the chain heads leave for the witness (0: never)"
+    )
+    checkpoint_witness: str | None = Field(
+        None, description="the node that keeps this node's checkpoints (default by tier)"
+    )
 
     @field_validator("principal")
     @classmethod
     def _principal_is_valid(cls, value: str) -> str:
         Principal.parse(value)
+        return value
+
+    @field_validator("checkpoint_witness")
+    @classmethod
+    def _witness_is_valid(cls, value: str | None) -> str | None:
+        if value is not None:
+            Principal.parse(value)
         return value
 
     @property

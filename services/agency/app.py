@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.messages import accepts, make_apply
-from agency.models import Base, CodeRegistryEntry, bus, lookups, records
+from agency.models import Base, CodeRegistryEntry, bus, checkpoints, lookups, records
 from agency.settings import AgencySettings
 from jukinet.node import NodeSpec
 from jukinet.node_app import serving_node_app
@@ -36,6 +36,7 @@ def create_app(settings: AgencySettings | None = None) -> FastAPI:
         apply=make_apply(settings.credentials().require_signing()[0]),
         accepts=accepts,
         counts=_counts,
+        checkpoints=checkpoints,
     )
 
     return serving_node_app(

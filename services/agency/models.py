@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from jukinet.audit import checkpoint_table
 from jukinet.bus import bus_tables
 from jukinet.db import NAMING_CONVENTION, UtcDateTime
 from jukinet.lookups import lookup_tables
@@ -23,6 +24,7 @@ bus = bus_tables(Base.metadata)
 records = record_tables(Base.metadata)
 lookups = lookup_tables(Base.metadata)
 operators = operator_tables(Base.metadata)
+checkpoints = checkpoint_table(Base.metadata)  # kept for the nodes this one witnesses
 
 
 class OriginMessage(Base):

@@ -28,7 +28,7 @@ from municipal.copies import router as copies_router
 from municipal.copies import start_copy_responder
 from municipal.disclosures.router import router as disclosures_router
 from municipal.disclosures.service import RESPONSE_BATCH, record_answers
-from municipal.models import Base, Resident, bus
+from municipal.models import Base, Resident, bus, checkpoints
 from municipal.moves import MOVE_IN_NOTICE_BATCH, apply_move_in_notices
 from municipal.reconcile import municipal_entries, repair_router
 from municipal.residents.router import household_router
@@ -66,6 +66,7 @@ SPEC = NodeSpec(
     apply=_apply,
     accepts=lambda sender: False,  # replaced per node in create_app
     counts=_counts,
+    checkpoints=checkpoints,
 )
 
 

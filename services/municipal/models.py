@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import Date, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from jukinet.audit import checkpoint_table
 from jukinet.bus import bus_tables
 from jukinet.db import NAMING_CONVENTION, UtcDateTime
 from jukinet.operators import operator_tables
@@ -18,6 +19,7 @@ class Base(DeclarativeBase):
 
 bus = bus_tables(Base.metadata)
 operators = operator_tables(Base.metadata)
+checkpoints = checkpoint_table(Base.metadata)  # kept for the nodes this one witnesses
 
 
 class Resident(Base):

@@ -14,7 +14,7 @@ from jukinet.node_app import serving_node_app
 from jukinet.records_api import record_counts
 from prefecture.changes import accepts_from
 from prefecture.messages import make_apply
-from prefecture.models import Base, bus, lookups, records
+from prefecture.models import Base, bus, checkpoints, lookups, records
 from prefecture.settings import PrefectureSettings
 
 __all__ = ["create_app"]
@@ -33,6 +33,7 @@ def create_app(settings: PrefectureSettings | None = None) -> FastAPI:
         apply=make_apply(settings.credentials().require_signing()[0]),
         accepts=accepts_from(settings.node),
         counts=_counts,
+        checkpoints=checkpoints,
     )
 
     return serving_node_app(

@@ -4,12 +4,13 @@ intact or names the first broken entry. Tampering is done directly in the databa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
@@ -17,6 +18,7 @@ from jukinet.cli import app
 from jukinet.db import create_engine, session_factory
 from jukinet.lookups import (
     Provision,
+    anchor_bytes,
     append,
     append_only_sql,
     drop_append_only_sql,
@@ -24,12 +26,15 @@ from jukinet.lookups import (
     purge_before,
     verify_chain,
 )
+from jukinet.operators import operator_tables
 from jukinet.pki import PkiLayout
 from jukinet.principals import AGENCY
 
 TABLES = lookup_tables(MetaData())
+OPERATIONS = operator_tables(MetaData())
 START = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 ENTRIES = 12
+LATER = START + dt.timedelta(days=8 * 365)  # when a retention purge may drop them
 
 
 @pytest.fixture
@@ -180,7 +185,9 @@ async def test_a_rewritten_tail_fails_without_the_nodes_key(chain, layout: PkiLa
 async def test_purging_old_entries_keeps_the_chain_verifiable(chain, layout: PkiLayout) -> None:
     engine, _ = chain
     async with session_factory(engine)() as session, session.begin():
-        dropped = await purge_before(session, TABLES, START + dt.timedelta(minutes=4))
+        dropped = await purge_before(
+            session, TABLES, START + dt.timedelta(minutes=4), _agency_key(layout), LATER
+        )
     assert dropped == 4
     report = await _verify(engine, layout)
     assert report.intact
@@ -235,5 +242,94 @@ async def test_entries_signed_before_a_rotation_still_verify(
         assert result.exit_code == 0, result.output
         assert "6 entries verified" in result.output
         assert len(rotated.signing_history(AGENCY)) == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_an_unsigned_anchor_claiming_an_old_purge_is_forged(chain, layout: PkiLayout) -> None:
+    """Today's entries deleted behind an anchor that claims a purge years ago."""
+    engine, _ = chain
+    await _tamper(
+        engine,
+        "DELETE FROM provision_subjects WHERE seq <= 4",
+        "DELETE FROM provision_log WHERE seq <= 3",
+        "INSERT INTO provision_chain_anchor (id, seq, hash, purged_before) "
+        "SELECT 1, seq, hash, '2018-04-01 00:00:00+00:00' FROM provision_log WHERE seq = 4",
+        "DELETE FROM provision_log WHERE seq = 4",
+    )
+    report = await _verify(engine, layout)
+    assert report.broken_at == 4
+    assert "forged purge" in (report.problem or "")
+
+
+async def test_a_purge_keeps_at_least_a_year(chain, layout: PkiLayout) -> None:
+    engine, _ = chain
+    async with session_factory(engine)() as session, session.begin():
+        with pytest.raises(ValueError, match="a year"):
+            await purge_before(
+                session, TABLES, START + dt.timedelta(minutes=4), _agency_key(layout)
+            )
+
+
+async def test_a_signed_anchor_must_respect_the_retention_period(chain, layout: PkiLayout) -> None:
+    """Even with the node's key, an anchor whose cut-off is younger than the minimum
+    retention (relative to its own time) does not verify."""
+    engine, _ = chain
+    key = _agency_key(layout)
+    purged_before, at = START + dt.timedelta(minutes=4), START + dt.timedelta(days=30)
+    async with session_factory(engine)() as session:
+        log = TABLES.provisions
+        row = (await session.execute(select(log.c.hash, log.c.at).where(log.c.seq == 4))).one()
+    signature = key.sign(anchor_bytes(4, row.hash, purged_before, row.at, at))
+    await _tamper(
+        engine,
+        "DELETE FROM provision_subjects WHERE seq <= 4",
+        "DELETE FROM provision_log WHERE seq <= 4",
+    )
+    async with session_factory(engine)() as session, session.begin():
+        await session.execute(
+            TABLES.chain_anchor.insert().values(
+                id=1,
+                seq=4,
+                hash=row.hash,
+                purged_before=purged_before,
+                last_at=row.at,
+                anchored_at=at,
+                signature=signature,
+            )
+        )
+    report = await _verify(engine, layout)
+    assert report.broken_at == 4
+    assert "retention" in (report.problem or "")
+
+
+async def test_the_purge_cli_needs_the_nodes_key_and_is_logged(
+    database_url: str, layout: PkiLayout
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(TABLES.provisions.metadata.create_all)
+            await conn.run_sync(OPERATIONS.operation_log.metadata.create_all)
+        old, now = dt.datetime(2018, 4, 1, tzinfo=dt.UTC), dt.datetime.now(dt.UTC)
+        async with session_factory(engine)() as session, session.begin():
+            for i, at in enumerate([old, old, old, now, now]):
+                await append(
+                    session, TABLES, dataclasses.replace(_provision(i), at=at), _agency_key(layout)
+                )
+        base = ["--db", database_url, "--node", AGENCY.uri, "--pki-root", str(layout.root)]
+        runner = CliRunner()
+        purged = await asyncio.to_thread(
+            runner.invoke, app, ["audit", "purge", *base, "--keep-days", "365"]
+        )
+        assert purged.exit_code == 0, purged.output
+        assert "dropped 3 entries" in purged.output
+        verified = await asyncio.to_thread(runner.invoke, app, ["audit", "verify", *base])
+        assert verified.exit_code == 0, verified.output
+        assert "provision log intact: 2 entries verified" in verified.output
+        assert "operation log intact: 1 entries verified" in verified.output
+        async with engine.connect() as conn:
+            logged = (await conn.execute(text("SELECT actor, action FROM operation_log"))).all()
+        assert [tuple(r) for r in logged] == [("cli", "audit.purge")]
     finally:
         await engine.dispose()

@@ -8,6 +8,7 @@ from jukinet.lookups._authorize import Refused, authorize
 from jukinet.lookups._chain import (
     ChainReport,
     Provision,
+    anchor_bytes,
     append,
     operator_read_logger,
     purge_before,
@@ -49,6 +50,7 @@ __all__ = [
     "QueryKind",
     "Refused",
     "Sector",
+    "anchor_bytes",
     "answer_disclosures",
     "append",
     "append_only_sql",

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.chains import GENESIS, ChainReport, check_entry
+from jukinet.chains import GENESIS, ChainReport, KeyRing, check_entry
 from jukinet.db import AnyRow
 from jukinet.lookups._store import LookupTables
 from jukinet.pki import utcnow
@@ -28,8 +28,10 @@ __all__ = [
     "GENESIS",
     "ChainReport",
     "Provision",
+    "anchor_bytes",
     "append",
     "append_many",
+    "check_anchor",
     "operator_read_logger",
     "purge_before",
     "verify_chain",
@@ -139,13 +141,17 @@ def _entry(
 async def verify_chain(
     session: AsyncSession,
     tables: LookupTables,
-    public_key: ed25519.Ed25519PublicKey | list[ed25519.Ed25519PublicKey],
+    public_key: ed25519.Ed25519PublicKey | list[ed25519.Ed25519PublicKey] | KeyRing,
 ) -> ChainReport:
     """Walk the chain. ``public_key`` may list every signing key the node has had
     (rotations); each entry must be signed by one of them."""
-    keys = public_key if isinstance(public_key, list) else [public_key]
+    keys = KeyRing.of(
+        [public_key] if isinstance(public_key, ed25519.Ed25519PublicKey) else public_key
+    )
     log, anchor = tables.provisions, tables.chain_anchor
-    start = (await session.execute(select(anchor.c.seq, anchor.c.hash))).first()
+    start = (await session.execute(select(anchor))).first()
+    if start is not None and (problem := check_anchor(start, keys)) is not None:
+        return ChainReport(0, int(start.seq), problem)
     expected_seq, prev = (int(start.seq) + 1, str(start.hash)) if start else (1, GENESIS)
     checked, after = 0, expected_seq - 1
     while True:
@@ -180,7 +186,7 @@ async def _subjects(
     return index
 
 
-def _check(r: AnyRow, seq: int, prev: str, keys: list[ed25519.Ed25519PublicKey]) -> str | None:
+def _check(r: AnyRow, seq: int, prev: str, keys: KeyRing) -> str | None:
     provision = Provision(
         at=r.at,
         client=r.client,
@@ -194,13 +200,34 @@ def _check(r: AnyRow, seq: int, prev: str, keys: list[ed25519.Ed25519PublicKey])
     return check_entry(r, seq, prev, _digest(seq, prev, provision), keys)
 
 
-async def purge_before(session: AsyncSession, tables: LookupTables, cutoff: dt.datetime) -> int:
+MIN_RETENTION = dt.timedelta(days=365)  # no purge may drop an entry younger than this
+
+
+def anchor_bytes(
+    seq: int, digest: str, purged_before: dt.datetime, last_at: dt.datetime, at: dt.datetime
+) -> bytes:
+    """What the node signs when it anchors a purged chain."""
+    times = [t.astimezone(dt.UTC).isoformat() for t in (purged_before, last_at, at)]
+    return json.dumps(["jukinet.anchor", seq, digest, *times], separators=(",", ":")).encode()
+
+
+async def purge_before(
+    session: AsyncSession,
+    tables: LookupTables,
+    cutoff: dt.datetime,
+    key: ed25519.Ed25519PrivateKey,
+    now: dt.datetime | None = None,
+) -> int:
     """Drop entries older than the retention period, keeping the chain verifiable from an
-    anchor (the hash of the last entry dropped)."""
+    anchor (the hash of the last entry dropped), signed with the node's key together
+    with the cut-off, the last dropped entry's time and the purge's own time."""
+    now = now or utcnow()
+    if cutoff > now - MIN_RETENTION:
+        raise ValueError("a purge keeps at least a year of provisions")
     log, anchor = tables.provisions, tables.chain_anchor
     last = (
         await session.execute(
-            select(log.c.seq, log.c.hash)
+            select(log.c.seq, log.c.hash, log.c.at)
             .where(log.c.at < cutoff)
             .order_by(log.c.seq.desc())
             .limit(1)
@@ -213,11 +240,35 @@ async def purge_before(session: AsyncSession, tables: LookupTables, cutoff: dt.d
     await session.execute(delete(subjects).where(subjects.c.seq <= last.seq))
     result = await session.execute(delete(log).where(log.c.seq <= last.seq))
     await session.execute(delete(anchor))
+    signature = key.sign(anchor_bytes(int(last.seq), str(last.hash), cutoff, last.at, now))
     await session.execute(
-        anchor.insert().values(id=1, seq=last.seq, hash=last.hash, purged_before=cutoff)
+        anchor.insert().values(
+            id=1,
+            seq=last.seq,
+            hash=last.hash,
+            purged_before=cutoff,
+            last_at=last.at,
+            anchored_at=now,
+            signature=signature,
+        )
     )
     await session.execute(delete(tables.purge_guard))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def check_anchor(row: AnyRow, keys: KeyRing) -> str | None:
+    """What is wrong with the anchor a purged chain starts from, if anything: it must be
+    signed by the node, its last dropped entry older than its cut-off, and its cut-off
+    at least the minimum retention before the purge."""
+    if row.signature is None or row.last_at is None or row.anchored_at is None:
+        return "the anchor is not signed by the node: a forged purge"
+    times = (row.purged_before, row.last_at, row.anchored_at)
+    signed = anchor_bytes(int(row.seq), str(row.hash), *times)
+    if not keys.signs(bytes(row.signature), signed):
+        return "the anchor is not signed by the node: a forged purge"
+    if row.last_at >= row.purged_before or row.purged_before > row.anchored_at - MIN_RETENTION:
+        return "the anchor drops entries younger than the retention period: a forged purge"
+    return None
 
 
 def operator_read_logger(

@@ -102,6 +102,11 @@ def lookup_tables(metadata: MetaData) -> LookupTables:
         Column("seq", BigInteger, nullable=False),
         Column("hash", String(64), nullable=False),
         Column("purged_before", UtcDateTime(), nullable=False),
+        # signed by the node (see _chain.anchor_bytes); NULL only on anchors made before
+        # anchors were signed, which verification refuses
+        Column("last_at", UtcDateTime(), nullable=True),
+        Column("anchored_at", UtcDateTime(), nullable=True),
+        Column("signature", LargeBinary, nullable=True),
     )
     alerts = Table(
         "lookup_alerts",

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.chains import GENESIS, ChainReport, check_entry
+from jukinet.chains import GENESIS, ChainReport, KeyRing, check_entry
 from jukinet.db import AnyRow
 from jukinet.operators._model import Actor
 from jukinet.operators._tables import OperatorTables
@@ -83,7 +83,9 @@ async def append_operation(
 
 
 async def verify_operations(
-    session: AsyncSession, tables: OperatorTables, keys: list[ed25519.Ed25519PublicKey]
+    session: AsyncSession,
+    tables: OperatorTables,
+    keys: KeyRing | list[ed25519.Ed25519PublicKey],
 ) -> ChainReport:
     """Walk the whole chain; each entry must be signed by one of the node's keys (all it
     has had, for rotations)."""
@@ -104,6 +106,8 @@ async def verify_operations(
             checked, expected, prev = checked + 1, expected + 1, str(row.hash)
 
 
-def _check(r: AnyRow, seq: int, prev: str, keys: list[ed25519.Ed25519PublicKey]) -> str | None:
+def _check(
+    r: AnyRow, seq: int, prev: str, keys: KeyRing | list[ed25519.Ed25519PublicKey]
+) -> str | None:
     op = Operation(r.at, r.actor, r.role, r.action, r.target, r.outcome)
     return check_entry(r, seq, prev, _digest(seq, prev, op), keys)

@@ -1,0 +1,23 @@
+"""chain-head checkpoints kept for other nodes
+
+Revision ID: a0d170007c4e0
+Revises: c09e50000006
+Create Date: 2026-11-28 20:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+from jukinet.audit.migrations import downgrade_checkpoints_0001, upgrade_checkpoints_0001
+
+revision: str = "a0d170007c4e0"
+down_revision: str | None = "c09e50000006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    upgrade_checkpoints_0001()
+
+
+def downgrade() -> None:
+    downgrade_checkpoints_0001()
