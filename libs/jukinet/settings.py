@@ -27,6 +27,12 @@ class NodeSettings(BaseSettings):
     api_token: str = Field(min_length=16, description="operator token for this node's API")
     message_ttl_seconds: int = Field(3 * 24 * 3600, ge=60, le=30 * 24 * 3600)
     clock_skew_seconds: int = Field(30, ge=0, le=600)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="cap on request bodies")
+    max_import_bytes: int = Field(
+        4 * 1024**3, ge=1024, description="cap on a bulk import's body (read after login)"
+    )
+    login_per_minute: int = Field(30, ge=1, le=10_000, description="login attempts per source")
+    anonymous_alert_threshold: int = Field(20, ge=1, description="anonymous failures a minute")
 
     @field_validator("principal")
     @classmethod
