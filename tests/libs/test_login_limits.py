@@ -15,6 +15,7 @@ from jukinet.bodylimit import install_body_limit
 from jukinet.operators import AnonymousFailures, LoginGate, ThrottlePolicy
 from jukinet.problems import install_problem_handlers
 
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
