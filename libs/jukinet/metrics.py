@@ -53,6 +53,12 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.anonymous_failures = Counter(
+            "jukinet_anonymous_failures",
+            "Requests refused before the caller proved an identity, by kind",
+            ["kind"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
             "jukinet_http_request_duration_seconds",
             "HTTP request latency by route template",

@@ -10,12 +10,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from jukinet.api import operations_router
+from jukinet.bodylimit import install_body_limit
 from jukinet.lookups import LookupTables, lookup_admin_router, operator_read_logger
 from jukinet.metrics import Metrics, install_metrics
 from jukinet.node import NodeRuntime, NodeSpec
 from jukinet.operators import (
+    AnonymousFailures,
+    LoginGate,
     OperatorContext,
     OperatorTables,
+    ThrottlePolicy,
+    challenge_key,
     install_refusal_audit,
     operator_routers,
 )
@@ -44,7 +49,7 @@ def node_app(
         app.state.runtime = runtime
         app.state.sessions = runtime.sessions
         app.state.api_token = settings.api_token
-        app.state.operators = _operator_context(settings, spec)
+        app.state.operators = _operator_context(settings, spec, metrics)
         on_stop = await on_start(runtime) if on_start is not None else None
         try:
             yield
@@ -57,6 +62,7 @@ def node_app(
     app.state.metrics = metrics
     install_problem_handlers(app)
     install_refusal_audit(app)
+    install_body_limit(app, settings.max_body_bytes, settings.max_import_bytes)
     install_metrics(app, metrics, refresh=lambda: app.state.runtime.refresh_gauges())
     app.include_router(operations_router())
     for router in operator_routers():
@@ -64,7 +70,7 @@ def node_app(
     return app
 
 
-def _operator_context(settings: NodeSettings, spec: NodeSpec) -> OperatorContext:
+def _operator_context(settings: NodeSettings, spec: NodeSpec, metrics: Metrics) -> OperatorContext:
     key, _ = settings.credentials().require_signing()
     return OperatorContext(
         tables=OperatorTables.of(spec.metadata),
@@ -72,6 +78,11 @@ def _operator_context(settings: NodeSettings, spec: NodeSpec) -> OperatorContext
         key=key,
         trust=settings.trust(),
         api_token=settings.api_token,
+        challenge_key=challenge_key(key),
+        strangers=AnonymousFailures(
+            metrics.anonymous_failures, threshold=settings.anonymous_alert_threshold
+        ),
+        gate=LoginGate(ThrottlePolicy(per_minute=settings.login_per_minute)),
     )
 
 

@@ -51,10 +51,17 @@ class Problem(Exception):
     type: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str | None = None, *, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        reason: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail
         self.reason = reason
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -99,7 +106,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, Problem):
         raise exc
-    return problem_response(exc.status, exc.body())
+    response = problem_response(exc.status, exc.body())
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:

@@ -33,6 +33,12 @@ class NodeSettings(BaseSettings):
     checkpoint_witness: str | None = Field(
         None, description="the node that keeps this node's checkpoints (default by tier)"
     )
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="cap on request bodies")
+    max_import_bytes: int = Field(
+        4 * 1024**3, ge=1024, description="cap on a bulk import's body (read after login)"
+    )
+    login_per_minute: int = Field(30, ge=1, le=10_000, description="login attempts per source")
+    anonymous_alert_threshold: int = Field(20, ge=1, description="anonymous failures a minute")
 
     @field_validator("principal")
     @classmethod

@@ -3,14 +3,19 @@ minimisation, four-fact search that refuses to guess, certificate checks, monito
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import shutil
 import ssl
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from typer.testing import CliRunner
 
+from jukinet.cli import app
 from jukinet.localfed import LocalFederation
 from jukinet.pki import CertificateAuthority
 from jukinet.principals import AGENCY, Principal, PrincipalKind
@@ -400,6 +405,37 @@ async def test_operator_reads_are_logged_like_provisions(
         ("not_found", "[]"),
     ]
     assert rows[-1][0] == f"{AGENCY.uri}#operator-api"
+
+
+async def test_a_rotated_ministry_certificate_is_refused_at_once(
+    federation: LocalFederation, people: dict[str, str], tmp_path: Path
+) -> None:
+    """`jukinet pki rotate` of a ministry: from that moment its old TLS certificate gets
+    nothing from the running lookup server — on a connection opened before the rotation
+    or a new one — while its new certificate works; no server restarts."""
+    nta = client("nta-tax")
+    body = {"affair": "national-tax-assessment", "resident_code": people["unique"]}
+    old = tmp_path / "old"
+    shutil.copytree(federation.layout.node_dir(nta), old)
+    async with federation.lookup_client(AGENCY, nta) as before:
+        assert (await before.post("/lookups/by-code", json=body)).status_code == 200
+        root = str(federation.layout.root)
+        rotated = await asyncio.to_thread(
+            CliRunner().invoke, app, ["pki", "rotate", nta.uri, "--root", root]
+        )
+        assert rotated.exit_code == 0, rotated.output
+        refused = await before.post("/lookups/by-code", json=body)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "record" not in refused.json()
+    context = ssl.create_default_context(cafile=str(federation.layout.ca_cert))
+    context.check_hostname = False
+    context.load_cert_chain(old / "tls.crt", old / "tls.key")
+    url = federation.lookup_servers[AGENCY].url
+    async with httpx.AsyncClient(base_url=url, verify=context, timeout=30) as stale:
+        assert (await stale.post("/lookups/by-code", json=body)).status_code == 401
+    async with federation.lookup_client(AGENCY, nta) as renewed:
+        assert (await renewed.post("/lookups/by-code", json=body)).status_code == 200
 
 
 async def test_no_personal_data_reached_any_log(

@@ -1,10 +1,20 @@
 """Operators at the counter: password and IC card, lockout, office and role scoping, and
-the hash-chained operation log — against running nodes, on SQLite and PostgreSQL."""
+the hash-chained operation log — against running nodes, on SQLite and PostgreSQL.
+
+Trust at the edges: strangers' failures are counted, not chained; they cannot lock the
+operator out, run out the challenges or send bodies past the cap; logins are limited per
+source; a revoked card ends its sessions at once. Each login below comes from its own
+loopback address (its own workstation), so the per-source limits only meet the tests
+about them."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
+import json
+import re
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +27,7 @@ from jukinet.cli import app
 from jukinet.localfed import LocalFederation
 from jukinet.operators import IcCard, card_login, card_principal, challenge_message
 from jukinet.pki import CertificateAuthority, utcnow
-from jukinet.principals import Principal
+from jukinet.principals import AGENCY, Principal, PrincipalKind
 from jukinet.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, database_url_of, execute, query
 
@@ -31,11 +41,20 @@ TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 OPERATORS = {
     HIRATSUKA: {
         "tanaka": "clerk", "sato": "supervisor", "suzuki": "auditor", "kato": "administrator",
-        "ito": "clerk", "yamada": "clerk",
+        "ito": "clerk", "yamada": "clerk", "abe": "clerk", "ono": "clerk",
     },
     CHIYODA: {"tanaka": "clerk"},
     KANAGAWA: {"mori": "clerk"},
 }  # fmt: skip
+LOGINS_PER_MINUTE = 2
+EXTRA_ENV = {"JUKINET_MUNICIPAL_LOGIN_PER_MINUTE": str(LOGINS_PER_MINUTE)}
+_SOURCES = itertools.count(10)
+
+
+def fresh_source() -> str:
+    """Another loopback address: another workstation, as far as the node can tell."""
+    n = next(_SOURCES)
+    return f"127.0.{n // 250}.{n % 250 + 2}"
 
 
 async def cli(*args: str) -> Result:
@@ -73,8 +92,11 @@ def card_of(fed: LocalFederation, office: Principal, slug: str) -> IcCard:
     return IcCard(fed.layout.node_dir(card_principal(office, slug)))
 
 
-def anonymous(fed: LocalFederation, node: Principal) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=fed.nodes[node].url, timeout=30.0)
+def anonymous(
+    fed: LocalFederation, node: Principal, source: str | None = None
+) -> httpx.AsyncClient:
+    transport = httpx.AsyncHTTPTransport(local_address=source or fresh_source())
+    return httpx.AsyncClient(base_url=fed.nodes[node].url, timeout=30.0, transport=transport)
 
 
 async def log_in(
@@ -85,8 +107,9 @@ async def log_in(
     password: str = PASSWORD,
     card: IcCard | None = None,
     at: Principal | None = None,
+    source: str | None = None,
 ) -> httpx.Response:
-    async with anonymous(fed, at or office) as client:
+    async with anonymous(fed, at or office, source) as client:
         card = card or card_of(fed, office, slug)
         return await card_login(client, at or office, slug, password, card)
 
@@ -129,6 +152,14 @@ async def test_a_clerk_logs_in_with_password_and_card(operators: LocalFederation
     assert await last_login_outcome(operators, HIRATSUKA, "tanaka") == "ok"
 
 
+async def anonymous_failures(fed: LocalFederation, node: Principal) -> dict[str, float]:
+    """The node's ``jukinet_anonymous_failures_total`` by kind."""
+    async with anonymous(fed, node) as client:
+        text = (await client.get("/metrics")).text
+    pattern = r'^jukinet_anonymous_failures_total\{kind="([a-z_]+)"\} ([0-9.e+]+)$'
+    return {k: float(v) for k, v in re.findall(pattern, text, re.MULTILINE)}
+
+
 @pytest.mark.parametrize(
     ("slug", "card_owner", "password", "cause"),
     [
@@ -136,24 +167,34 @@ async def test_a_clerk_logs_in_with_password_and_card(operators: LocalFederation
         ("tanaka", (HIRATSUKA, "sato"), PASSWORD, "wrong_card"),
         ("tanaka", (CHIYODA, "tanaka"), PASSWORD, "card_of_another_office"),
         ("ito", (HIRATSUKA, "ito"), PASSWORD, "card_expired"),
-        ("nobody", (HIRATSUKA, "tanaka"), PASSWORD, "unknown_operator"),
+        ("nobody", (HIRATSUKA, "tanaka"), PASSWORD, "wrong_card"),
     ],
     ids=["wrong-password", "wrong-card", "card-of-another-office", "expired-card", "unknown"],
 )
-async def test_a_login_is_refused_alike_and_its_cause_logged(
+async def test_a_login_is_refused_alike_and_only_the_operators_own_attempt_chained(
     operators: LocalFederation,
     slug: str,
     card_owner: tuple[Principal, str],
     password: str,
     cause: str,
 ) -> None:
+    """With the operator's own card (a wrong password), the attempt is the operator's and
+    chained; without it, it is a stranger's: counted by cause, never chained."""
+    chained_before = len(await operations(operators, HIRATSUKA))
+    counted_before = (await anonymous_failures(operators, HIRATSUKA)).get(f"login_{cause}", 0)
     card = card_of(operators, *card_owner)
     r = await log_in(operators, HIRATSUKA, slug, password=password, card=card)
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("/authentication-failed")
-    target = "(unknown)" if cause == "unknown_operator" else slug  # a typed name is not kept
-    assert await last_login_outcome(operators, HIRATSUKA, target) == f"failed:{cause}"
+    chained = (await operations(operators, HIRATSUKA))[chained_before:]
+    counted = (await anonymous_failures(operators, HIRATSUKA)).get(f"login_{cause}", 0)
+    if cause == "wrong_password":
+        assert [(o["target"], o["outcome"]) for o in chained] == [(slug, f"failed:{cause}")]
+        assert counted == counted_before
+    else:
+        assert chained == []
+        assert counted == counted_before + 1
     await execute(operators, HIRATSUKA, "UPDATE operators SET failed_attempts = 0")
 
 
@@ -172,9 +213,7 @@ async def test_a_challenge_is_good_for_one_login_only(operators: LocalFederation
         assert (await client.post("/auth/login", json=body)).status_code == 200
         replay = await client.post("/auth/login", json=body)
     assert replay.status_code == 401
-    assert await last_login_outcome(operators, HIRATSUKA, "tanaka") == (
-        "failed:challenge_unknown_or_expired"
-    )
+    assert await last_login_outcome(operators, HIRATSUKA, "tanaka") == ("failed:challenge_replayed")
     await execute(operators, HIRATSUKA, "UPDATE operators SET failed_attempts = 0")
 
 
@@ -223,10 +262,11 @@ async def test_an_operator_reaches_only_the_data_of_their_own_office(
         r = await chiyoda.get(f"/residents/{theirs}", headers={"Authorization": token})
         assert r.status_code == 401
     # a Hiratsuka operator's card does not open Chiyoda, whatever the name on the account
+    before = (await anonymous_failures(operators, CHIYODA)).get("login_card_of_another_office", 0)
     r = await log_in(operators, HIRATSUKA, "tanaka", at=CHIYODA)
     assert r.status_code == 401
-    assert await last_login_outcome(operators, CHIYODA, "tanaka") == "failed:card_of_another_office"
-    await execute(operators, CHIYODA, "UPDATE operators SET failed_attempts = 0")
+    after = (await anonymous_failures(operators, CHIYODA)).get("login_card_of_another_office", 0)
+    assert after == before + 1
 
 
 async def test_roles_are_enforced(operators: LocalFederation, personal_data: PersonalData) -> None:
@@ -315,6 +355,132 @@ async def _without_triggers(fed: LocalFederation, node: Principal, statement: st
     else:
         await execute(fed, node, "ALTER TABLE operation_log DISABLE TRIGGER USER")
     await execute(fed, node, statement)
+
+
+async def test_a_stranger_cannot_lock_the_operator_out(operators: LocalFederation) -> None:
+    """Wrong passwords without the operator's card, from many places, lock nothing; one
+    place that keeps trying is slowed down; the operator logs in as usual."""
+    others = card_of(operators, HIRATSUKA, "sato")
+    for _ in range(3 * 5):
+        r = await log_in(operators, HIRATSUKA, "tanaka", password="guess guess!", card=others)
+        assert r.status_code == 401
+    source = fresh_source()
+    tries = [
+        await log_in(
+            operators, HIRATSUKA, "tanaka", password="guess guess!", card=others, source=source
+        )
+        for _ in range(LOGINS_PER_MINUTE + 4)
+    ]
+    statuses = [r.status_code for r in tries]
+    assert set(statuses) == {401, 429}
+    assert (await query(operators, HIRATSUKA, "SELECT failed_attempts, locked_until FROM "
+                        "operators WHERE slug = 'tanaka'")) == [(0, None)]  # fmt: skip
+    assert (await log_in(operators, HIRATSUKA, "tanaka")).status_code == 200
+
+
+async def test_logins_are_rate_limited_per_source(operators: LocalFederation) -> None:
+    source = fresh_source()
+    tries = [
+        await log_in(operators, HIRATSUKA, "ono", source=source)
+        for _ in range(LOGINS_PER_MINUTE + 3)
+    ]
+    assert [r.status_code for r in tries[:LOGINS_PER_MINUTE]] == [200] * LOGINS_PER_MINUTE
+    refused = [r for r in tries if r.status_code == 429]
+    assert refused, [r.status_code for r in tries]
+    assert refused[0].headers["content-type"] == "application/problem+json"
+    assert refused[0].json()["type"].endswith("/too-many-attempts")
+    assert int(refused[0].headers["retry-after"]) >= 1
+    ops = await operations(operators, HIRATSUKA)
+    logged = [o for o in ops if o["action"] == "auth.login" and o["target"] == "ono"]
+    assert len(logged) == len(tries) - len(refused)  # a throttled attempt is not chained
+    assert (await log_in(operators, HIRATSUKA, "ono")).status_code == 200  # elsewhere
+
+
+def alert_lines(fed: LocalFederation, node: Principal) -> list[str]:
+    lines = fed.nodes[node].log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line for line in lines if "refused before authentication" in line]
+
+
+async def test_anonymous_failures_are_counted_and_alerted_not_chained(
+    operators: LocalFederation,
+) -> None:
+    """60 requests without valid credentials: none chained, each counted, and warned about
+    in the log — at most once a minute (each alert stands for 20 failures), never once
+    per failure."""
+    chained = len(await operations(operators, HIRATSUKA))
+    counted = (await anonymous_failures(operators, HIRATSUKA)).get("no_credentials", 0)
+    forged = {"Authorization": "Bearer jks_" + "A" * 43}
+    async with anonymous(operators, HIRATSUKA) as nobody:
+        for i in range(60):
+            r = await nobody.get(f"/residents/r{i}", headers=forged if i % 2 else {})
+            assert r.status_code == 401
+    assert len(await operations(operators, HIRATSUKA)) == chained
+    failures = await anonymous_failures(operators, HIRATSUKA)
+    assert failures["no_credentials"] == counted + 60
+    alerts = alert_lines(operators, HIRATSUKA)
+    assert 1 <= len(alerts) <= sum(failures.values()) // 20
+    assert {json.loads(line)["level"] for line in alerts} == {"warning"}
+
+
+async def _refused_status(
+    port: int, path: str, *, chunked: bool, tls: ssl.SSLContext | None = None
+) -> tuple[int, str]:
+    """Send a body past the cap — announced (50 MiB, never sent) or streamed in chunks
+    without end — and read the answer's status and content type."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls)
+    try:
+        head = f"POST {path} HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n"
+        framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {50 * 2**20}"
+        writer.write(f"{head}{framing}\r\n\r\n".encode())
+        if chunked:
+            chunk = b"[" * 65536
+            for _ in range(17):  # 1 MiB and a little more, and no last chunk
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        await writer.drain()
+        status = int((await asyncio.wait_for(reader.readline(), 60)).split()[1])
+        headers = {}
+        while (line := await asyncio.wait_for(reader.readline(), 60)) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return status, headers.get("content-type", "")
+    finally:
+        writer.close()
+
+
+async def test_bodies_past_the_cap_are_refused_before_anything_reads_them(
+    operators: LocalFederation,
+) -> None:
+    refused = (413, "application/problem+json")
+    port = int(operators.nodes[HIRATSUKA].url.rsplit(":", 1)[1])
+    for path in ("/auth/login", "/residents"):
+        for chunked in (False, True):
+            assert await _refused_status(port, path, chunked=chunked) == refused
+    assert await _refused_status(port, "/auth/challenge", chunked=False) == refused
+    ministry = operators.https_client_tls(Principal(PrincipalKind.MINISTRY, "mofa-passport"))
+    lookup_port = int(operators.lookup_servers[AGENCY].url.rsplit(":", 1)[1])
+    for chunked in (False, True):
+        status = await _refused_status(lookup_port, "/lookups/batch", chunked=chunked, tls=ministry)
+        assert status == refused
+    async with anonymous(operators, HIRATSUKA) as client:  # the node serves on
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_revoked_card_stops_working_at_once(operators: LocalFederation) -> None:
+    card = card_of(operators, HIRATSUKA, "abe")  # read before the rotation
+    async with await session_client(operators, HIRATSUKA, "abe") as abe:
+        assert (await abe.get("/auth/me")).status_code == 200
+        root = str(operators.layout.root)
+        rotated = await asyncio.to_thread(
+            CliRunner().invoke,
+            app,
+            ["pki", "rotate", card_principal(HIRATSUKA, "abe").uri, "--root", root],
+        )
+        assert rotated.exit_code == 0, rotated.output
+        assert (await abe.get("/auth/me")).status_code == 401
+    before = (await anonymous_failures(operators, HIRATSUKA)).get("login_card_revoked", 0)
+    assert (await log_in(operators, HIRATSUKA, "abe", card=card)).status_code == 401
+    after = (await anonymous_failures(operators, HIRATSUKA)).get("login_card_revoked", 0)
+    assert after == before + 1
 
 
 async def test_no_personal_data_reached_any_log(

@@ -1,6 +1,7 @@
 """Operator login on a real database with a faked clock: a lockout ends by itself, a
-challenge expires, a disabled operator or a revoked card is refused, a session expires,
-and a password is at least 12 characters."""
+challenge expires, a disabled operator or a revoked card is refused, a session expires
+(and ends when its card is revoked), a password is at least 12 characters; challenges
+are stateless and serve one login; a stranger's failures never lock the operator out."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ TABLES = OperatorTables.of(municipal.models.Base.metadata)
 HIRATSUKA = Principal.municipality("142034")
 PASSWORD = "a long enough secret"
 POLICY = AuthPolicy()
+KEY = b"k" * 32  # the node's challenge key (derived from its signing key in a service)
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
@@ -80,13 +82,13 @@ async def attempt(
     trust: TrustStore,
     now: dt.datetime,
     password: str = PASSWORD,
+    slug: str = "abe",
 ) -> tuple[str | None, str | None]:
-    async with session.begin():
-        c = await issue_challenge(session, TABLES, POLICY, now)
+    c = issue_challenge(KEY, HIRATSUKA, POLICY, now)
     message = challenge_message(HIRATSUKA, c.id, c.nonce)
-    tried = LoginAttempt("abe", password, c.id, card.sign(message), card.certificate_pem)
+    tried = LoginAttempt(slug, password, c.id, card.sign(message), card.certificate_pem)
     async with session.begin():
-        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, tried, now)
+        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, KEY, tried, now)
     return result.token, result.failure
 
 
@@ -116,13 +118,12 @@ async def test_a_challenge_expires_and_a_session_too(
 ) -> None:
     await enrol(session, card)
     now = clock()
-    async with session.begin():
-        c = await issue_challenge(session, TABLES, POLICY, now)
+    c = issue_challenge(KEY, HIRATSUKA, POLICY, now)
     signature = card.sign(challenge_message(HIRATSUKA, c.id, c.nonce))
     late = now + POLICY.challenge_ttl + dt.timedelta(seconds=1)
     tried = LoginAttempt("abe", PASSWORD, c.id, signature, card.certificate_pem)
     async with session.begin():
-        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, tried, late)
+        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, KEY, tried, late)
     assert result.failure == "challenge_unknown_or_expired"
 
     token, _ = await attempt(session, card, trust, now)
@@ -131,6 +132,12 @@ async def test_a_challenge_expires_and_a_session_too(
         assert await resolve_token(session, TABLES, HIRATSUKA, token, now) is not None
         expired = now + POLICY.session_ttl + dt.timedelta(seconds=1)
         assert await resolve_token(session, TABLES, HIRATSUKA, token, expired) is None
+    async with session.begin():  # in time, the same challenge serves one login only
+        first = await login(session, TABLES, HIRATSUKA, trust, POLICY, KEY, tried, now)
+    async with session.begin():
+        replayed = await login(session, TABLES, HIRATSUKA, trust, POLICY, KEY, tried, now)
+    assert first.token is not None
+    assert (replayed.token, replayed.failure, replayed.proven) == (None, "challenge_replayed", True)
 
 
 async def test_a_signature_over_another_offices_challenge_is_refused(
@@ -138,17 +145,23 @@ async def test_a_signature_over_another_offices_challenge_is_refused(
 ) -> None:
     await enrol(session, card)
     now = clock()
-    async with session.begin():
-        c = await issue_challenge(session, TABLES, POLICY, now)
+    c = issue_challenge(KEY, HIRATSUKA, POLICY, now)
     elsewhere = challenge_message(Principal.municipality("141003"), c.id, c.nonce)
     tried = LoginAttempt("abe", PASSWORD, c.id, card.sign(elsewhere), card.certificate_pem)
     async with session.begin():
-        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, tried, now)
+        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, KEY, tried, now)
     assert result.failure == "bad_card_signature"
     garbage = LoginAttempt("abe", PASSWORD, "0" * 32, base64.b64encode(b"x").decode(), "junk")
     async with session.begin():
-        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, garbage, now)
+        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, KEY, garbage, now)
     assert result.failure in {"challenge_unknown_or_expired", "card_untrusted"}
+    # another node's challenge (another key) is not this office's
+    foreign = issue_challenge(b"x" * 32, HIRATSUKA, POLICY, now)
+    signed = card.sign(challenge_message(HIRATSUKA, foreign.id, foreign.nonce))
+    tried = LoginAttempt("abe", PASSWORD, foreign.id, signed, card.certificate_pem)
+    async with session.begin():
+        result = await login(session, TABLES, HIRATSUKA, trust, POLICY, KEY, tried, now)
+    assert result.failure == "bad_card_signature"
 
 
 async def test_a_disabled_operator_or_a_revoked_card_is_refused(
@@ -194,3 +207,52 @@ async def test_a_new_card_or_a_disabled_account_ends_open_sessions(
     async with session.begin():
         await set_state(session, TABLES, "abe", disabled=True)
         assert await resolve_token(session, TABLES, HIRATSUKA, second, now) is None
+
+
+async def test_a_revoked_card_ends_its_open_sessions_at_once(
+    session: AsyncSession,
+    card: IcCard,
+    pki: tuple[PkiLayout, CertificateAuthority],
+    tmp_path: Path,
+) -> None:
+    await enrol(session, card)
+    layout, ca = pki
+    revocations = tmp_path / "revoked.json"
+    trust = TrustStore(ca.certificate, RevocationList(revocations))
+    now = clock()
+    token, _ = await attempt(session, card, trust, now)
+    assert token is not None
+    async with session.begin():
+        assert await resolve_token(session, TABLES, HIRATSUKA, token, now, trust) is not None
+    cert = read_certificate(layout.node_dir(card_principal(HIRATSUKA, "abe")) / "sign.crt")
+    revoke(revocations, [cert], now + dt.timedelta(seconds=5))
+    async with session.begin():  # before the moment of revocation, after it
+        assert await resolve_token(session, TABLES, HIRATSUKA, token, now, trust) is not None
+        later = now + dt.timedelta(seconds=5)
+        assert await resolve_token(session, TABLES, HIRATSUKA, token, later, trust) is None
+
+
+async def test_challenges_are_stateless_and_a_stranger_cannot_lock_the_operator_out(
+    session: AsyncSession,
+    card: IcCard,
+    trust: TrustStore,
+    pki: tuple[PkiLayout, CertificateAuthority],
+) -> None:
+    await enrol(session, card)
+    layout, ca = pki
+    stranger = card_principal(HIRATSUKA, "stranger")
+    layout.issue(ca, stranger, validity=dt.timedelta(days=30))
+    their_card = IcCard(layout.node_dir(stranger))
+    now = clock()
+    for _ in range(20_000):  # a flood of challenges stores nothing
+        issue_challenge(KEY, HIRATSUKA, POLICY, now)
+    for _ in range(POLICY.max_failures * 3):  # no card of abe's: nothing counts
+        token, failure = await attempt(session, their_card, trust, now, "wrong password!", "abe")
+        assert (token, failure) == (None, "wrong_card")
+    async with session.begin():
+        rows = await session.execute(TABLES.operators.select())
+        assert [r.failed_attempts for r in rows] == [0]
+        assert (await session.execute(TABLES.challenges.select())).first() is None
+    token, failure = await attempt(session, card, trust, now)
+    assert failure is None
+    assert token is not None

@@ -26,7 +26,7 @@ from jukinet.lookups._query import by_code, by_codes, by_facts, project
 from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind
 from jukinet.metrics import Metrics
-from jukinet.pki import PkiError, Purpose, TrustStore, utcnow
+from jukinet.pki import PkiError, Purpose, TrustStore, utcnow, verify_presented
 from jukinet.principals import Principal, PrincipalKind
 from jukinet.problems import PROBLEM_MEDIA_TYPE, Unauthorized, problem_responses
 from jukinet.records import RecordTables
@@ -91,14 +91,15 @@ class BatchResult(BaseModel):
 
 
 def caller(request: Request) -> Principal:
-    """The principal named by the verified client certificate of this connection."""
+    """The principal named by the verified client certificate of this connection, checked
+    on every request (a keep-alive connection opened before a revocation is refused too)."""
     pem = client_certificate_pem(request.scope)
     if pem is None:
         raise Unauthorized("a client certificate is required")
     context: LookupContext = request.app.state.lookups
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
-        return context.trust.verify(cert, purpose=Purpose.TLS, at=context.clock())
+        return verify_presented(context.trust, cert, purpose=Purpose.TLS, at=context.clock())
     except (PkiError, ValueError):
         raise Unauthorized("the client certificate is not acceptable") from None
 

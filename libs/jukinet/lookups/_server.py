@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import Field
 
+from jukinet.bodylimit import install_body_limit
 from jukinet.db import create_engine, is_sqlite, session_factory
 from jukinet.logs import logging_config
 from jukinet.lookups._api import LookupContext, lookup_router
@@ -93,6 +94,7 @@ def create_lookup_app(
     metrics = Metrics()
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    install_body_limit(app, settings.max_body_bytes, settings.max_import_bytes)
     install_metrics(app, metrics)
     app.include_router(lookup_router())
 

@@ -12,6 +12,7 @@ from jukinet.operators._api import (
 from jukinet.operators._auth import (
     AuthPolicy,
     card_principal,
+    challenge_key,
     challenge_message,
     hash_password,
 )
@@ -24,24 +25,30 @@ from jukinet.operators._oplog import (
     verify_operations,
 )
 from jukinet.operators._routes import operator_routers
+from jukinet.operators._strangers import AnonymousFailures
 from jukinet.operators._tables import OperatorTables, append_only_sql, operator_tables
+from jukinet.operators._throttle import LoginGate, ThrottlePolicy
 
 __all__ = [
     "ANONYMOUS",
     "SYSTEM",
     "Actor",
+    "AnonymousFailures",
     "AuthPolicy",
     "IcCard",
+    "LoginGate",
     "Operation",
     "OperatorContext",
     "OperatorTables",
     "Role",
+    "ThrottlePolicy",
     "append_only_sql",
     "append_operation",
     "audit_refusal",
     "audit_target",
     "card_login",
     "card_principal",
+    "challenge_key",
     "challenge_message",
     "guard",
     "hash_password",

@@ -21,9 +21,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
 from jukinet.operators._auth import TOKEN_PREFIX, AuthPolicy, resolve_token
-from jukinet.operators._model import ANONYMOUS, SYSTEM, Actor, roles_for
+from jukinet.operators._model import SYSTEM, Actor, roles_for
 from jukinet.operators._oplog import Operation, append_operation
+from jukinet.operators._strangers import AnonymousFailures
 from jukinet.operators._tables import OperatorTables
+from jukinet.operators._throttle import LoginGate
 from jukinet.pki import TrustStore, utcnow
 from jukinet.principals import Principal
 from jukinet.problems import Forbidden, Unauthorized
@@ -51,11 +53,15 @@ class OperatorContext:
     key: ed25519.Ed25519PrivateKey
     trust: TrustStore
     api_token: str
+    challenge_key: bytes
+    strangers: AnonymousFailures
     policy: AuthPolicy = field(default_factory=AuthPolicy)
+    gate: LoginGate = field(default_factory=LoginGate)
 
 
 def guard(action: str) -> Any:
-    """A route dependency: only roles allowed ``action`` pass; every attempt is logged."""
+    """A route dependency: only roles allowed ``action`` pass; every attempt by a known
+    actor is chained in the operation log, an anonymous one only counted."""
     allowed = roles_for(action)
 
     async def dependency(
@@ -66,9 +72,10 @@ def guard(action: str) -> Any:
         ctx: OperatorContext = request.app.state.operators
         target = _target(request)
         actor = await _authenticate(request, ctx, credentials)
-        request.state.audit = (actor or ANONYMOUS, action, target)
-        if actor is None:
+        if actor is None:  # counted, not chained: anyone could send these without end
+            ctx.strangers.note("no_credentials")
             raise Unauthorized("a valid operator session or node token is required")
+        request.state.audit = (actor, action, target)
         if actor.role not in allowed:
             raise Forbidden(f"the {actor.role.value} role may not perform {action}")
         yield actor
@@ -112,7 +119,7 @@ async def _authenticate(
     token = credentials.credentials
     if token.startswith(TOKEN_PREFIX):
         async with request.app.state.sessions() as session:
-            return await resolve_token(session, ctx.tables, ctx.node, token, utcnow())
+            return await resolve_token(session, ctx.tables, ctx.node, token, utcnow(), ctx.trust)
     if hmac.compare_digest(token.encode(), ctx.api_token.encode()):
         return SYSTEM
     return None

@@ -4,6 +4,7 @@ unlock and disable; the auditor's reading and verification of the operation log.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from jukinet.operators._api import OperatorContext, guard, record_operation
-from jukinet.operators._auth import LoginAttempt, issue_challenge, login, revoke_token
+from jukinet.operators._auth import LoginAttempt, LoginResult, issue_challenge, login, revoke_token
 from jukinet.operators._manage import list_operators, set_state
 from jukinet.operators._model import Actor
 from jukinet.operators._oplog import verify_operations
@@ -34,6 +35,10 @@ class AuthenticationFailed(Unauthorized):
 
 class OperatorLocked(Problem):
     status, type, title = 423, "operator-locked", "The operator is locked out"
+
+
+class TooManyAttempts(Problem):
+    status, type, title = 429, "too-many-attempts", "Too many login attempts from here"
 
 
 class ChallengeOut(BaseModel):
@@ -90,30 +95,53 @@ def _ctx(request: Request) -> OperatorContext:
     return ctx
 
 
+async def _note_login(
+    request: Request, ctx: OperatorContext, slug: str, result: LoginResult
+) -> None:
+    """An attempt the operator's own card signed is chained in the operation log; any
+    other is a stranger's, counted by cause (a fixed word) and never chained."""
+    if result.proven:
+        outcome = "ok" if result.failure is None else f"failed:{result.failure}"
+        await record_operation(request, result.actor, "auth.login", slug, outcome)
+    else:
+        ctx.strangers.note(f"login_{result.failure or 'failed'}")
+
+
 def auth_router() -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["operators"])
 
     @router.post("/challenge", summary="A one-time challenge for the IC card to sign")
     async def challenge(request: Request) -> ChallengeOut:
         ctx = _ctx(request)
-        async with request.app.state.sessions() as session, session.begin():
-            c = await issue_challenge(session, ctx.tables, ctx.policy, utcnow())
+        c = issue_challenge(ctx.challenge_key, ctx.node, ctx.policy, utcnow())
         return ChallengeOut(challenge_id=c.id, challenge=c.nonce, expires_at=c.expires_at)
 
     @router.post(
-        "/login", responses=problem_responses(401, 422, 423), summary="Password and IC card"
+        "/login",
+        responses=problem_responses(401, 413, 422, 423, 429),
+        summary="Password and IC card",
     )
     async def do_login(body: LoginBody, request: Request) -> SessionOut:
         ctx = _ctx(request)
+        source = request.client.host if request.client is not None else "unknown"
+        wait = ctx.gate.admit(source)
+        if wait is not None:
+            ctx.strangers.note("login_throttled")
+            raise TooManyAttempts(
+                "too many login attempts from this address; try again later",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
         attempt = LoginAttempt(**body.model_dump())
         async with request.app.state.sessions() as session, session.begin():
             result = await login(
-                session, ctx.tables, ctx.node, ctx.trust, ctx.policy, attempt, utcnow()
-            )
-        outcome = "ok" if result.failure is None else f"failed:{result.failure}"
-        known = result.failure != "unknown_operator"  # a mistyped name may be anything
-        target = body.operator if known else "(unknown)"
-        await record_operation(request, result.actor, "auth.login", target, outcome)
+                session, ctx.tables, ctx.node, ctx.trust, ctx.policy, ctx.challenge_key,
+                attempt, utcnow(),
+            )  # fmt: skip
+        if result.token is None:
+            ctx.gate.failed(source)
+        else:
+            ctx.gate.succeeded(source)
+        await _note_login(request, ctx, body.operator, result)
         if result.failure == "locked":
             raise OperatorLocked("too many failed attempts; ask an administrator or wait")
         if result.token is None or result.expires_at is None:

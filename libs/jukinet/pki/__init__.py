@@ -10,6 +10,7 @@ from jukinet.pki._errors import (
     WrongPurpose,
 )
 from jukinet.pki._files import read_certificate, read_private_key
+from jukinet.pki._live import CertificateRevoked, fingerprint_revoked, verify_presented
 from jukinet.pki._purpose import Purpose
 from jukinet.pki._revocation import RevocationList, fingerprint, revoke
 from jukinet.pki._verify import TrustStore, principal_of
@@ -17,6 +18,7 @@ from jukinet.pki._verify import TrustStore, principal_of
 __all__ = [
     "CertificateAuthority",
     "CertificateExpired",
+    "CertificateRevoked",
     "Credentials",
     "IdentityMismatch",
     "PkiError",
@@ -27,10 +29,12 @@ __all__ = [
     "UntrustedCertificate",
     "WrongPurpose",
     "fingerprint",
+    "fingerprint_revoked",
     "principal_of",
     "purposes_for",
     "read_certificate",
     "read_private_key",
     "revoke",
     "utcnow",
+    "verify_presented",
 ]

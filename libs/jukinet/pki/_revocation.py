@@ -44,16 +44,23 @@ class RevocationList:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: float | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._revoked: dict[str, dt.datetime] = {}
 
     def revoked_at(self, cert: x509.Certificate) -> dt.datetime | None:
+        return self.revoked_at_fingerprint(fingerprint(cert))
+
+    def revoked_at_fingerprint(self, digest: str) -> dt.datetime | None:
+        """When the certificate with this SHA-256 fingerprint (hex) was revoked, if it was."""
         self._refresh()
-        return self._revoked.get(fingerprint(cert)) if self._revoked else None
+        return self._revoked.get(digest) if self._revoked else None
 
     def _refresh(self) -> None:
+        """One stat per check. The stamp includes the inode: ``revoke`` replaces the file,
+        so two rotations within one timestamp tick are still told apart."""
         try:
-            stamp = self.path.stat().st_mtime
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
         except FileNotFoundError:
             self._stamp, self._revoked = None, {}
             return
