@@ -128,7 +128,7 @@ class NodeProcess:
         args = [
             sys.executable, "-m", "uvicorn", f"{self.service}.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--log-config", self.env["JUKINET_LOG_CONFIG"], "--no-access-log",
+            "--log-config", self.env["JUKINET_LOG_CONFIG"], "--no-access-log", "--no-proxy-headers",
             "--timeout-keep-alive", str(SERVER_KEEP_ALIVE_S),
         ]  # fmt: skip
         if self.module is not None:

@@ -483,6 +483,22 @@ async def test_a_revoked_card_stops_working_at_once(operators: LocalFederation) 
     assert after == before + 1
 
 
+async def test_a_forwarded_for_header_does_not_make_a_new_source(
+    operators: LocalFederation,
+) -> None:
+    """From 127.0.0.1 (the address uvicorn would trust as a proxy by default), a fresh
+    ``X-Forwarded-For`` per attempt must not buy a fresh login budget: the peer address is
+    the source. Last in the module, as it spends 127.0.0.1's budget for a minute."""
+    tries = []
+    for _ in range(LOGINS_PER_MINUTE + 2):
+        async with anonymous(operators, HIRATSUKA, "127.0.0.1") as client:
+            client.headers.update({"X-Forwarded-For": fresh_source(), "X-Real-IP": fresh_source()})
+            card = card_of(operators, HIRATSUKA, "ono")
+            tries.append((await card_login(client, HIRATSUKA, "ono", PASSWORD, card)).status_code)
+    assert tries[:LOGINS_PER_MINUTE] == [200] * LOGINS_PER_MINUTE
+    assert tries[LOGINS_PER_MINUTE:] == [429, 429]
+
+
 async def test_no_personal_data_reached_any_log(
     operators: LocalFederation, personal_data: PersonalData
 ) -> None:

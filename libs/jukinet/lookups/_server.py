@@ -123,6 +123,7 @@ def serve_lookups(settings: LookupSettings, app: FastAPI) -> None:
         http=TlsClientCertProtocol,
         log_config=log_config,
         access_log=False,
+        proxy_headers=False,  # the peer is the source: no forwarded address is trusted
         timeout_keep_alive=30,
     )
     uvicorn.Server(config).run()
