@@ -25,11 +25,21 @@ import pytest_asyncio
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from jukinet.broker import NODES_ACCOUNT
 from jukinet.bus import tls_context
 from jukinet.localfed import LocalFederation
 from jukinet.pki import CertificateAuthority, PkiLayout
 from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.subjects import CONSUMER, inbox_prefix
+from jukinet.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
+from tests.federation.consumer_attacks import (
+    SHAPES,
+    Party,
+    Shape,
+    attack_round,
+    drain,
+    party,
+    server_account_hash,
+)
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -503,3 +513,66 @@ async def test_ops_identity_cannot_read_or_hold_messages(
         await ops.expect_violation(violation("publish", subject))
         after = await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)
     assert after.num_ack_pending == before.num_ack_pending
+
+
+# -- 8: another node's consumer (issue 12, item 4) ----------------------------------------
+
+CHIYODA = Principal.municipality("131016")  # 千代田区, in Tokyo
+
+
+@dataclass
+class Bench:
+    """The attacker (千代田区, which also sends the victims' messages) and each victim
+    with its own pull subscription bound to its consumer."""
+
+    attacker: Party
+    victims: dict[Principal, tuple[Party, JetStreamContext.PullSubscription]]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def bench(fed: LocalFederation) -> AsyncIterator[Bench]:
+    async with (
+        party(fed, CHIYODA) as attacker,
+        party(fed, TOKYO) as tokyo,
+        party(fed, AGENCY) as agency,
+    ):
+        victims = {}
+        for victim in (tokyo, agency):
+            sub = await victim.js.pull_subscribe_bind(
+                durable=CONSUMER, stream=stream_name(victim.principal)
+            )
+            await drain(victim, sub)
+            victims[victim.principal] = (victim, sub)
+        yield Bench(attacker, victims)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.id for s in SHAPES])
+@pytest.mark.parametrize("victim", [TOKYO, AGENCY], ids=["tokyo", "agency"])
+async def test_no_node_reaches_another_nodes_consumer(
+    bench: Bench, victim: Principal, shape: Shape
+) -> None:
+    """No JetStream API or acknowledgement subject lets 千代田区 pull, ack, nak, term or
+    inspect 東京都's or the agency's consumer, or touch their streams."""
+    conn, sub = bench.victims[victim]
+    await attack_round(shape, bench.attacker, conn, sub, sender=bench.attacker)
+
+
+async def test_owner_acks_in_both_subject_forms(bench: Bench) -> None:
+    """Positive control: the v1 form the broker sends and the v2 form
+    (``$JS.ACK.<domain>.<account hash>.…``) both acknowledge the owner's own message."""
+    conn, sub = bench.victims[TOKYO]
+    subject = message_subject(TOKYO, CHIYODA)
+    for form in ("v1", "v2"):
+        marker = f"{form}-{secrets.token_hex(6)}".encode()
+        await bench.attacker.js.publish(subject, marker, timeout=TIMEOUT)
+        [msg] = await sub.fetch(1, timeout=2)
+        assert msg.data == marker
+        ack = msg.reply
+        if form == "v2":
+            prefix = f"_.{server_account_hash(NODES_ACCOUNT)}"
+            ack = ack.replace("$JS.ACK.", f"$JS.ACK.{prefix}.", 1)
+        await conn.nc.request(ack, b"+ACK", timeout=2)  # answered only if it was processed
+        info = await conn.js.consumer_info(stream_name(TOKYO), CONSUMER)
+        assert info.num_ack_pending == 0
+        assert info.num_pending == 0
+    assert conn.violations() == []

@@ -27,8 +27,9 @@ from jukinet.pki import (
     utcnow,
 )
 from jukinet.principals import Principal
-from jukinet.subjects import inbox_prefix, message_subject
+from jukinet.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
 from jukinet.synthetic import SyntheticResidents
+from tests.federation.consumer_attacks import SHAPES, attack_round, drain, party
 from tests.federation.support import PersonalData, eventually, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
@@ -261,6 +262,18 @@ async def test_malformed_payloads_are_rejected_and_change_nothing(
     assert bad_code not in listing
     assert "長長長" not in listing
     assert "新宿 一郎" not in listing
+
+
+async def test_no_node_reaches_another_nodes_consumer(federation: LocalFederation) -> None:
+    """千代田区, a running node, aims every JetStream API and acknowledgement subject shape
+    at 新宿区's stream and consumer (holding one of its messages in flight and one
+    pending): the broker refuses or routes nowhere each one; 新宿区 still gets both."""
+    async with party(federation, CHIYODA) as attacker, party(federation, SHINJUKU) as victim:
+        sub = await victim.js.pull_subscribe_bind(durable=CONSUMER, stream=stream_name(SHINJUKU))
+        await drain(victim, sub)
+        for shape in SHAPES:
+            await attack_round(shape, attacker, victim, sub, sender=attacker)
+        await sub.unsubscribe()
 
 
 async def test_no_personal_data_reached_any_log(

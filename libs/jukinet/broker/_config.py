@@ -32,7 +32,10 @@ from jukinet.subjects import (
 )
 
 __all__ = [
+    "NODES_ACCOUNT",
     "BrokerConfig",
+    "account_hash",
+    "ack_subjects",
     "copy_permissions",
     "node_permissions",
     "ops_permissions",
@@ -57,18 +60,39 @@ class BrokerConfig:
 
 
 MAX_PAYLOAD = 8 * 1024 * 1024
+NODES_ACCOUNT = "$G"  # nats-server's global account: no accounts are configured
+ACK_DOMAIN = "_"  # the JetStream domain token of ack subjects when no domain is set
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def account_hash(account: str) -> str:
+    """nats-server's ``getHash``: the account token of the v2 ack subject form."""
+    digest = hashlib.sha256(account.encode()).digest()
+    return "".join(_BASE62[b % 62] for b in digest[:8])
+
+
+def ack_subjects(stream: str) -> list[str]:
+    """The acknowledgement subjects of one stream's consumer, in both forms the broker
+    knows: v1 ``$JS.ACK.<stream>.<consumer>.…`` (what it sends today) and v2
+    ``$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.…``. Every leading token is
+    literal: a wildcard in place of the v2 domain and hash would also match another
+    stream's v1 subject (``$JS.ACK.<other>.node.<stream>.node.…``) and let its owner pull
+    and hold that consumer's messages."""
+    return [
+        f"$JS.ACK.{stream}.{CONSUMER}.>",
+        f"$JS.ACK.{ACK_DOMAIN}.{account_hash(NODES_ACCOUNT)}.{stream}.{CONSUMER}.>",
+    ]
 
 
 def node_permissions(node: Principal, federation: Federation) -> dict[str, Any]:
-    """A node may publish only as itself and only to the nodes it talks to, consume only its
-    own stream, and read only its own inbox."""
+    """A node may publish only as itself and only to the nodes it talks to, pull and
+    acknowledge only its own consumer, and read only its own inbox."""
     stream = stream_name(node)
     publish = [
         *_destinations(node, federation),
         f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{CONSUMER}",
         f"$JS.API.CONSUMER.INFO.{stream}.{CONSUMER}",
-        f"$JS.ACK.{stream}.{CONSUMER}.>",
-        f"$JS.ACK.*.*.{stream}.{CONSUMER}.>",
+        *ack_subjects(stream),
     ]
     deny = [f"{PREFIX}.{node.code}.{node.code}"]  # nobody writes to itself
     subscribe = [f"{inbox_prefix(node)}.>"]
