@@ -233,8 +233,8 @@ async def drain(victim: Party, sub: JetStreamContext.PullSubscription) -> None:
     """Acknowledge whatever the victim's consumer still holds (bounded)."""
     for _ in range(20):
         try:
-            msgs = await sub.fetch(100, timeout=0.5)
-        except nats.errors.TimeoutError:
+            msgs = await sub.fetch(100, timeout=1.0)
+        except TimeoutError:  # nats-py raises its own subclass or asyncio's, by path
             return
         for msg in msgs:
             await msg.ack_sync(timeout=TIMEOUT)
@@ -245,7 +245,7 @@ async def _fetch_marked(sub: JetStreamContext.PullSubscription, count: int) -> l
     """Fetch until ``count`` messages arrived (bounded: at most 2 fetches)."""
     got: list[Msg] = []
     for _ in range(2):
-        with suppress(nats.errors.TimeoutError):
+        with suppress(TimeoutError):
             got += await sub.fetch(count - len(got), timeout=TIMEOUT)
         if len(got) >= count:
             break

@@ -11,12 +11,13 @@ from jukinet.broker._config import (
     render,
 )
 from jukinet.broker._process import BrokerProcess, nats_server_binary
-from jukinet.broker._streams import ensure_streams
+from jukinet.broker._streams import DefinitionsDiffer, ensure_streams
 
 __all__ = [
     "NODES_ACCOUNT",
     "BrokerConfig",
     "BrokerProcess",
+    "DefinitionsDiffer",
     "account_hash",
     "ack_subjects",
     "ensure_streams",
