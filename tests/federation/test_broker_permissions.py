@@ -506,6 +506,14 @@ async def test_ops_identity_reads_stream_info(fed: LocalFederation) -> None:
         f"$JS.API.STREAM.DELETE.{IN_KANAGAWA}",
         f"$JS.API.CONSUMER.CREATE.{IN_KANAGAWA}.spy",
         f"$JS.API.CONSUMER.DELETE.{IN_KANAGAWA}.{CONSUMER}",
+        f"$JS.API.DIRECT.GET.{IN_KANAGAWA}.jukinet.msg.140007.142034",
+        f"$JS.API.CONSUMER.CREATE.{IN_KANAGAWA}",
+        f"$JS.API.CONSUMER.CREATE.{IN_KANAGAWA}.{CONSUMER}.jukinet.msg.140007.142034",
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{IN_KANAGAWA}.spy",
+        f"$JS.API.STREAM.UPDATE.{IN_KANAGAWA}",
+        f"$JS.API.STREAM.SNAPSHOT.{IN_KANAGAWA}",
+        f"$JS.API.STREAM.MSG.DELETE.{IN_KANAGAWA}",
+        f"$JS.ACK.{IN_KANAGAWA}.{CONSUMER}.1.1.1.1.0",
     ],
 )
 async def test_ops_identity_cannot_read_or_hold_messages(
