@@ -13,6 +13,7 @@ import itertools
 import pytest
 
 from jukinet.broker import NODES_ACCOUNT, account_hash, node_permissions
+from jukinet.broker._config import OPS_ACCOUNT, accounts
 from jukinet.federation import DEMO
 from jukinet.principals import Principal
 from jukinet.subjects import CONSUMER, stream_name
@@ -77,3 +78,39 @@ def test_a_node_reaches_its_own_consumer(node: Principal) -> None:
     allowed = node_permissions(node, DEMO)["publish"]["allow"]
     for own in consumer_subscriptions(node)[:3]:
         assert any(overlap(mine, own) for mine in allowed), own
+
+
+READING = [  # requests whose answers carry messages, or that change what a stream keeps
+    "$JS.API.STREAM.MSG.GET.*",
+    "$JS.API.DIRECT.GET.>",
+    "$JS.API.CONSUMER.MSG.NEXT.*.*",
+    "$JS.API.STREAM.UPDATE.*",
+    "$JS.API.STREAM.SNAPSHOT.*",
+    "$JS.API.STREAM.PURGE.*",
+    "$JS.API.STREAM.DELETE.*",
+    "$JS.API.STREAM.MSG.DELETE.*",
+    "$JS.API.CONSUMER.DELETE.*.*",
+    "$JS.API.CONSUMER.DURABLE.CREATE.*.*",
+    "$JS.API.CONSUMER.CREATE.*",
+    "$JS.API.CONSUMER.CREATE.*.*.>",
+    "$JS.ACK.>",
+    "$JS.FC.>",
+    "jukinet.>",
+]
+
+
+def test_operations_account_imports_nothing_that_reads() -> None:
+    """The operations identity is alone in its account, which imports from the nodes'
+    account only requests that cannot hand it a message."""
+    found = accounts(DEMO)
+    ops_users = [u["user"] for u in found[OPS_ACCOUNT]["users"]]
+    node_users = [u["user"] for u in found[NODES_ACCOUNT]["users"]]
+    assert ops_users == [f"spiffe://jukinet/ops/{name}" for name in DEMO.ops]
+    assert node_users == [n.uri for n in DEMO.nodes]
+    imported = [i["service"]["subject"] for i in found[OPS_ACCOUNT]["imports"]]
+    exported = [e["service"] for e in found[NODES_ACCOUNT]["exports"]]
+    assert imported == exported
+    assert all(e["accounts"] == [OPS_ACCOUNT] for e in found[NODES_ACCOUNT]["exports"])
+    for subject in imported:
+        assert not [r for r in READING if overlap(subject, r)], subject
+    assert "jetstream" not in found[OPS_ACCOUNT]

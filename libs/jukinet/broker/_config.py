@@ -43,6 +43,7 @@ __all__ = [
     "OPS_ACCOUNT",
     "BrokerConfig",
     "account_hash",
+    "accounts",
     "ack_subjects",
     "copy_permissions",
     "node_permissions",
@@ -212,7 +213,7 @@ OPS_API = [
 ]
 
 
-def _accounts(federation: Federation) -> dict[str, Any]:
+def accounts(federation: Federation) -> dict[str, Any]:
     """The nodes' account (with JetStream) and the operations account (without)."""
     nodes = [
         {"user": node.uri, "permissions": node_permissions(node, federation)}
@@ -256,7 +257,7 @@ def render(config: BrokerConfig, layout: PkiLayout, federation: Federation) -> s
         "max_pending": 2 * CONSUMER_FETCH_BATCH * MAX_PAYLOAD,
         "jetstream": {"store_dir": str(config.store_dir), "max_file_store": 8 * 1024**3},
         "tls": tls,
-        "accounts": _accounts(federation),
+        "accounts": accounts(federation),
     }
     if config.cluster_port is not None:
         doc["cluster"] = _cluster(config, layout)
