@@ -11,25 +11,41 @@ nats-py lowercases the server's ``-ERR`` text, so violations are compared in low
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import nats
 import nats.errors
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from jukinet.broker import NODES_ACCOUNT, DefinitionsDiffer, ensure_streams
 from jukinet.bus import tls_context
+from jukinet.federation import DEMO
 from jukinet.localfed import LocalFederation
 from jukinet.pki import CertificateAuthority, PkiLayout
 from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.subjects import CONSUMER, inbox_prefix
+from jukinet.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
+from tests.federation.consumer_attacks import (
+    SHAPES,
+    Party,
+    Shape,
+    attack_round,
+    drain,
+    party,
+    server_account_hash,
+)
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -490,6 +506,14 @@ async def test_ops_identity_reads_stream_info(fed: LocalFederation) -> None:
         f"$JS.API.STREAM.DELETE.{IN_KANAGAWA}",
         f"$JS.API.CONSUMER.CREATE.{IN_KANAGAWA}.spy",
         f"$JS.API.CONSUMER.DELETE.{IN_KANAGAWA}.{CONSUMER}",
+        f"$JS.API.DIRECT.GET.{IN_KANAGAWA}.jukinet.msg.140007.142034",
+        f"$JS.API.CONSUMER.CREATE.{IN_KANAGAWA}",
+        f"$JS.API.CONSUMER.CREATE.{IN_KANAGAWA}.{CONSUMER}.jukinet.msg.140007.142034",
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{IN_KANAGAWA}.spy",
+        f"$JS.API.STREAM.UPDATE.{IN_KANAGAWA}",
+        f"$JS.API.STREAM.SNAPSHOT.{IN_KANAGAWA}",
+        f"$JS.API.STREAM.MSG.DELETE.{IN_KANAGAWA}",
+        f"$JS.ACK.{IN_KANAGAWA}.{CONSUMER}.1.1.1.1.0",
     ],
 )
 async def test_ops_identity_cannot_read_or_hold_messages(
@@ -503,3 +527,283 @@ async def test_ops_identity_cannot_read_or_hold_messages(
         await ops.expect_violation(violation("publish", subject))
         after = await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)
     assert after.num_ack_pending == before.num_ack_pending
+
+
+# -- 8: another node's consumer (issue 12, item 4) ----------------------------------------
+
+CHIYODA = Principal.municipality("131016")  # 千代田区, in Tokyo
+
+
+@dataclass
+class Bench:
+    """The attacker (千代田区, which also sends the victims' messages) and each victim
+    with its own pull subscription bound to its consumer."""
+
+    attacker: Party
+    victims: dict[Principal, tuple[Party, JetStreamContext.PullSubscription]]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def bench(fed: LocalFederation) -> AsyncIterator[Bench]:
+    async with (
+        party(fed, CHIYODA) as attacker,
+        party(fed, TOKYO) as tokyo,
+        party(fed, AGENCY) as agency,
+    ):
+        victims = {}
+        for victim in (tokyo, agency):
+            sub = await victim.js.pull_subscribe_bind(
+                durable=CONSUMER, stream=stream_name(victim.principal)
+            )
+            await drain(victim, sub)
+            victims[victim.principal] = (victim, sub)
+        yield Bench(attacker, victims)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.id for s in SHAPES])
+@pytest.mark.parametrize("victim", [TOKYO, AGENCY], ids=["tokyo", "agency"])
+async def test_no_node_reaches_another_nodes_consumer(
+    bench: Bench, victim: Principal, shape: Shape
+) -> None:
+    """No JetStream API or acknowledgement subject lets 千代田区 pull, ack, nak, term or
+    inspect 東京都's or the agency's consumer, or touch their streams."""
+    conn, sub = bench.victims[victim]
+    await attack_round(shape, bench.attacker, conn, sub, sender=bench.attacker)
+
+
+async def test_owner_acks_in_both_subject_forms(bench: Bench) -> None:
+    """Positive control: the v1 form the broker sends and the v2 form
+    (``$JS.ACK.<domain>.<account hash>.…``) both acknowledge the owner's own message."""
+    conn, sub = bench.victims[TOKYO]
+    subject = message_subject(TOKYO, CHIYODA)
+    for form in ("v1", "v2"):
+        marker = f"{form}-{secrets.token_hex(6)}".encode()
+        await bench.attacker.js.publish(subject, marker, timeout=TIMEOUT)
+        [msg] = await sub.fetch(1, timeout=2)
+        assert msg.data == marker
+        ack = msg.reply
+        if form == "v2":
+            prefix = f"_.{server_account_hash(NODES_ACCOUNT)}"
+            ack = ack.replace("$JS.ACK.", f"$JS.ACK.{prefix}.", 1)
+        await conn.nc.request(ack, b"+ACK", timeout=2)  # answered only if it was processed
+        info = await conn.js.consumer_info(stream_name(TOKYO), CONSUMER)
+        assert info.num_ack_pending == 0
+        assert info.num_pending == 0
+    assert conn.violations() == []
+
+
+# -- 9: the operations identity reads nothing (issue 12, item 5) --------------------------
+
+SPY = f"{inbox_prefix(OPS)}.spy"  # below the only prefix the operations identity reads
+
+
+def _republishing(name: str, subjects: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "subjects": subjects,
+        "num_replicas": 1,
+        "republish": {"src": ">", "dest": f"{SPY}.republished.>"},
+    }
+
+
+def _redefinitions(stream: str) -> list[tuple[str, dict[str, Any]]]:
+    """Ways to route a stream's messages towards the operations identity, or drop them."""
+    subjects = [f"jukinet.msg.{stream.removeprefix('IN_')}.*"]
+    return [
+        ("republish", _republishing(stream, subjects)),
+        ("mirror", {"name": stream, "mirror": {"name": "IN_130001"}, "num_replicas": 1}),
+        ("sources", {"name": stream, "subjects": subjects, "sources": [{"name": "IN_130001"}]}),
+        ("subjects", {"name": stream, "subjects": ["jukinet.msg.140007.142034"]}),
+        ("limits", {"name": stream, "subjects": subjects, "max_msgs": 1}),
+    ]
+
+
+async def _api_request(conn: Party, subject: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The API's JSON answer, or None when the broker refused the request itself."""
+    try:
+        msg = await conn.nc.request(subject, json.dumps(body).encode(), timeout=TIMEOUT)
+    except nats.errors.TimeoutError:
+        return None
+    answer: dict[str, Any] = json.loads(msg.data)
+    return answer
+
+
+@asynccontextmanager
+async def spying(ops: Party) -> AsyncIterator[list[Msg]]:
+    """Everything that reaches the operations identity below SPY while the block runs."""
+    got: list[Msg] = []
+
+    async def keep(msg: Msg) -> None:
+        got.append(msg)
+
+    sub = await ops.nc.subscribe(f"{SPY}.>", cb=keep)
+    try:
+        await ops.nc.flush(timeout=TIMEOUT)
+        yield got
+    finally:
+        await sub.unsubscribe()
+
+
+async def nothing_reaches(ops: Party, got: list[Msg]) -> None:
+    """A republished or pushed message reaches a subscriber within milliseconds; give it
+    a bounded second after a flush, then nothing may have arrived."""
+    await ops.nc.flush(timeout=TIMEOUT)
+    for _ in range(10):
+        assert got == [], f"{len(got)} message(s) reached the operations identity"
+        await asyncio.sleep(0.1)
+
+
+async def send_to(town: Party, to: Principal) -> int:
+    """A message from ``town`` into ``to``'s stream; its stream sequence."""
+    subject = message_subject(to, town.principal)
+    ack = await town.js.publish(subject, secrets.token_bytes(16), timeout=TIMEOUT)
+    assert ack.stream == stream_name(to)
+    return ack.seq
+
+
+@pytest.mark.parametrize("verb", ["UPDATE", "CREATE"])
+@pytest.mark.parametrize("change", [c for c, _ in _redefinitions(IN_KANAGAWA)])
+async def test_ops_cannot_redefine_a_stream(fed: LocalFederation, verb: str, change: str) -> None:
+    """A stream's definition is fixed once created: no republish, mirror or sources that
+    could carry messages to the operations identity, no other subjects, no new limits."""
+    body = dict(_redefinitions(IN_KANAGAWA))[change]
+    async with party(fed, OPS) as ops, party(fed, HIRATSUKA) as town, spying(ops) as got:
+        before = (await ops.js.stream_info(IN_KANAGAWA)).config
+
+        answer = await _api_request(ops, f"$JS.API.STREAM.{verb}.{IN_KANAGAWA}", body)
+
+        assert answer is None or "error" in answer, answer
+        assert (await ops.js.stream_info(IN_KANAGAWA)).config == before
+        await send_to(town, KANAGAWA)
+        await nothing_reaches(ops, got)
+
+
+async def test_ops_cannot_turn_a_nodes_consumer_towards_itself(fed: LocalFederation) -> None:
+    """The one consumer of a stream stays a pull consumer: no push delivery to the
+    operations identity, and the owner's pending messages stay where they are."""
+    pushed = {"durable_name": CONSUMER, "deliver_subject": f"{SPY}.pushed", "ack_policy": "none"}
+    body = {"stream_name": IN_KANAGAWA, "config": pushed}
+    async with party(fed, OPS) as ops, party(fed, HIRATSUKA) as town, spying(ops) as got:
+        before = (await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)).config
+
+        for subject in (
+            f"$JS.API.CONSUMER.CREATE.{IN_KANAGAWA}.{CONSUMER}",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{IN_KANAGAWA}.{CONSUMER}",
+        ):
+            answer = await _api_request(ops, subject, body)
+            assert answer is None or "error" in answer, answer
+
+        assert (await ops.js.consumer_info(IN_KANAGAWA, CONSUMER)).config == before
+        await send_to(town, KANAGAWA)
+        await nothing_reaches(ops, got)
+
+
+# a broker of the demo federation on which 新宿区's and 横浜市's streams do not exist yet
+SHINJUKU, IN_SHINJUKU, IN_YOKOHAMA = Principal.municipality("131041"), "IN_131041", "IN_141003"
+PARTIAL = dataclasses.replace(
+    DEMO, municipalities=tuple(c for c in DEMO.municipalities if c not in ("131041", "141003"))
+)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def fresh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalFederation]:
+    fed = LocalFederation(tmp_path_factory.mktemp("fresh-broker"))
+    fed.prepare()
+    assert fed.broker is not None
+    try:
+        fed.broker.start()
+        await fed.broker.wait_ready()
+        async with party(fed, OPS) as ops:
+            await ensure_streams(ops.nc, PARTIAL)
+        yield fed
+    finally:
+        fed.broker.stop()
+
+
+async def test_ops_reads_nothing_from_a_stream_it_defines(fresh: LocalFederation) -> None:
+    """The operations identity creates a missing stream, as it must be able to — here
+    one that republishes everything to it, with a push consumer delivering to it. It
+    still receives nothing: its subscriptions are out of every stream's reach."""
+    stream = _republishing(IN_SHINJUKU, ["jukinet.msg.131041.*"])
+    pushed = {"durable_name": CONSUMER, "deliver_subject": f"{SPY}.pushed", "ack_policy": "none"}
+    consumer = {"stream_name": IN_SHINJUKU, "config": pushed}
+    async with party(fresh, OPS) as ops, party(fresh, CHIYODA) as town, spying(ops) as got:
+        created = await _api_request(ops, f"$JS.API.STREAM.CREATE.{IN_SHINJUKU}", stream)
+        assert created is not None
+        assert "error" not in created, created
+        subject = f"$JS.API.CONSUMER.CREATE.{IN_SHINJUKU}.{CONSUMER}"
+        made = await _api_request(ops, subject, consumer)
+        assert made is not None
+        assert "error" not in made, made
+
+        await send_to(town, SHINJUKU)
+
+        await nothing_reaches(ops, got)
+        info = await ops.js.consumer_info(IN_SHINJUKU, CONSUMER)
+        assert not info.push_bound  # no subscriber anywhere listens on its deliver subject
+
+
+async def _init_streams(fed: LocalFederation) -> tuple[int, str]:
+    """`jukinet broker init-streams` against ``fed``'s broker, as operations run it."""
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "jukinet"),
+        "broker",
+        "init-streams",
+        "--server",
+        fed.nats_url,
+        "--pki-root",
+        str(fed.layout.root),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def _definitions(ops: Party) -> dict[str, tuple[Any, Any, int]]:
+    """Every stream's definition, its consumer's definition and its message count."""
+    found = {}
+    for info in await ops.js.streams_info():
+        consumer = await ops.js.consumer_info(info.config.name, CONSUMER)
+        found[info.config.name] = (info.config, consumer.config, info.state.messages)
+    return found
+
+
+async def test_init_streams_is_idempotent(fed: LocalFederation) -> None:
+    """On a broker that has every stream: nothing changes, however often it runs (the
+    command once, then the same code in-process)."""
+    async with party(fed, OPS) as ops:
+        before = await _definitions(ops)
+        code, out = await _init_streams(fed)
+        assert code == 0, out
+        assert await _definitions(ops) == before
+        assert await ensure_streams(ops.nc, DEMO) == [stream_name(n) for n in DEMO.nodes]
+        assert await _definitions(ops) == before
+    assert set(before) == {stream_name(n) for n in DEMO.nodes}
+
+
+async def test_init_streams_creates_what_is_missing_and_names_what_differs(
+    fresh: LocalFederation,
+) -> None:
+    """A missing stream is created; one that exists with another definition is left as
+    it is and named, and the command fails — every time it runs."""
+    async with party(fresh, OPS) as ops:
+        other = {"name": IN_SHINJUKU, "subjects": ["jukinet.msg.131041.*"], "max_msgs": 5}
+        await _api_request(ops, f"$JS.API.STREAM.CREATE.{IN_SHINJUKU}", other)  # if absent
+        shinjuku = (await ops.js.stream_info(IN_SHINJUKU)).config
+
+        code, out = await _init_streams(fresh)
+
+        assert code != 0, out
+        assert f"stream {IN_SHINJUKU}: exists with another definition" in out
+        assert f"stream {IN_YOKOHAMA}: ready" in out
+        with pytest.raises(DefinitionsDiffer) as again:
+            await ensure_streams(ops.nc, DEMO)
+        assert again.value.differ == [IN_SHINJUKU]
+        assert IN_YOKOHAMA in again.value.ready
+        assert (await ops.js.stream_info(IN_SHINJUKU)).config == shinjuku
+        yokohama = await ops.js.stream_info(IN_YOKOHAMA)
+        assert yokohama.config.subjects == ["jukinet.msg.141003.*"]
+        assert yokohama.config.republish is None
+        assert (await ops.js.consumer_info(IN_YOKOHAMA, CONSUMER)).config.deliver_subject is None

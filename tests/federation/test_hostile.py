@@ -7,12 +7,16 @@ Shinjuku (131041) is not started: the test holds its credentials and speaks as i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import nats
+import nats.errors
 import pytest
+from nats.aio.msg import Msg
 
 from jukinet.envelope import RecipientDirectory, Sealer
 from jukinet.federation import DEMO
@@ -26,9 +30,10 @@ from jukinet.pki import (
     read_certificate,
     utcnow,
 )
-from jukinet.principals import Principal
-from jukinet.subjects import inbox_prefix, message_subject
+from jukinet.principals import Principal, PrincipalKind
+from jukinet.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
 from jukinet.synthetic import SyntheticResidents
+from tests.federation.consumer_attacks import SHAPES, attack_round, drain, party
 from tests.federation.support import PersonalData, eventually, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
@@ -261,6 +266,56 @@ async def test_malformed_payloads_are_rejected_and_change_nothing(
     assert bad_code not in listing
     assert "長長長" not in listing
     assert "新宿 一郎" not in listing
+
+
+async def test_no_node_reaches_another_nodes_consumer(federation: LocalFederation) -> None:
+    """千代田区, a running node, aims every JetStream API and acknowledgement subject shape
+    at 新宿区's stream and consumer (holding one of its messages in flight and one
+    pending): the broker refuses or routes nowhere each one; 新宿区 still gets both."""
+    async with party(federation, CHIYODA) as attacker, party(federation, SHINJUKU) as victim:
+        sub = await victim.js.pull_subscribe_bind(durable=CONSUMER, stream=stream_name(SHINJUKU))
+        await drain(victim, sub)
+        for shape in SHAPES:
+            await attack_round(shape, attacker, victim, sub, sender=attacker)
+        await sub.unsubscribe()
+
+
+async def test_operations_identity_reads_no_message(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """The operations identity tries to make 東京都's stream republish to it, by update
+    and by creating it again; the definition stays, a real change still reaches 東京都,
+    and nothing reaches the operations identity."""
+    ops_principal = Principal(PrincipalKind.OPS, federation.federation.ops[0])
+    spy = f"{inbox_prefix(ops_principal)}.spy"
+    stream = stream_name(TOKYO)
+    body = {
+        "name": stream,
+        "subjects": [f"jukinet.msg.{TOKYO.code}.*"],
+        "num_replicas": 1,
+        "republish": {"src": ">", "dest": f"{spy}.>"},
+    }
+    async with party(federation, ops_principal) as ops:
+        got: list[Msg] = []
+
+        async def keep(msg: Msg) -> None:
+            got.append(msg)
+
+        sub = await ops.nc.subscribe(f"{spy}.>", cb=keep)
+        before = (await ops.js.stream_info(stream)).config
+        for verb in ("UPDATE", "CREATE"):
+            with contextlib.suppress(nats.errors.TimeoutError):  # refused by the broker
+                answer = await ops.nc.request(
+                    f"$JS.API.STREAM.{verb}.{stream}", json.dumps(body).encode(), timeout=2
+                )
+                assert "error" in json.loads(answer.data)
+        assert (await ops.js.stream_info(stream)).config == before
+
+        await a_chiyoda_change_still_flows(federation, personal_data)
+
+        await ops.nc.flush(timeout=2)
+        assert got == []
+        await sub.unsubscribe()
 
 
 async def test_no_personal_data_reached_any_log(

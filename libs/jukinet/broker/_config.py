@@ -4,6 +4,13 @@ TLS 1.3 only, ``verify_and_map``: a client's certificate URI *is* its user, and 
 user's permissions pin it to subjects that carry its own code. No ``allow_responses``;
 replies go to per-node inbox prefixes, and the answers to nationwide-copy requests to a
 subject family of their own whose tokens name the requester and the responder.
+
+Two accounts. The nodes and their streams live in ``JUKINET``; the operations identity
+lives alone in ``OPS``, which imports from ``JUKINET`` only the JetStream API requests
+it needs. Nothing published inside ``JUKINET`` — a stream's republish, a push
+consumer's delivery, a message on any subject — can reach a subscription in ``OPS``;
+only the answers to its own API requests do, and none of those it may send answers
+with a message.
 """
 
 from __future__ import annotations
@@ -32,7 +39,12 @@ from jukinet.subjects import (
 )
 
 __all__ = [
+    "NODES_ACCOUNT",
+    "OPS_ACCOUNT",
     "BrokerConfig",
+    "account_hash",
+    "accounts",
+    "ack_subjects",
     "copy_permissions",
     "node_permissions",
     "ops_permissions",
@@ -57,18 +69,40 @@ class BrokerConfig:
 
 
 MAX_PAYLOAD = 8 * 1024 * 1024
+NODES_ACCOUNT = "JUKINET"
+OPS_ACCOUNT = "OPS"
+ACK_DOMAIN = "_"  # the JetStream domain token of ack subjects when no domain is set
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def account_hash(account: str) -> str:
+    """nats-server's ``getHash``: the account token of the v2 ack subject form."""
+    digest = hashlib.sha256(account.encode()).digest()
+    return "".join(_BASE62[b % 62] for b in digest[:8])
+
+
+def ack_subjects(stream: str) -> list[str]:
+    """The acknowledgement subjects of one stream's consumer, in both forms the broker
+    knows: v1 ``$JS.ACK.<stream>.<consumer>.…`` (what it sends today) and v2
+    ``$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.…``. Every leading token is
+    literal: a wildcard in place of the v2 domain and hash would also match another
+    stream's v1 subject (``$JS.ACK.<other>.node.<stream>.node.…``) and let its owner pull
+    and hold that consumer's messages."""
+    return [
+        f"$JS.ACK.{stream}.{CONSUMER}.>",
+        f"$JS.ACK.{ACK_DOMAIN}.{account_hash(NODES_ACCOUNT)}.{stream}.{CONSUMER}.>",
+    ]
 
 
 def node_permissions(node: Principal, federation: Federation) -> dict[str, Any]:
-    """A node may publish only as itself and only to the nodes it talks to, consume only its
-    own stream, and read only its own inbox."""
+    """A node may publish only as itself and only to the nodes it talks to, pull and
+    acknowledge only its own consumer, and read only its own inbox."""
     stream = stream_name(node)
     publish = [
         *_destinations(node, federation),
         f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{CONSUMER}",
         f"$JS.API.CONSUMER.INFO.{stream}.{CONSUMER}",
-        f"$JS.ACK.{stream}.{CONSUMER}.>",
-        f"$JS.ACK.*.*.{stream}.{CONSUMER}.>",
+        *ack_subjects(stream),
     ]
     deny = [f"{PREFIX}.{node.code}.{node.code}"]  # nobody writes to itself
     subscribe = [f"{inbox_prefix(node)}.>"]
@@ -128,8 +162,8 @@ def _destinations(node: Principal, federation: Federation) -> list[str]:
 
 def ops_permissions(ops: Principal, federation: Federation) -> dict[str, Any]:
     """The operations identity creates and inspects the nodes' streams and their one
-    durable consumer. It sends no messages and can read none, and it cannot purge or
-    delete a stream or make another consumer (which could deliver messages to it)."""
+    durable consumer. It sends no messages and can read none: it cannot update, purge or
+    delete a stream, read a message of one, or make another consumer."""
     return {
         "publish": {
             "allow": [
@@ -145,34 +179,58 @@ def ops_permissions(ops: Principal, federation: Federation) -> dict[str, Any]:
 
 
 def _stream_admin(federation: Federation) -> list[str]:
-    """Subjects that manage exactly the nodes' streams and their one consumer (NATS
-    wildcards match whole tokens only, so each stream is named)."""
+    """Subjects that create and inspect exactly the nodes' streams and their one consumer
+    (NATS wildcards match whole tokens only, so each stream is named). A stream's
+    definition is fixed at creation: the broker refuses to create a stream again with
+    another definition, and there is no update."""
     subjects = []
     for node in federation.nodes:
         s = stream_name(node)
         subjects += [
             f"$JS.API.STREAM.INFO.{s}",
             f"$JS.API.STREAM.CREATE.{s}",
-            f"$JS.API.STREAM.UPDATE.{s}",
             f"$JS.API.CONSUMER.INFO.{s}.{CONSUMER}",
             f"$JS.API.CONSUMER.LIST.{s}",
             f"$JS.API.CONSUMER.NAMES.{s}",
             f"$JS.API.CONSUMER.CREATE.{s}.{CONSUMER}",
-            f"$JS.API.CONSUMER.CREATE.{s}.{CONSUMER}.>",
-            f"$JS.API.CONSUMER.DURABLE.CREATE.{s}.{CONSUMER}",
         ]
     return subjects
 
 
-def _users(federation: Federation) -> list[dict[str, Any]]:
-    users = [
+# What the nodes' account lends the operations account: requests whose answers carry no
+# message. Reading (MSG.GET, DIRECT.GET, MSG.NEXT), updating, purging and deleting are
+# not even importable, whatever a user's permissions say.
+OPS_API = [
+    "$JS.API.INFO",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.INFO.*",
+    "$JS.API.STREAM.CREATE.*",
+    f"$JS.API.CONSUMER.INFO.*.{CONSUMER}",
+    "$JS.API.CONSUMER.LIST.*",
+    "$JS.API.CONSUMER.NAMES.*",
+    f"$JS.API.CONSUMER.CREATE.*.{CONSUMER}",
+]
+
+
+def accounts(federation: Federation) -> dict[str, Any]:
+    """The nodes' account (with JetStream) and the operations account (without)."""
+    nodes = [
         {"user": node.uri, "permissions": node_permissions(node, federation)}
         for node in federation.nodes
     ]
-    for name in federation.ops:
-        ops = Principal(PrincipalKind.OPS, name)
-        users.append({"user": ops.uri, "permissions": ops_permissions(ops, federation)})
-    return users
+    ops = [Principal(PrincipalKind.OPS, name) for name in federation.ops]
+    return {
+        NODES_ACCOUNT: {
+            "jetstream": "enabled",
+            "users": nodes,
+            "exports": [{"service": s, "accounts": [OPS_ACCOUNT]} for s in OPS_API],
+        },
+        OPS_ACCOUNT: {
+            "users": [{"user": o.uri, "permissions": ops_permissions(o, federation)} for o in ops],
+            "imports": [{"service": {"account": NODES_ACCOUNT, "subject": s}} for s in OPS_API],
+        },
+    }
 
 
 def render(config: BrokerConfig, layout: PkiLayout, federation: Federation) -> str:
@@ -199,7 +257,7 @@ def render(config: BrokerConfig, layout: PkiLayout, federation: Federation) -> s
         "max_pending": 2 * CONSUMER_FETCH_BATCH * MAX_PAYLOAD,
         "jetstream": {"store_dir": str(config.store_dir), "max_file_store": 8 * 1024**3},
         "tls": tls,
-        "authorization": {"users": _users(federation)},
+        "accounts": accounts(federation),
     }
     if config.cluster_port is not None:
         doc["cluster"] = _cluster(config, layout)

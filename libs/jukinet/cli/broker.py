@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jukinet.broker import BrokerConfig, ensure_streams, pinned_certs, render
+from jukinet.broker import BrokerConfig, DefinitionsDiffer, ensure_streams, pinned_certs, render
 from jukinet.bus import connect, tls_context
 from jukinet.federation import DEMO
 from jukinet.pki import PkiLayout
@@ -62,7 +62,9 @@ def init_streams(
     replicas: Annotated[int, typer.Option(min=1, max=5)] = 1,
     ops: str = "admin",
 ) -> None:
-    """Create or update every node's stream and consumer, as the operations identity."""
+    """Create every node's missing stream and consumer, as the operations identity, and
+    confirm the existing ones. A stream's definition is fixed at creation: one that
+    exists with another definition is left unchanged and named, and the command fails."""
     principal = Principal(PrincipalKind.OPS, ops)
     layout = PkiLayout(pki_root)
     node = layout.node_dir(principal)
@@ -75,5 +77,13 @@ def init_streams(
         finally:
             await nc.close()
 
-    for name in asyncio.run(run()):
+    try:
+        ready, differ = asyncio.run(run()), []
+    except DefinitionsDiffer as exc:
+        ready, differ = exc.ready, exc.differ
+    for name in ready:
         console.print(f"stream {name}: ready")
+    for name in differ:
+        console.print(f"stream {name}: exists with another definition; left unchanged")
+    if differ:
+        raise typer.Exit(1)
