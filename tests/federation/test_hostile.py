@@ -7,7 +7,10 @@ Shinjuku (131041) is not started: the test holds its credentials and speaks as i
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +264,110 @@ async def test_malformed_payloads_are_rejected_and_change_nothing(
     assert bad_code not in listing
     assert "長長長" not in listing
     assert "新宿 一郎" not in listing
+
+
+OSAKA_KITA = Principal.municipality("271276")  # a real town, but not in this federation
+
+
+def move_in_from_osaka(people: SyntheticResidents, pd: PersonalData) -> dict[str, Any]:
+    body = people.registration(CHIYODA.code, reason="move_in")
+    body |= {
+        "previous_municipality": OSAKA_KITA.code,
+        "previous_address": "大阪府大阪市北区梅田一丁目1番1号",
+        "resident_code": generate_resident_code(),
+    }
+    pd.add_body(body)
+    pd.add(body["previous_address"])
+    return body
+
+
+async def chiyoda_status(fed: LocalFederation) -> dict[str, Any]:
+    async with fed.client(CHIYODA) as client:
+        r = await client.get("/status")
+    r.raise_for_status()
+    return dict(r.json())
+
+
+async def outbox_cli(fed: LocalFederation, *args: str) -> str:
+    """`jukinet outbox ARGS --node chiyoda --url …`, as an operator would run it."""
+    env = {**os.environ, "JUKINET_API_TOKEN": fed.api_token, "COLUMNS": "200"}
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("jukinet")), "outbox", *args,
+        "--node", CHIYODA.uri, "--url", fed.nodes[CHIYODA].url,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
+async def undeliverable(fed: LocalFederation) -> list[dict[str, Any]]:
+    async with fed.client(CHIYODA) as client:
+        r = await client.get("/outbox/undeliverable")
+    r.raise_for_status()
+    return list(r.json())
+
+
+async def test_an_item_that_cannot_be_sealed_is_set_aside_and_nothing_else_waits(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """A move-in from a town with no certificate here: its notice is set aside (reason,
+    status, metric, alert), every later change of the town flows, and the operator can
+    retry or resolve it; once the town's certificate exists the notice is sealed."""
+    people = SyntheticResidents(seed=77)
+    async with federation.client(CHIYODA) as client:
+        r = await client.post("/residents", json=move_in_from_osaka(people, personal_data))
+    assert r.status_code == 201, r.text
+
+    async def set_aside(count: int) -> bool:
+        return (await chiyoda_status(federation)).get("outbox_undeliverable") == count
+
+    await eventually(lambda: set_aside(1), seconds=30)
+    await a_chiyoda_change_still_flows(federation, personal_data)
+    status = await chiyoda_status(federation)
+    assert status["outbox_undeliverable_reasons"] == {"no_recipient_certificate": 1}
+    assert status["outbox_unsealed"] == 0  # nothing waits behind it
+    (item,) = await undeliverable(federation)
+    assert item["recipient"] == OSAKA_KITA.uri
+    assert item["message_type"] == "move_in.notice"
+    assert item["reason"] == "no_recipient_certificate"
+    async with federation.client(CHIYODA) as client:
+        metrics = (await client.get("/metrics")).text
+    assert 'jukinet_outbox_undeliverable{reason="no_recipient_certificate"} 1.0' in metrics
+    chiyoda_log = (federation.root / "log" / f"{CHIYODA.slug}.log").read_text()
+    assert "alert outbox_undeliverable" in chiyoda_log
+
+    # retried while the town still has no certificate: set aside again, still alone
+    assert "retry: 1 item(s)" in await outbox_cli(
+        federation, "retry", "--recipient", OSAKA_KITA.uri
+    )
+    await eventually(lambda: set_aside(1), seconds=30)
+    async with federation.client(CHIYODA) as client:
+        r = await client.post("/residents", json=move_in_from_osaka(people, personal_data))
+    assert r.status_code == 201, r.text
+    await eventually(lambda: set_aside(2), seconds=30)
+    listing = await outbox_cli(federation, "list")
+    assert str(item["id"]) in listing
+    assert "no_recipient_certificate" in listing
+    assert "resolve: 1 item(s)" in await outbox_cli(federation, "resolve", str(item["id"]))
+    assert (await chiyoda_status(federation))["outbox_undeliverable"] == 1
+    logged = await query(
+        federation, CHIYODA, "SELECT outcome FROM operation_log WHERE action = 'outbox'"
+    )
+    assert [tuple(r) for r in logged] == [("ok",), ("ok",)]
+
+    # the town's certificate arrives: the waiting notice goes back in line by itself and
+    # is sealed (the broker does not route to a town outside the federation, so it stays
+    # unsent, on its own channel)
+    ca = CertificateAuthority.load(federation.layout.ca_dir)
+    federation.layout.issue(ca, OSAKA_KITA, validity=dt.timedelta(days=1))
+    await eventually(lambda: set_aside(0), seconds=90)
+    sealed = await query(
+        federation, CHIYODA, "SELECT count(*) FROM outbox_messages WHERE recipient = :r",
+        r=OSAKA_KITA.uri,
+    )  # fmt: skip
+    assert sealed[0][0] == 1
+    await a_chiyoda_change_still_flows(federation, personal_data)
 
 
 async def test_no_personal_data_reached_any_log(
