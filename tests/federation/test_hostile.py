@@ -27,12 +27,13 @@ from jukinet.pki import (
     PkiLayout,
     TrustStore,
     read_certificate,
+    revoke,
     utcnow,
 )
 from jukinet.principals import Principal
 from jukinet.subjects import inbox_prefix, message_subject
 from jukinet.synthetic import SyntheticResidents
-from tests.federation.support import PersonalData, eventually, query
+from tests.federation.support import PersonalData, eventually, query, tier_record
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -42,13 +43,22 @@ TOKYO = Principal.prefecture("130001")
 KANAGAWA = Principal.prefecture("140007")
 RUN_NODES = {n for n in DEMO.nodes if n != SHINJUKU}
 CHANGE_BATCH = "identity.change.batch"
+# Tokyo tolerates 2 s of clock skew, so a test can outwait a message's lifetime quickly
+EXTRA_ENV = {"JUKINET_PREFECTURE_CLOCK_SKEW_SECONDS": "2"}
 TTL = dt.timedelta(hours=1)
 
 
 def sealer(
-    layout: PkiLayout, keys_of: Principal, *, claimed: Principal | None = None, clock: Any = utcnow
+    layout: PkiLayout,
+    keys_of: Principal,
+    *,
+    claimed: Principal | None = None,
+    clock: Any = utcnow,
+    keys: PkiLayout | None = None,
 ) -> Sealer:
-    creds = Credentials.load(layout.node_dir(keys_of), layout.ca_cert, claimed or keys_of)
+    """Seal as ``keys_of`` (with its keys from ``keys``, by default the federation's)."""
+    keys = keys or layout
+    creds = Credentials.load(keys.node_dir(keys_of), layout.ca_cert, claimed or keys_of)
     trust = TrustStore(read_certificate(layout.ca_cert))
     return Sealer(creds, RecipientDirectory.from_layout(layout, trust), clock=clock)
 
@@ -264,6 +274,88 @@ async def test_malformed_payloads_are_rejected_and_change_nothing(
     assert bad_code not in listing
     assert "長長長" not in listing
     assert "新宿 一郎" not in listing
+
+
+async def shinjuku_channel_at_tokyo(fed: LocalFederation) -> int:
+    rows = await query(
+        fed, TOKYO, "SELECT last_sequence FROM inbox_channels WHERE sender = :s", s=SHINJUKU.uri
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+async def test_a_message_refused_for_time_takes_its_place_and_a_forged_one_does_not(
+    federation: LocalFederation, personal_data: PersonalData, tmp_path: Path
+) -> None:
+    """Tokyo is down longer than the messages' lifetime. Shinjuku's channel then holds: a
+    message already expired when stored, a forgery, a good change, a change signed by a
+    key revoked before it was stored (its iat backdated to before the revocation), and
+    another good change. Back up, Tokyo applies both good changes (judged when stored),
+    dead-letters the expired and the revoked one in their places and the forgery outside
+    the sequence; the channel then flows on."""
+    layout = federation.layout
+    ca = CertificateAuthority.load(layout.ca_dir)
+    first = await shinjuku_channel_at_tokyo(federation) + 1
+    before, dead_before = await record_count(federation), len(await dead_letter_reasons(federation))
+    short = dt.timedelta(seconds=5)
+    genuine = sealer(layout, SHINJUKU)
+    good = [change(), change()]
+    personal_data.add(*(g["record"]["resident_code"] for g in good))
+
+    def sealed(s: Sealer, sequence: int, item: dict[str, Any], ttl: dt.timedelta) -> str:
+        return s.seal(audience=TOKYO, type=CHANGE_BATCH, payload={"items": [item]},
+                      sequence=sequence, ttl=ttl).token  # fmt: skip
+
+    then = PkiLayout(tmp_path / "then")
+    then.issue(ca, SHINJUKU, validity=dt.timedelta(days=1), now=utcnow() - dt.timedelta(hours=3))
+    two_hours_ago = sealer(
+        layout, SHINJUKU, keys=then, clock=lambda: utcnow() - dt.timedelta(hours=2)
+    )
+    revoked_at = utcnow() - dt.timedelta(minutes=1)
+    gone = PkiLayout(tmp_path / "gone")
+    gone.issue(ca, SHINJUKU, validity=dt.timedelta(days=1), now=utcnow() - dt.timedelta(hours=1))
+    revoke(layout.revocations, [read_certificate(gone.node_dir(SHINJUKU) / "sign.crt")],
+           revoked_at)  # fmt: skip
+    backdating = sealer(
+        layout, SHINJUKU, keys=gone, clock=lambda: revoked_at - dt.timedelta(minutes=1)
+    )
+    forger = sealer(layout, CHIYODA, claimed=SHINJUKU)
+
+    federation.nodes[TOKYO].stop()
+    shinjuku = Speaker(federation, SHINJUKU)
+    await shinjuku.publish(sealed(two_hours_ago, first, change(), dt.timedelta(minutes=30)))
+    await shinjuku.publish(sealed(forger, first + 1, change(), TTL))
+    await shinjuku.publish(sealed(genuine, first + 1, good[0], short))
+    await shinjuku.publish(sealed(backdating, first + 2, change(), TTL))
+    await shinjuku.publish(sealed(genuine, first + 3, good[1], short))
+    stored_by = utcnow()
+
+    async def lifetime_over() -> bool:  # Tokyo stays down longer than the lifetime
+        return utcnow() > stored_by + short + dt.timedelta(seconds=3)
+
+    await eventually(lifetime_over, seconds=30)
+    federation.nodes[TOKYO].start()
+    await federation.nodes[TOKYO].wait_ready()
+
+    async def channel_moved_on() -> bool:
+        return await shinjuku_channel_at_tokyo(federation) == first + 3
+
+    await eventually(channel_moved_on, seconds=60)
+    assert await record_count(federation) == before + 2
+    for g in good:
+        assert await tier_record(federation, TOKYO, g["record"]["resident_code"]) is not None
+    reasons = await dead_letter_reasons(federation)
+    assert sorted(reasons[: len(reasons) - dead_before]) == [
+        "message_expired", "signer_not_issuer", "signer_revoked",
+    ]  # fmt: skip
+    # and the channel is not stuck: the next change is applied
+    last = change()
+    personal_data.add(last["record"]["resident_code"])
+    await shinjuku.publish(sealed(genuine, first + 4, last, TTL))
+
+    async def applied() -> bool:
+        return await record_count(federation) == before + 3
+
+    await eventually(applied, seconds=30)
 
 
 OSAKA_KITA = Principal.municipality("271276")  # a real town, but not in this federation
