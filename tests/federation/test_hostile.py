@@ -410,12 +410,12 @@ async def test_an_item_that_cannot_be_sealed_is_set_aside_and_nothing_else_waits
     async with federation.client(CHIYODA) as client:
         r = await client.post("/residents", json=move_in_from_osaka(people, personal_data))
     assert r.status_code == 201, r.text
+    await a_chiyoda_change_still_flows(federation, personal_data)
 
     async def set_aside(count: int) -> bool:
         return (await chiyoda_status(federation)).get("outbox_undeliverable") == count
 
     await eventually(lambda: set_aside(1), seconds=30)
-    await a_chiyoda_change_still_flows(federation, personal_data)
     status = await chiyoda_status(federation)
     assert status["outbox_undeliverable_reasons"] == {"no_recipient_certificate": 1}
     assert status["outbox_unsealed"] == 0  # nothing waits behind it
