@@ -303,11 +303,21 @@ class OutboxRelay:
             return
         for kind, group in groupby(rows, key=lambda r: r.message_type):
             for chunk in _chunks(list(group), self._per_message, self._max_bytes):
-                if await self._try_seal(session, recipient, kind, chunk):
-                    continue
-                for row in chunk:  # find the item(s) that cannot be sealed
-                    if not await self._try_seal(session, recipient, kind, [row]):
-                        await self._set_aside(session, recipient, [row], SEAL_FAILED)
+                await self._seal_or_split(session, recipient, kind, chunk)
+
+    async def _seal_or_split(
+        self, session: AsyncSession, recipient: str, kind: str, rows: list[AnyRow]
+    ) -> None:
+        """Seal ``rows`` as one message; if that fails, seal each half the same way (in
+        order), down to the single items that cannot be sealed, which are set aside."""
+        if await self._try_seal(session, recipient, kind, rows):
+            return
+        if len(rows) == 1:
+            await self._set_aside(session, recipient, rows, SEAL_FAILED)
+            return
+        middle = len(rows) // 2
+        await self._seal_or_split(session, recipient, kind, rows[:middle])
+        await self._seal_or_split(session, recipient, kind, rows[middle:])
 
     async def _try_seal(
         self, session: AsyncSession, recipient: str, kind: str, rows: list[AnyRow]
