@@ -180,14 +180,14 @@ class OutboxRelay:
         return len(acked)
 
     def _hold_failed_channels(self, attempted: Sequence[AnyRow], acked: set[str]) -> None:
-        """A channel with an unacknowledged publish waits (0.2 s, doubling up to a
-        minute) before its next attempt; the other channels go on at once."""
+        """A channel with an unacknowledged publish waits (0.2 s, doubling up to
+        10 s) before its next attempt; the other channels go on at once."""
         now = time.monotonic()
         failed = {r.recipient for r in attempted if r.message_id not in acked}
         for recipient in {r.recipient for r in attempted} - failed:
             self._held.pop(recipient, None)
         for recipient in failed:
-            delay = min(self._held.get(recipient, (0.0, 0.1))[1] * 2, 60.0)
+            delay = min(self._held.get(recipient, (0.0, 0.1))[1] * 2, 10.0)
             self._held[recipient] = (now + delay, delay)
             log.warning("publishing to %s failed; that channel retries in %.1fs", recipient, delay)
 
