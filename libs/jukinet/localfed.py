@@ -266,17 +266,19 @@ class LocalFederation:
             conf.write_text(render(pinned, self.layout, self.federation))
 
     def rotate(self, principal: Principal) -> None:
-        """Reissue a node's credentials while everything runs: its old certificates are
-        revoked from now on, the brokers reload their pinned list (disconnecting the old
-        certificate), and the node rolls over to the new files by itself."""
+        """Reissue a node's credentials while everything runs: the brokers reload their
+        pinned list (disconnecting the old certificate), then the old certificates are
+        revoked from that moment — receivers judge a signer when the broker stored the
+        message, so what the old connection stored before it was cut stays valid — and
+        the node rolls over to the new files by itself."""
         node = self.layout.node_dir(principal)
         old = [read_certificate(p) for p in sorted(node.glob("*.crt"))]
         ca = CertificateAuthority.load(self.layout.ca_dir)
         self.layout.issue(ca, principal, validity=dt.timedelta(days=7))
-        revoke(self.layout.revocations, old, utcnow())
         self._write_broker_configs()
         for broker in self.brokers:
             broker.reload()
+        revoke(self.layout.revocations, old, utcnow())
 
     def _lookup_process(self, node: NodeProcess) -> NodeProcess:
         p = node.principal

@@ -41,6 +41,18 @@ class Metrics:
         self.outbox_backlog = Gauge(
             "jukinet_outbox_backlog", "Outbox items not yet acknowledged by the broker", registry=r
         )
+        self.outbox_undeliverable = Gauge(
+            "jukinet_outbox_undeliverable",
+            "Outbox items set aside as undeliverable (not resolved), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.outbox_set_aside = Counter(
+            "jukinet_outbox_set_aside",
+            "Outbox items set aside as undeliverable, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "jukinet_consumer_lag", "Messages waiting in this node's inbound stream", registry=r
         )

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
-from sqlalchemy import MetaData, Table, func, select, text
+from sqlalchemy import ColumnElement, MetaData, Table, and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from jukinet.audit import CheckpointWriter, default_witness, with_checkpoints
 from jukinet.bus import (
+    UNDELIVERABLE_REASONS,
     Apply,
     BusTables,
     Consumer,
@@ -176,6 +177,7 @@ class NodeRuntime:
             js=js,
             ttl=self.settings.message_ttl,
             on_published=self.metrics.published.inc,
+            on_set_aside=lambda reason, n: self.metrics.outbox_set_aside.labels(reason).inc(n),
         )
         processor = InboxProcessor(
             node=self.node,
@@ -226,6 +228,9 @@ class NodeRuntime:
         """Outbox backlog and consumer lag, read when metrics are scraped."""
         bus = await self.bus_status()
         self.metrics.outbox_backlog.set(bus["outbox_unsealed"] + bus["outbox_unsent"])
+        waiting = await self.undeliverable_by_reason()
+        for reason in UNDELIVERABLE_REASONS:
+            self.metrics.outbox_undeliverable.labels(reason).set(waiting.get(reason, 0))
         if self.nc is not None and self.nc.is_connected:
             with contextlib.suppress(Exception):
                 info = await self.nc.jetstream().consumer_info(stream_name(self.node), CONSUMER)
@@ -235,13 +240,31 @@ class NodeRuntime:
         """Counts only — what `jukinet status` shows; never personal data."""
         async with self.sessions() as session:
             counts = await self.spec.counts(session)
-        return {"node": self.node.uri, **counts, **(await self.bus_status())}
+        bus = await self.bus_status()
+        waiting = await self.undeliverable_by_reason()
+        return {"node": self.node.uri, **counts, **bus, "outbox_undeliverable_reasons": waiting}
+
+    async def undeliverable_by_reason(self) -> dict[str, int]:
+        """Outbox items set aside and not resolved, per reason code."""
+        t = self.spec.bus.outbox_items
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(t.c.undeliverable, func.count())
+                .where(_set_aside(t))
+                .group_by(t.c.undeliverable)
+            )
+            return {str(reason): int(n) for reason, n in rows}
 
     async def bus_status(self) -> dict[str, int]:
         t = self.spec.bus
         async with self.sessions() as session:
             backlog = await session.scalar(
-                select(func.count()).where(t.outbox_items.c.message_id.is_(None))
+                select(func.count()).where(
+                    t.outbox_items.c.message_id.is_(None), t.outbox_items.c.undeliverable.is_(None)
+                )
+            )
+            undeliverable = await session.scalar(
+                select(func.count()).where(_set_aside(t.outbox_items))
             )
             unsent = await session.scalar(
                 select(func.count()).where(t.outbox_messages.c.sent_at.is_(None))
@@ -251,6 +274,16 @@ class NodeRuntime:
         return {
             "outbox_unsealed": int(backlog or 0),
             "outbox_unsent": int(unsent or 0),
+            "outbox_undeliverable": int(undeliverable or 0),
             "inbox_received": int(received or 0),
             "dead_letters": int(dead or 0),
         }
+
+
+def _set_aside(items: Table) -> ColumnElement[bool]:
+    """Outbox items set aside as undeliverable and not resolved by an operator."""
+    return and_(
+        items.c.message_id.is_(None),
+        items.c.undeliverable.is_not(None),
+        items.c.resolved_at.is_(None),
+    )

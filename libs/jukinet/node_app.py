@@ -24,6 +24,7 @@ from jukinet.operators import (
     install_refusal_audit,
     operator_routers,
 )
+from jukinet.outbox_api import outbox_router
 from jukinet.problems import install_problem_handlers
 from jukinet.reconcile import tier_entries
 from jukinet.reconcile_api import reconcile_router
@@ -65,6 +66,7 @@ def node_app(
     install_body_limit(app, settings.max_body_bytes, settings.max_import_bytes)
     install_metrics(app, metrics, refresh=lambda: app.state.runtime.refresh_gauges())
     app.include_router(operations_router())
+    app.include_router(outbox_router())
     for router in operator_routers():
         app.include_router(router)
     return app

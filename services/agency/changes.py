@@ -59,7 +59,12 @@ def _verified_origin(item: dict[str, Any], forward: SignedMessage, opener: Opene
     if not isinstance(token, str):
         raise Rejected("invalid_payload", "each item carries an origin token")
     try:
-        origin = opener.verify_origin(token, forwarder=forward.issuer)
+        origin = opener.verify_origin(
+            token,
+            forwarder=forward.issuer,
+            stored_at=item.get("stored_at_ms"),
+            forwarded_at=forward.stored_at,
+        )
     except EnvelopeError as exc:
         raise Rejected("origin_invalid", str(exc)) from None
     issuer = origin.issuer

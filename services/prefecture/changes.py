@@ -12,7 +12,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
-from jukinet.envelope import FORWARD_TYPE, Opener, SignedMessage
+from jukinet.envelope import FORWARD_TYPE, Opener, SignedMessage, forward_item
 from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
 from jukinet.principals import AGENCY, Principal, PrincipalKind
@@ -52,7 +52,7 @@ async def apply_changes_message(
     applied = await apply_changes(
         session, records, changes, origin_message_id=message.message_id, now=utcnow()
     )
-    forward = {"origin": message.token}
+    forward = forward_item(message)
     await enqueue(session, bus, recipient=AGENCY, message_type=FORWARD_TYPE, payload=forward)
     log_stored(log, changes, message.issuer.code)
     log.info(
@@ -71,6 +71,6 @@ async def apply_repair_message(session: AsyncSession, message: SignedMessage) ->
         session, records, message.payload, municipality=message.issuer.code,
         origin_message_id=message.message_id, now=utcnow(),
     )  # fmt: skip
-    forward = {"origin": message.token}
+    forward = forward_item(message)
     await enqueue(session, bus, recipient=AGENCY, message_type=FORWARD_TYPE, payload=forward)
     log.info("repair applied: from=%s message=%s %s", message.issuer.code, message.message_id, done)

@@ -7,9 +7,12 @@ Shinjuku (131041) is not started: the test holds its credentials and speaks as i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +31,14 @@ from jukinet.pki import (
     PkiLayout,
     TrustStore,
     read_certificate,
+    revoke,
     utcnow,
 )
 from jukinet.principals import Principal, PrincipalKind
 from jukinet.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
 from jukinet.synthetic import SyntheticResidents
 from tests.federation.consumer_attacks import SHAPES, attack_round, drain, party
-from tests.federation.support import PersonalData, eventually, query
+from tests.federation.support import PersonalData, eventually, query, tier_record
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -44,13 +48,22 @@ TOKYO = Principal.prefecture("130001")
 KANAGAWA = Principal.prefecture("140007")
 RUN_NODES = {n for n in DEMO.nodes if n != SHINJUKU}
 CHANGE_BATCH = "identity.change.batch"
+# Tokyo tolerates 2 s of clock skew, so a test can outwait a message's lifetime quickly
+EXTRA_ENV = {"JUKINET_PREFECTURE_CLOCK_SKEW_SECONDS": "2"}
 TTL = dt.timedelta(hours=1)
 
 
 def sealer(
-    layout: PkiLayout, keys_of: Principal, *, claimed: Principal | None = None, clock: Any = utcnow
+    layout: PkiLayout,
+    keys_of: Principal,
+    *,
+    claimed: Principal | None = None,
+    clock: Any = utcnow,
+    keys: PkiLayout | None = None,
 ) -> Sealer:
-    creds = Credentials.load(layout.node_dir(keys_of), layout.ca_cert, claimed or keys_of)
+    """Seal as ``keys_of`` (with its keys from ``keys``, by default the federation's)."""
+    keys = keys or layout
+    creds = Credentials.load(keys.node_dir(keys_of), layout.ca_cert, claimed or keys_of)
     trust = TrustStore(read_certificate(layout.ca_cert))
     return Sealer(creds, RecipientDirectory.from_layout(layout, trust), clock=clock)
 
@@ -316,6 +329,192 @@ async def test_operations_identity_reads_no_message(
         await ops.nc.flush(timeout=2)
         assert got == []
         await sub.unsubscribe()
+
+
+async def shinjuku_channel_at_tokyo(fed: LocalFederation) -> int:
+    rows = await query(
+        fed, TOKYO, "SELECT last_sequence FROM inbox_channels WHERE sender = :s", s=SHINJUKU.uri
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+async def test_a_message_refused_for_time_takes_its_place_and_a_forged_one_does_not(
+    federation: LocalFederation, personal_data: PersonalData, tmp_path: Path
+) -> None:
+    """Tokyo is down longer than the messages' lifetime. Shinjuku's channel then holds: a
+    message already expired when stored, a forgery, a good change, a change signed by a
+    key revoked before it was stored (its iat backdated to before the revocation), and
+    another good change. Back up, Tokyo applies both good changes (judged when stored),
+    dead-letters the expired and the revoked one in their places and the forgery outside
+    the sequence; the channel then flows on."""
+    layout = federation.layout
+    ca = CertificateAuthority.load(layout.ca_dir)
+    first = await shinjuku_channel_at_tokyo(federation) + 1
+    before, dead_before = await record_count(federation), len(await dead_letter_reasons(federation))
+    short = dt.timedelta(seconds=5)
+    genuine = sealer(layout, SHINJUKU)
+    good = [change(), change()]
+    personal_data.add(*(g["record"]["resident_code"] for g in good))
+
+    def sealed(s: Sealer, sequence: int, item: dict[str, Any], ttl: dt.timedelta) -> str:
+        return s.seal(audience=TOKYO, type=CHANGE_BATCH, payload={"items": [item]},
+                      sequence=sequence, ttl=ttl).token  # fmt: skip
+
+    then = PkiLayout(tmp_path / "then")
+    then.issue(ca, SHINJUKU, validity=dt.timedelta(days=1), now=utcnow() - dt.timedelta(hours=3))
+    two_hours_ago = sealer(
+        layout, SHINJUKU, keys=then, clock=lambda: utcnow() - dt.timedelta(hours=2)
+    )
+    revoked_at = utcnow() - dt.timedelta(minutes=1)
+    gone = PkiLayout(tmp_path / "gone")
+    gone.issue(ca, SHINJUKU, validity=dt.timedelta(days=1), now=utcnow() - dt.timedelta(hours=1))
+    revoke(layout.revocations, [read_certificate(gone.node_dir(SHINJUKU) / "sign.crt")],
+           revoked_at)  # fmt: skip
+    backdating = sealer(
+        layout, SHINJUKU, keys=gone, clock=lambda: revoked_at - dt.timedelta(minutes=1)
+    )
+    forger = sealer(layout, CHIYODA, claimed=SHINJUKU)
+
+    federation.nodes[TOKYO].stop()
+    shinjuku = Speaker(federation, SHINJUKU)
+    await shinjuku.publish(sealed(two_hours_ago, first, change(), dt.timedelta(minutes=30)))
+    await shinjuku.publish(sealed(forger, first + 1, change(), TTL))
+    await shinjuku.publish(sealed(genuine, first + 1, good[0], short))
+    await shinjuku.publish(sealed(backdating, first + 2, change(), TTL))
+    await shinjuku.publish(sealed(genuine, first + 3, good[1], short))
+    stored_by = utcnow()
+
+    async def lifetime_over() -> bool:  # Tokyo stays down longer than the lifetime
+        return utcnow() > stored_by + short + dt.timedelta(seconds=3)
+
+    await eventually(lifetime_over, seconds=30)
+    federation.nodes[TOKYO].start()
+    await federation.nodes[TOKYO].wait_ready()
+
+    async def channel_moved_on() -> bool:
+        return await shinjuku_channel_at_tokyo(federation) == first + 3
+
+    await eventually(channel_moved_on, seconds=60)
+    assert await record_count(federation) == before + 2
+    for g in good:
+        assert await tier_record(federation, TOKYO, g["record"]["resident_code"]) is not None
+    reasons = await dead_letter_reasons(federation)
+    assert sorted(reasons[: len(reasons) - dead_before]) == [
+        "message_expired", "signer_not_issuer", "signer_revoked",
+    ]  # fmt: skip
+    # and the channel is not stuck: the next change is applied
+    last = change()
+    personal_data.add(last["record"]["resident_code"])
+    await shinjuku.publish(sealed(genuine, first + 4, last, TTL))
+
+    async def applied() -> bool:
+        return await record_count(federation) == before + 3
+
+    await eventually(applied, seconds=30)
+
+
+OSAKA_KITA = Principal.municipality("271276")  # a real town, but not in this federation
+
+
+def move_in_from_osaka(people: SyntheticResidents, pd: PersonalData) -> dict[str, Any]:
+    body = people.registration(CHIYODA.code, reason="move_in")
+    body |= {
+        "previous_municipality": OSAKA_KITA.code,
+        "previous_address": "大阪府大阪市北区梅田一丁目1番1号",
+        "resident_code": generate_resident_code(),
+    }
+    pd.add_body(body)
+    pd.add(body["previous_address"])
+    return body
+
+
+async def chiyoda_status(fed: LocalFederation) -> dict[str, Any]:
+    async with fed.client(CHIYODA) as client:
+        r = await client.get("/status")
+    r.raise_for_status()
+    return dict(r.json())
+
+
+async def outbox_cli(fed: LocalFederation, *args: str) -> str:
+    """`jukinet outbox ARGS --node chiyoda --url …`, as an operator would run it."""
+    env = {**os.environ, "JUKINET_API_TOKEN": fed.api_token, "COLUMNS": "200"}
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("jukinet")), "outbox", *args,
+        "--node", CHIYODA.uri, "--url", fed.nodes[CHIYODA].url,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
+async def undeliverable(fed: LocalFederation) -> list[dict[str, Any]]:
+    async with fed.client(CHIYODA) as client:
+        r = await client.get("/outbox/undeliverable")
+    r.raise_for_status()
+    return list(r.json())
+
+
+async def test_an_item_that_cannot_be_sealed_is_set_aside_and_nothing_else_waits(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """A move-in from a town with no certificate here: its notice is set aside (reason,
+    status, metric, alert), every later change of the town flows, and the operator can
+    retry or resolve it; once the town's certificate exists the notice is sealed."""
+    people = SyntheticResidents(seed=77)
+    async with federation.client(CHIYODA) as client:
+        r = await client.post("/residents", json=move_in_from_osaka(people, personal_data))
+    assert r.status_code == 201, r.text
+    await a_chiyoda_change_still_flows(federation, personal_data)
+
+    async def set_aside(count: int) -> bool:
+        return (await chiyoda_status(federation)).get("outbox_undeliverable") == count
+
+    await eventually(lambda: set_aside(1), seconds=30)
+    status = await chiyoda_status(federation)
+    assert status["outbox_undeliverable_reasons"] == {"no_recipient_certificate": 1}
+    assert status["outbox_unsealed"] == 0  # nothing waits behind it
+    (item,) = await undeliverable(federation)
+    assert item["recipient"] == OSAKA_KITA.uri
+    assert item["message_type"] == "move_in.notice"
+    assert item["reason"] == "no_recipient_certificate"
+    async with federation.client(CHIYODA) as client:
+        metrics = (await client.get("/metrics")).text
+    assert 'jukinet_outbox_undeliverable{reason="no_recipient_certificate"} 1.0' in metrics
+    chiyoda_log = (federation.root / "log" / f"{CHIYODA.slug}.log").read_text()
+    assert "alert outbox_undeliverable" in chiyoda_log
+
+    # retried while the town still has no certificate: set aside again, still alone
+    assert "retry: 1 item(s)" in await outbox_cli(
+        federation, "retry", "--recipient", OSAKA_KITA.uri
+    )
+    await eventually(lambda: set_aside(1), seconds=30)
+    async with federation.client(CHIYODA) as client:
+        r = await client.post("/residents", json=move_in_from_osaka(people, personal_data))
+    assert r.status_code == 201, r.text
+    await eventually(lambda: set_aside(2), seconds=30)
+    listing = await outbox_cli(federation, "list")
+    assert str(item["id"]) in listing
+    assert "no_recipient_certificate" in listing
+    assert "resolve: 1 item(s)" in await outbox_cli(federation, "resolve", str(item["id"]))
+    assert (await chiyoda_status(federation))["outbox_undeliverable"] == 1
+    logged = await query(
+        federation, CHIYODA, "SELECT outcome FROM operation_log WHERE action = 'outbox'"
+    )
+    assert [tuple(r) for r in logged] == [("ok",), ("ok",)]
+
+    # the town's certificate arrives: the waiting notice goes back in line by itself and
+    # is sealed (the broker does not route to a town outside the federation, so it stays
+    # unsent, on its own channel)
+    ca = CertificateAuthority.load(federation.layout.ca_dir)
+    federation.layout.issue(ca, OSAKA_KITA, validity=dt.timedelta(days=1))
+    await eventually(lambda: set_aside(0), seconds=90)
+    sealed = await query(
+        federation, CHIYODA, "SELECT count(*) FROM outbox_messages WHERE recipient = :r",
+        r=OSAKA_KITA.uri,
+    )  # fmt: skip
+    assert sealed[0][0] == 1
+    await a_chiyoda_change_still_flows(federation, personal_data)
 
 
 async def test_no_personal_data_reached_any_log(

@@ -3,11 +3,19 @@
 from jukinet.bus._connect import BrokerUnavailable, connect, tls_context
 from jukinet.bus._consumer import Consumer
 from jukinet.bus._inbox import Apply, InboxProcessor, Outcome, Rejected
-from jukinet.bus._relay import BATCH_TYPE_SUFFIX, OutboxRelay, enqueue
+from jukinet.bus._relay import (
+    BATCH_TYPE_SUFFIX,
+    RETRIED_AUTOMATICALLY,
+    UNDELIVERABLE_REASONS,
+    OutboxRelay,
+    enqueue,
+)
 from jukinet.bus._tables import BusTables, bus_tables
 
 __all__ = [
     "BATCH_TYPE_SUFFIX",
+    "RETRIED_AUTOMATICALLY",
+    "UNDELIVERABLE_REASONS",
     "Apply",
     "BrokerUnavailable",
     "BusTables",

@@ -1,9 +1,12 @@
 """The idempotent inbox: open, verify, de-duplicate, order, apply — then ack.
 
-A fetched batch is opened (cryptography, no I/O), then decided and applied in one
+A fetched batch is opened (cryptography, no I/O) and judged at the moment the broker
+stored each message (which no sender can choose), then decided and applied in one
 database transaction together with the inbox records, then settled on the broker:
 ack what was applied or already had been, terminate (and dead-letter) what failed
 verification or validation, and delay what arrived ahead of a gap in its channel.
+An authentic message refused only for time (expired, signer revoked) still takes its
+place in its channel, so no single message can hold a channel up; a forged one does not.
 """
 
 from __future__ import annotations
@@ -49,8 +52,9 @@ Apply = Callable[[AsyncSession, SignedMessage, Opener], Awaitable[None]]
 class Outcome(Enum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
-    REJECTED = "rejected"  # authentic but invalid: dead-lettered, its sequence consumed
-    REFUSED = "refused"  # failed verification: dead-lettered
+    REJECTED = "rejected"  # authentic but invalid or refused for time: dead-lettered, its
+    # sequence consumed
+    REFUSED = "refused"  # failed verification (or out of its place): dead-lettered
     DEFERRED = "deferred"  # ahead of a gap: redelivered later
 
 
@@ -61,6 +65,10 @@ class _Delivery:
     subject_sender: str
     message: SignedMessage | None = None
     refusal: tuple[str, str] | None = None
+    # authentic, from this sender, to this node, but refused for time (expired, from the
+    # future, signer revoked by the time it was stored): it takes its place in the
+    # sequence and is dead-lettered there, so it can never hold the channel up
+    refused_in_time: bool = False
 
 
 class InboxProcessor:
@@ -109,17 +117,26 @@ class InboxProcessor:
             delivery.refusal = ("wrong_subject", "subject addresses another node")
             return delivery
         try:
-            message = self._opener.open(msg.data)
+            message = self._opener.open(msg.data, stored_at=msg.metadata.timestamp)
         except EnvelopeError as exc:
             delivery.refusal = (exc.code, str(exc))
+            if exc.verified is not None and self._refusal(exc.verified, sender) is None:
+                delivery.message, delivery.refused_in_time = exc.verified, True
             return delivery
-        if message.issuer != sender:
-            delivery.refusal = ("sender_mismatch", f"{message.issuer} published as {sender}")
-        elif not self._accepts(message.issuer):
-            delivery.refusal = ("sender_not_permitted", f"{message.issuer} may not send here")
-        else:
+        delivery.refusal = self._refusal(message, sender)
+        if delivery.refusal is None:
             delivery.message = message
         return delivery
+
+    def _refusal(self, message: SignedMessage, sender: Principal) -> tuple[str, str] | None:
+        """Why an authentic message may not be taken from ``sender``'s channel, or None."""
+        if message.audience != self._node:
+            return ("wrong_audience", f"message {message.message_id} is for another node")
+        if message.issuer != sender:
+            return ("sender_mismatch", f"{message.issuer} published as {sender}")
+        if not self._accepts(message.issuer):
+            return ("sender_not_permitted", f"{message.issuer} may not send here")
+        return None
 
     async def _decide_and_apply(
         self, session: AsyncSession, deliveries: list[_Delivery]
@@ -163,7 +180,12 @@ class InboxProcessor:
             detail = f"sequence {m.sequence} after {expected - 1}"
             await self._dead_letter(session, d, "sequence_regression", detail)
             return Outcome.REFUSED
-        outcome = await self._apply_one(session, d, m)
+        if d.refused_in_time:
+            reason, detail = d.refusal or ("refused", "")
+            await self._dead_letter(session, d, reason, detail)
+            outcome = Outcome.REJECTED
+        else:
+            outcome = await self._apply_one(session, d, m)
         await session.execute(
             self._t.inbox_messages.insert().values(
                 message_id=m.message_id,

@@ -46,6 +46,11 @@ def bus_tables(metadata: MetaData) -> BusTables:
         Column("payload", Text, nullable=False),
         Column("created_at", UtcDateTime(), nullable=False),
         Column("message_id", String(32), nullable=True),
+        # set aside: a reason code while the item cannot be sealed (it travels again
+        # when retried); resolved_at once an operator has closed it for good
+        Column("undeliverable", String(64), nullable=True),
+        Column("set_aside_at", UtcDateTime(), nullable=True),
+        Column("resolved_at", UtcDateTime(), nullable=True),
         Index("ix_outbox_items_unsealed", "message_id", "id"),
     )
     outbox_messages = Table(
@@ -59,6 +64,9 @@ def bus_tables(metadata: MetaData) -> BusTables:
         Column("item_count", Integer, nullable=False),
         Column("created_at", UtcDateTime(), nullable=False),
         Column("sent_at", UtcDateTime(), nullable=True),
+        # SHA-256 of the signing certificate: an unsent message signed by another one (a
+        # rotation) is sealed again before it is published
+        Column("signed_by", String(64), nullable=True),
         Index("ix_outbox_messages_unsent", "sent_at", "recipient", "sequence"),
     )
     channel_sequences = Table(

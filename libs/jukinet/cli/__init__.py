@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jukinet.cli import bench, broker, db, federation, lookups, operators, pki
+from jukinet.cli import bench, broker, db, federation, lookups, operators, outbox, pki
 
 __all__ = ["app", "main"]
 
@@ -21,6 +21,7 @@ app.add_typer(lookups.permissions, name="permissions")
 app.add_typer(lookups.audit, name="audit")
 app.add_typer(lookups.clients, name="clients")
 app.add_typer(operators.app, name="operators")
+app.add_typer(outbox.app, name="outbox")
 app.command()(federation.up)
 app.command()(federation.status)
 app.command()(federation.demo)

@@ -118,6 +118,9 @@ async def _node_row(client: httpx.AsyncClient, url: str) -> list[str]:
     counts = st.get("residents") or st.get("records") or {}
     records = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "0"
     outbox = f"{st['outbox_unsealed']} pending, {st['outbox_unsent']} unsent"
+    if st.get("outbox_undeliverable"):
+        reasons = ", ".join(sorted(st.get("outbox_undeliverable_reasons", {})))
+        outbox += f", [red]{st['outbox_undeliverable']} undeliverable ({reasons})"
     dead = str(st["dead_letters"])
     return [readiness, records, outbox, f"[red]{dead}" if st["dead_letters"] else dead]
 

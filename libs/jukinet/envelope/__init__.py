@@ -26,6 +26,7 @@ from jukinet.envelope._model import (
     ReplayGuard,
     SignedMessage,
     check_fresh,
+    forward_item,
     new_message_id,
 )
 from jukinet.envelope._open import Opener, verify_signed
@@ -55,6 +56,7 @@ __all__ = [
     "UntrustedSigner",
     "WrongAudience",
     "check_fresh",
+    "forward_item",
     "new_message_id",
     "thumbprint",
     "verify_signed",

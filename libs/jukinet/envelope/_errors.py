@@ -6,6 +6,11 @@ label; messages name principals and message ids, never the payload.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jukinet.envelope._model import SignedMessage
+
 __all__ = [
     "BadSignature",
     "DecryptionFailed",
@@ -25,7 +30,16 @@ __all__ = [
 
 
 class EnvelopeError(Exception):
+    """``verified`` is set when the message itself is authentic (decrypted, signed by
+    the issuer's certificate from the federation CA) and refused only for time: expired,
+    from the future, or signed by a certificate revoked by the time the message was
+    stored. Such a message still takes its place in its sender's sequence."""
+
     code = "envelope_error"
+
+    def __init__(self, *args: object, verified: SignedMessage | None = None) -> None:
+        super().__init__(*args)
+        self.verified = verified
 
 
 class DecryptionFailed(EnvelopeError):

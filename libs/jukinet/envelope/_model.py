@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -11,7 +13,14 @@ from cryptography import x509
 from jukinet.envelope._errors import ReplayedMessage, SequenceRegression
 from jukinet.principals import Principal
 
-__all__ = ["MemoryReplayGuard", "ReplayGuard", "SignedMessage", "check_fresh", "new_message_id"]
+__all__ = [
+    "MemoryReplayGuard",
+    "ReplayGuard",
+    "SignedMessage",
+    "check_fresh",
+    "forward_item",
+    "new_message_id",
+]
 
 FORWARD_TYPE = "jukinet.forward"
 
@@ -35,10 +44,21 @@ class SignedMessage:
     payload: dict[str, Any]
     token: str
     signer: x509.Certificate
+    stored_at: dt.datetime | None = None  # when the broker stored it, if it came that way
 
     @property
     def is_forward(self) -> bool:
         return self.type == FORWARD_TYPE
+
+
+def forward_item(message: SignedMessage) -> dict[str, Any]:
+    """What a forwarder passes on for ``message``: the origin's own signed token, and
+    when its broker stored it (milliseconds, rounded up), by which the final recipient
+    judges the origin's signer and expiry (see ``Opener.verify_origin``)."""
+    item: dict[str, Any] = {"origin": message.token}
+    if message.stored_at is not None:
+        item["stored_at_ms"] = math.ceil(message.stored_at.timestamp() * 1000)
+    return item
 
 
 class ReplayGuard(Protocol):

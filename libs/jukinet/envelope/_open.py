@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -77,13 +78,24 @@ class Opener:
         self._clock = clock
         self._skew = int(skew.total_seconds())
 
-    def open(self, token: str | bytes, guard: ReplayGuard | None = None) -> SignedMessage:
+    def open(
+        self,
+        token: str | bytes,
+        guard: ReplayGuard | None = None,
+        *,
+        stored_at: dt.datetime | None = None,
+    ) -> SignedMessage:
+        """Open and verify ``token``, judging revocation and expiry at ``stored_at`` — when
+        the broker stored the message, which its sender cannot choose — or now, for a
+        message that did not come through a stream (request/reply)."""
         signed = self.decrypt(token)
-        now = self._clock()
-        message = verify_signed(signed, self._trust, at=now)
+        at = stored_at or self._clock()
+        message = verify_signed(signed, self._trust, at=at)
+        if stored_at is not None:
+            message = dataclasses.replace(message, stored_at=stored_at)
         if message.audience != self.principal:
             raise WrongAudience(f"message {message.message_id} is addressed to another node")
-        self._check_time(message, now)
+        self._check_time(message, at)
         if guard is not None:
             check_fresh(
                 message,
@@ -127,34 +139,69 @@ class Opener:
         token = forward.payload.get("origin")
         if not forward.is_forward or not isinstance(token, str):
             raise MalformedEnvelope(f"message {forward.message_id} is not a forward")
-        return self.verify_origin(token, forwarder=forward.issuer)
+        return self.verify_origin(
+            token,
+            forwarder=forward.issuer,
+            stored_at=forward.payload.get("stored_at_ms"),
+            forwarded_at=forward.stored_at,
+        )
 
-    def verify_origin(self, token: str, *, forwarder: Principal) -> SignedMessage:
-        """Verify one forwarded original: it verifies on its own against the federation CA
-        and was addressed to ``forwarder``."""
+    def verify_origin(
+        self,
+        token: str,
+        *,
+        forwarder: Principal,
+        stored_at: object = None,
+        forwarded_at: dt.datetime | None = None,
+    ) -> SignedMessage:
+        """Verify one forwarded original: it verifies on its own against the federation CA,
+        was addressed to ``forwarder``, and is held to the rule every message is held to —
+        its signer not revoked and itself not expired when the forwarder's broker stored
+        it. That moment is ``stored_at`` (milliseconds since the epoch, as the forwarder
+        attests in its own signed message; never later than ``forwarded_at``, when the
+        forward was stored here); without it, ``forwarded_at``; without either, now."""
         try:
-            origin = verify_signed(token, self._trust, at=self._clock())
+            at = self._origin_time(stored_at, forwarded_at)
+            origin = verify_signed(token, self._trust, at=at)
+            self._check_time(origin, at)
         except EnvelopeError as exc:
             raise OriginInvalid(f"origin: {exc.code}") from None
         if origin.audience != forwarder:
             raise OriginInvalid(f"origin {origin.message_id} was not sent to the forwarder")
         return origin
 
-    def _check_time(self, message: SignedMessage, now: dt.datetime) -> None:
-        ts = int(now.timestamp())
+    def _origin_time(self, stored_at: object, forwarded_at: dt.datetime | None) -> dt.datetime:
+        if stored_at is None:
+            return forwarded_at or self._clock()
+        if type(stored_at) is not int or not 0 <= stored_at < 2**50:
+            raise MalformedEnvelope("the origin's storage time is not a time")
+        at = dt.datetime.fromtimestamp(stored_at / 1000, dt.UTC)
+        latest = (forwarded_at or self._clock()) + dt.timedelta(seconds=self._skew)
+        if at > latest:
+            raise MalformedEnvelope("the origin is said to be stored after its forward")
+        return at
+
+    def _check_time(self, message: SignedMessage, at: dt.datetime) -> None:
+        """Refuse a message expired, or issued in the future, at ``at`` (beyond the skew);
+        the message itself is authentic, so the error carries it as ``verified``."""
+        ts = int(at.timestamp())
         if message.expires_at < ts - self._skew:
-            raise MessageExpired(f"message {message.message_id} has expired")
+            raise MessageExpired(f"message {message.message_id} has expired", verified=message)
         if message.issued_at > ts + self._skew:
-            raise MessageFromFuture(f"message {message.message_id} is issued in the future")
+            raise MessageFromFuture(
+                f"message {message.message_id} is issued in the future", verified=message
+            )
 
 
 def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMessage:
-    """Verify a signed (not encrypted) message: chain, validity, signature, signer = issuer.
+    """Verify a signed (not encrypted) message: chain, validity, signature, signer = issuer,
+    then revocation.
 
     The signing certificate must have been valid when the message was signed (its
-    ``iat``), and ``iat`` may lie at most the maximum message lifetime before ``at``: a
-    message signed before a certificate expired or was rotated still verifies while it
-    is fresh, so a backlog does not turn into dead letters at a rotation.
+    ``iat``), and ``iat`` may lie at most the maximum message lifetime before ``at``.
+    Revocation is judged at ``at`` — when the broker stored the message — never at the
+    ``iat`` the signer claims: a revoked key cannot sign by backdating. An authentic
+    message refused for revocation carries itself in the error (``verified``).
     """
     cert = _signer_certificate(token)
     try:
@@ -169,9 +216,6 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
         trust.verify_validity(cert, signed_at)
     except CertificateExpired:
         raise SignerCertificateExpired("signing certificate was not valid at signing") from None
-    revoked = trust.revoked_at(cert)
-    if revoked is not None and signed_at >= revoked:
-        raise SignerRevoked("signing certificate was revoked before this was signed")
     claims = _verified_claims(token, cert)
     try:
         signer = trust.verify(cert, purpose=Purpose.SIGN, at=signed_at)
@@ -185,7 +229,7 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
         raise MalformedEnvelope("issuer or audience is not a principal URI") from None
     if signer != issuer:
         raise SignerNotIssuer(f"{signer} signed a message claiming to be from {issuer}")
-    return SignedMessage(
+    message = SignedMessage(
         issuer=issuer,
         audience=audience,
         message_id=claims["jti"],
@@ -197,6 +241,13 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
         token=token,
         signer=cert,
     )
+    revoked = trust.revoked_at(cert)
+    if revoked is not None and at >= revoked:
+        raise SignerRevoked(
+            f"signing certificate was revoked before message {message.message_id} was stored",
+            verified=message,
+        )
+    return message
 
 
 def _claimed_signing_time(token: str) -> dt.datetime:

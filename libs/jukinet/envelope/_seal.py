@@ -15,7 +15,7 @@ from joserfc.jwk import OKPKey
 from jukinet.envelope._directory import RecipientDirectory, der_b64, thumbprint
 from jukinet.envelope._model import FORWARD_TYPE, SignedMessage, new_message_id
 from jukinet.envelope._registry import JWE_REGISTRY, JWS_REGISTRY
-from jukinet.pki import Credentials, PkiError, utcnow
+from jukinet.pki import Credentials, PkiError, fingerprint, utcnow
 from jukinet.principals import Principal
 
 __all__ = ["JWS_TYPE", "Sealed", "Sealer"]
@@ -44,6 +44,7 @@ class Sealer:
         self.principal = credentials.principal
         self._key = OKPKey.import_key(signing_key)
         self._header = {"alg": "Ed25519", "typ": JWS_TYPE, "x5c": [der_b64(signing_cert)]}
+        self.signer_fingerprint = fingerprint(signing_cert)
         self._recipients = recipients
         self._clock = clock
 
@@ -74,6 +75,12 @@ class Sealer:
         return message_id, jws.serialize_compact(
             self._header, data, self._key, registry=JWS_REGISTRY
         )
+
+    def check_recipient(self, audience: Principal) -> None:
+        """Raise if nothing can be sealed to ``audience`` now: ``FileNotFoundError`` when
+        it has no key-agreement certificate here yet, :class:`PkiError` when the one it
+        has is not valid (expired, another CA, another principal)."""
+        self._recipients.kex_certificate(audience)
 
     def encrypt(self, signed: str, audience: Principal) -> str:
         cert = self._recipients.kex_certificate(audience)

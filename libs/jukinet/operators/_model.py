@@ -49,6 +49,7 @@ _ROLES: dict[str, set[Role]] = {
     "disclosures": _COUNTER | {Role.SYSTEM},
     "records.read": _COUNTER | {Role.SYSTEM},
     "reconcile": {Role.ADMINISTRATOR, Role.SYSTEM},
+    "outbox": {Role.ADMINISTRATOR, Role.SYSTEM},
     "lookups.admin": {Role.ADMINISTRATOR, Role.SYSTEM},
     "operations": {Role.ADMINISTRATOR, Role.AUDITOR, Role.SYSTEM},
     "operators.manage": {Role.ADMINISTRATOR},
