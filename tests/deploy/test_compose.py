@@ -436,6 +436,7 @@ def federation_violations(doc: dict[str, Any]) -> list[str]:
         command = [
             "uvicorn", f"{module}.app:create_app", "--factory",
             "--host", "0.0.0.0", "--port", "8000",  # noqa: S104 - inside the container
+            "--no-proxy-headers",  # the peer is the source the login limits count
         ]  # fmt: skip
         if service.get("command") != command:
             problems.append(f"{name}: command should be {' '.join(command)}")

@@ -15,6 +15,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -192,9 +193,15 @@ async def downgrade_one(engine: AsyncEngine, migrations: Path) -> None:
     config = Config()
     config.set_main_option("script_location", str(migrations))
 
+    audit = next(
+        rev
+        for rev in ScriptDirectory.from_config(config).walk_revisions()
+        if rev.path.endswith("_audit_checkpoints.py")
+    )
+
     def run(connection: Any) -> None:
         config.attributes["connection"] = connection
-        command.downgrade(config, "-1")
+        command.downgrade(config, str(audit.down_revision))  # later heads come down too
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
