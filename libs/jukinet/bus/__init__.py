@@ -3,11 +3,13 @@
 from jukinet.bus._connect import BrokerUnavailable, connect, tls_context
 from jukinet.bus._consumer import Consumer
 from jukinet.bus._inbox import Apply, InboxProcessor, Outcome, Rejected
+from jukinet.bus._refusals import PART_STREAM_SEQUENCE, dead_letter_part
 from jukinet.bus._relay import BATCH_TYPE_SUFFIX, OutboxRelay, enqueue
 from jukinet.bus._tables import BusTables, bus_tables
 
 __all__ = [
     "BATCH_TYPE_SUFFIX",
+    "PART_STREAM_SEQUENCE",
     "Apply",
     "BrokerUnavailable",
     "BusTables",
@@ -18,6 +20,7 @@ __all__ = [
     "Rejected",
     "bus_tables",
     "connect",
+    "dead_letter_part",
     "enqueue",
     "tls_context",
 ]
