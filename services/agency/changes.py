@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency.codes import retire_codes
+from agency.codes import REGISTRY, register_migrated, retire_codes
 from agency.models import OriginMessage, bus, records
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, dead_letter_part
+from jukinet.codepool import CODES_MIGRATED_BATCH, parse_migrated
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage
 from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
@@ -100,7 +101,7 @@ def _verified_origin(item: dict[str, Any], forward: SignedMessage, opener: Opene
         raise Rejected(
             "origin_not_in_prefecture", f"{issuer} is not a municipality of {forward.issuer}"
         )
-    if origin.type not in (CHANGE_BATCH, REPAIR_BATCH):
+    if origin.type not in (CHANGE_BATCH, REPAIR_BATCH, CODES_MIGRATED_BATCH):
         raise Rejected("unsupported_type", f"forwarded {origin.type} is not a change")
     return origin
 
@@ -109,6 +110,9 @@ async def _apply_origin(
     session: AsyncSession, origin: SignedMessage, forward: SignedMessage, now: dt.datetime
 ) -> None:
     _remember(session, origin, forward, now)
+    if origin.type == CODES_MIGRATED_BATCH:
+        await _register_migrated(session, origin, now)
+        return
     if origin.type == REPAIR_BATCH:
         repaired = await apply_repair(
             session, records, origin.payload, municipality=origin.issuer.code,
@@ -127,8 +131,9 @@ async def _apply_origin(
         raise Rejected("invalid_payload", exc.summary) from None
     town = origin.issuer.code
     done = await apply_changes(
-        session, records, changes, origin_message_id=origin.message_id, now=now, sender=town
-    )
+        session, records, changes, origin_message_id=origin.message_id, now=now, sender=town,
+        designations=REGISTRY,
+    )  # fmt: skip
     await dead_letter_refused(
         session, bus, done.refused, origin=town, message_id=origin.message_id, now=now
     )
@@ -146,6 +151,26 @@ async def _apply_origin(
         len(done.refused),
         retired,
     )
+
+
+async def _register_migrated(
+    session: AsyncSession, origin: SignedMessage, now: dt.datetime
+) -> None:
+    """A migrated register's codes, claimed by its town: registered as the town's, except
+    codes the agency already knows otherwise (refused, and their records with them)."""
+    town = origin.issuer.code
+    codes = [c for claim in parse_migrated(origin.payload) for c in claim.codes]
+    registered, refused = await register_migrated(session, town, codes, now=now)
+    if refused:
+        detail = f"{refused} claimed codes are known nationally as another's"
+        await dead_letter_part(
+            session, bus, sender=town, message_id=origin.message_id, reason="code_taken",
+            detail=detail, now=now,
+        )  # fmt: skip
+    log.info(
+        "migrated codes registered: origin=%s message=%s registered=%d refused=%d",
+        town, origin.message_id, registered, refused,
+    )  # fmt: skip
 
 
 def _remember(

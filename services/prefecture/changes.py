@@ -18,6 +18,7 @@ from jukinet.pki import utcnow
 from jukinet.principals import AGENCY, Principal, PrincipalKind
 from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
 from jukinet.records import apply_changes, dead_letter_refused, log_stored
+from prefecture.codes import designations_of
 from prefecture.models import bus, records
 
 __all__ = [
@@ -50,7 +51,7 @@ async def apply_changes_message(
     now = utcnow()
     done = await apply_changes(
         session, records, changes, origin_message_id=message.message_id, now=now,
-        sender=message.issuer.code,
+        sender=message.issuer.code, designations=designations_of(message.audience),
     )  # fmt: skip
     await dead_letter_refused(
         session, bus, done.refused, origin=message.issuer.code,
