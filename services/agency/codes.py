@@ -156,7 +156,7 @@ async def _designated_to(session: AsyncSession, codes: Sequence[str]) -> dict[st
                 CodeRegistryEntry.status == CodeStatus.DESIGNATED.value,
             )
         )
-        found.update(dict(rows.tuples()))
+        found.update({r.code: r.municipality for r in rows})
     return found
 
 

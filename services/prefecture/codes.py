@@ -48,7 +48,7 @@ async def _owners(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]
                 CodeDesignation.code.in_(part)
             )
         )
-        found.update(dict(rows.tuples()))
+        found.update({r.code: r.municipality for r in rows})
     return found
 
 
