@@ -21,7 +21,13 @@ from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
 from jukinet.principals import PrincipalKind
 from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
-from jukinet.records import apply_changes, dead_letter_refused, log_stored
+from jukinet.records import (
+    RefusalNotice,
+    apply_changes,
+    dead_letter_refused,
+    log_stored,
+    notify_refusal,
+)
 
 __all__ = ["FORWARD_BATCH", "apply_forward"]
 
@@ -66,10 +72,18 @@ async def _apply_alone(
         async with session.begin_nested():
             await _apply_origin(session, origin, forward, now)
     except Rejected as exc:
-        await _refuse(session, origin.issuer.code, origin.message_id, exc, now)
+        await _refuse_origin(session, origin, exc, now)
     except (IntegrityError, DataError) as exc:
-        failed = Rejected("apply_failed", type(exc).__name__)
-        await _refuse(session, origin.issuer.code, origin.message_id, failed, now)
+        await _refuse_origin(session, origin, Rejected("apply_failed", type(exc).__name__), now)
+
+
+async def _refuse_origin(
+    session: AsyncSession, origin: SignedMessage, exc: Rejected, now: dt.datetime
+) -> None:
+    """Dead-letter a whole origin message here, and tell its town."""
+    await _refuse(session, origin.issuer.code, origin.message_id, exc, now)
+    notice = RefusalNotice(message_id=origin.message_id, reason=exc.reason)
+    await notify_refusal(session, bus, origin.issuer.code, notice, now=now)
 
 
 async def _refuse(

@@ -367,8 +367,8 @@ async def test_a_refused_change_leaves_another_towns_change_in_the_same_forward(
 ) -> None:
     """Hiratsuka records a move-in naming the wrong previous town for a code Chiyoda
     holds; Yokohama records a birth; Kanagawa forwards both in one message. The agency
-    refuses Hiratsuka's change alone — dead-lettered with its reason and origin, and
-    reported by reconciliation — and stores Yokohama's birth."""
+    refuses Hiratsuka's change alone — dead-lettered with its reason and origin, told to
+    Hiratsuka, and reported by reconciliation — and stores Yokohama's birth."""
     people = SyntheticResidents(seed=93)
     person = await register(federation, CHIYODA, people.registration(CHIYODA.code), personal_data)
     code = person["resident_code"]
@@ -405,6 +405,13 @@ async def test_a_refused_change_leaves_another_towns_change_in_the_same_forward(
     assert [(d["reason"], d["subject_sender"]) for d in refused] == [
         ("foreign_resident", HIRATSUKA.code)
     ]
+
+    async def told() -> bool:  # the agency's signed notice reached the town's counter
+        seen = [(d["reason"], d["subject_sender"], d["message_id"]) for d in
+                await dead_letters(federation, HIRATSUKA)]  # fmt: skip
+        return ("foreign_resident", AGENCY.code, origin) in seen
+
+    await eventually(told, seconds=30)
     nodes = {p.uri: n.url for p, n in federation.nodes.items()}
     reports = {
         (r.municipality, r.tier): r.drift
