@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -31,31 +30,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.bus import BusTables, Rejected, dead_letter_part, enqueue
+from jukinet.bus import Rejected
 from jukinet.db import UtcDateTime
 from jukinet.identity import ChangeCategory, ChangeReason, IdentityChange, IdentityRecord
-from jukinet.principals import Principal
 
 __all__ = [
-    "CHANGE_REFUSED",
     "AppliedChanges",
     "CodeOwners",
     "Designations",
     "ForeignResident",
     "RecordStatus",
     "RecordTables",
-    "RefusalNotice",
     "RefusedChange",
     "apply_changes",
-    "dead_letter_refused",
     "log_stored",
-    "notify_refusal",
     "record_tables",
     "repair_records",
 ]
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
-CHANGE_REFUSED = "identity.refused"  # a tier → the town whose change it refused
 
 
 class RecordStatus(StrEnum):
@@ -415,51 +408,6 @@ async def _owners(
         return {}
     new = sorted({c.record.resident_code for c in changes} - set(current))
     return await designations.owners(session, new) if new else {}
-
-
-class RefusalNotice(BaseModel):
-    """What a tier tells the town whose change (or whole message) it refused: the town's
-    own message id, the change's correlation id if one change, and the reason code."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    message_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    correlation_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8,64}$")
-    reason: str = Field(pattern=r"^[a-z_]{1,64}$")
-
-
-async def dead_letter_refused(
-    session: AsyncSession,
-    bus: BusTables,
-    refused: Sequence[RefusedChange],
-    *,
-    origin: str,
-    message_id: str,
-    now: dt.datetime,
-) -> None:
-    """Dead-letter each refused change by its correlation id, with its reason and the
-    origin municipality's message id, and tell that municipality (a signed
-    ``identity.refused`` notice), so the refusal is seen at the counter."""
-    for r in refused:
-        detail = f"change {r.correlation_id}: {r.detail}"
-        await dead_letter_part(
-            session, bus, sender=origin, message_id=message_id, reason=r.reason,
-            detail=detail, now=now,
-        )  # fmt: skip
-        notice = RefusalNotice(
-            message_id=message_id, correlation_id=r.correlation_id, reason=r.reason
-        )
-        await notify_refusal(session, bus, origin, notice, now=now)
-
-
-async def notify_refusal(
-    session: AsyncSession, bus: BusTables, town: str, notice: RefusalNotice, *, now: dt.datetime
-) -> None:
-    """Queue a refusal notice to ``town`` in the caller's transaction."""
-    await enqueue(
-        session, bus, recipient=Principal.municipality(town), message_type=CHANGE_REFUSED,
-        payload=notice.model_dump(mode="json"), now=now,
-    )  # fmt: skip
 
 
 async def _load(

@@ -21,13 +21,8 @@ from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
 from jukinet.principals import PrincipalKind
 from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
-from jukinet.records import (
-    RefusalNotice,
-    apply_changes,
-    dead_letter_refused,
-    log_stored,
-    notify_refusal,
-)
+from jukinet.records import apply_changes, log_stored
+from jukinet.refusals import RefusalNotice, dead_letter_refused, notify_refusal
 
 __all__ = ["FORWARD_BATCH", "apply_forward"]
 

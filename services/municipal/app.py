@@ -22,7 +22,7 @@ from jukinet.node_app import node_app
 from jukinet.pki import utcnow
 from jukinet.principals import AGENCY, PrincipalKind
 from jukinet.reconcile_api import reconcile_router
-from jukinet.records import CHANGE_REFUSED
+from jukinet.refusals import CHANGE_REFUSED
 from municipal.bulk.router import router as bulk_router
 from municipal.codes import PoolPolicy, pool_status, receive_codes, request_refill
 from municipal.copies import router as copies_router

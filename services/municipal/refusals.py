@@ -16,7 +16,7 @@ from jukinet.envelope import SignedMessage
 from jukinet.identity import summarize
 from jukinet.pki import utcnow
 from jukinet.principals import AGENCY
-from jukinet.records import RefusalNotice
+from jukinet.refusals import RefusalNotice
 from municipal.models import bus
 
 __all__ = ["record_refusals"]

@@ -17,7 +17,8 @@ from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
 from jukinet.principals import AGENCY, Principal, PrincipalKind
 from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
-from jukinet.records import apply_changes, dead_letter_refused, log_stored
+from jukinet.records import apply_changes, log_stored
+from jukinet.refusals import dead_letter_refused
 from prefecture.codes import designations_of
 from prefecture.models import bus, records
 
