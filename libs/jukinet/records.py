@@ -380,7 +380,22 @@ def _admit(
     code = change.record.resident_code
     if designations is not None and code not in current:
         _check_designated(change, owners.get(code), designations)
+        if _ahead_of_holder(change, designations):
+            return False
     return _supersedes(current.get(code), change, former)
+
+
+def _ahead_of_holder(change: IdentityChange, designations: Designations) -> bool:
+    """A move-in naming a town whose records reach this tier, for a code this tier does
+    not hold yet: the old town's record is still on its way. It is held as history, like
+    a move-in naming a live holder, and becomes current only after that town's move-out
+    — so a move-in that overtakes the old town's record takes nothing over."""
+    came_from = change.previous_municipality
+    return (
+        change.record.change_reason is ChangeReason.MOVE_IN
+        and came_from is not None
+        and designations.covers(came_from)
+    )
 
 
 def _check_designated(

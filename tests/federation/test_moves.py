@@ -324,6 +324,47 @@ async def test_a_move_in_without_a_move_out_takes_nothing_over(
         assert view["record"]["address"] == person["address"]
 
 
+async def test_a_move_in_overtaking_the_old_towns_record_takes_nothing_over(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """Tokyo is down while Chiyoda records a birth; Yokohama records a move-in of that
+    person naming Chiyoda, which reaches the agency first. The agency holds it as
+    history; when Chiyoda's record arrives, Chiyoda holds the person, not Yokohama."""
+    people = SyntheticResidents(seed=94)
+    federation.nodes[TOKYO].stop()
+    try:
+        person = await register(
+            federation, CHIYODA, people.registration(CHIYODA.code), personal_data
+        )
+        body = move_in(person, YOKOHAMA, CHIYODA, people)
+        personal_data.add_body(body)
+        await arrive(federation, YOKOHAMA, body, personal_data)
+        code = person["resident_code"]
+
+        async def held() -> bool:
+            rows = await query(
+                federation, AGENCY,
+                "SELECT count(*) FROM identity_history WHERE resident_code = :c AND "
+                "municipality = :m", c=code, m=YOKOHAMA.code,
+            )  # fmt: skip
+            return bool(rows[0][0])
+
+        await eventually(held, seconds=60)
+        assert await record(federation, AGENCY, code) is None  # held, not current
+    finally:
+        federation.nodes[TOKYO].start()
+        await federation.nodes[TOKYO].wait_ready()
+
+    async def chiyodas() -> bool:
+        view = await record(federation, AGENCY, code)
+        return view is not None and view["record"]["municipality"] == CHIYODA.code
+
+    await eventually(chiyodas, seconds=60)
+    view = await record(federation, AGENCY, code)
+    assert view is not None
+    assert view["status"] == "live"
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [(HIRATSUKA, YOKOHAMA), (CHIYODA, HIRATSUKA)],

@@ -284,4 +284,35 @@ async def test_a_new_record_needs_a_code_designated_to_its_town(
     assert [(r.correlation_id, r.reason) for r in done.refused] == [
         (c.correlation_id, "code_not_designated") for c in (chiyodas, retired, invented)
     ]
-    assert (moved.accepted, moved.refused) == ([moved_in], [])
+    assert (moved.current, moved.accepted, moved.refused) == (0, [moved_in], [])  # held
+
+
+async def test_a_move_in_overtaking_the_old_towns_record_takes_nothing_over(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Hiratsuka's move-in naming Chiyoda reaches the agency before Chiyoda's own record
+    (another prefecture's path): it is held, Chiyoda's record still becomes current, and
+    only Chiyoda's move-out hands it over."""
+    async with sessions() as session, session.begin():
+        await designate(session, CHIYODA.code, 1, now=NOW, randbelow=source([1]))
+    moved_in = birth(code(1), HIRATSUKA.code, came_from=CHIYODA.code)
+    at_home = birth(code(1), CHIYODA.code)
+    left = IdentityChange(
+        record=at_home.record.model_copy(update={"change_reason": ChangeReason.MOVE_OUT}),
+        version=2, correlation_id="0abc" * 4,
+    )  # fmt: skip
+
+    async def apply(change: IdentityChange) -> tuple[str, str]:
+        async with sessions() as session, session.begin():
+            done = await apply_changes(
+                session, records, [change], origin_message_id="m" * 32, now=NOW,
+                sender=change.record.municipality, designations=REGISTRY,
+            )  # fmt: skip
+            assert done.refused == []
+            r = records.records
+            row = (await session.execute(select(r.c.municipality, r.c.status))).first()
+        return (row.municipality, row.status) if row else ("", "")
+
+    assert await apply(moved_in) == ("", "")
+    assert await apply(at_home) == (CHIYODA.code, "live")
+    assert await apply(left) == (HIRATSUKA.code, "live")
