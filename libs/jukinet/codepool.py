@@ -19,14 +19,20 @@ from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected
 from jukinet.identity import ResidentCode, summarize
 
 __all__ = [
+    "CODES_MIGRATED",
+    "CODES_MIGRATED_BATCH",
+    "CODE_DESIGNATED",
+    "CODE_DESIGNATED_BATCH",
     "CODE_POOL",
     "CODE_POOL_BATCH",
     "CODE_REFILL_REQUEST",
     "CODE_REFILL_REQUEST_BATCH",
     "MAX_CODES_PER_REQUEST",
     "CodeDesignation",
+    "MigratedCodes",
     "RefillRequest",
     "parse_designations",
+    "parse_migrated",
     "parse_refill_requests",
 ]
 
@@ -34,6 +40,14 @@ CODE_REFILL_REQUEST = "codes.refill_request"  # municipality → agency
 CODE_POOL = "codes.pool"  # agency → municipality
 CODE_REFILL_REQUEST_BATCH = CODE_REFILL_REQUEST + BATCH_TYPE_SUFFIX
 CODE_POOL_BATCH = CODE_POOL + BATCH_TYPE_SUFFIX
+# municipality → its prefecture: the agency's signed codes.pool message, passed on before
+# any change that uses its codes (one channel, in order), so the prefecture learns them
+CODE_DESIGNATED = "codes.designated"
+CODE_DESIGNATED_BATCH = CODE_DESIGNATED + BATCH_TYPE_SUFFIX
+# municipality → prefecture → agency: the codes of a migrated register, claimed as the
+# town's before the changes that record them (the agency registers the ones it never saw)
+CODES_MIGRATED = "codes.migrated"
+CODES_MIGRATED_BATCH = CODES_MIGRATED + BATCH_TYPE_SUFFIX
 # One designation stays a small message (~15 bytes a code) and a quick transaction; a
 # municipality that wants more simply asks again once the answer has arrived.
 MAX_CODES_PER_REQUEST = 10_000
@@ -70,6 +84,22 @@ class CodeDesignation(BaseModel):
         return codes
 
 
+class MigratedCodes(BaseModel):
+    """Resident codes a migrated register issued (or the import drew), claimed as the
+    sending municipality's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    codes: list[ResidentCode] = Field(min_length=1, max_length=MAX_CODES_PER_REQUEST)
+
+    @field_validator("codes")
+    @classmethod
+    def _distinct(cls, codes: list[str]) -> list[str]:
+        if len(set(codes)) != len(codes):
+            raise ValueError("a claim names each code once")
+        return codes
+
+
 _Item = TypeVar("_Item", bound=BaseModel)
 
 
@@ -93,5 +123,11 @@ def _items(payload: dict[str, Any], adapter: TypeAdapter[list[_Item]]) -> list[_
         raise Rejected("invalid_payload", summarize(exc)) from None
 
 
+def parse_migrated(payload: dict[str, Any]) -> list[MigratedCodes]:
+    """The claims of a batch payload; :class:`~jukinet.bus.Rejected` if malformed."""
+    return _items(payload, _MIGRATED)
+
+
 _REQUESTS = TypeAdapter(list[RefillRequest])
+_MIGRATED = TypeAdapter(list[MigratedCodes])
 _DESIGNATIONS = TypeAdapter(list[CodeDesignation])

@@ -9,17 +9,20 @@ import logging
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency.codes import retire_codes
-from agency.models import OriginMessage, records
-from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected
+from agency.codes import REGISTRY, register_migrated, retire_codes
+from agency.models import OriginMessage, bus, records
+from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, dead_letter_part
+from jukinet.codepool import CODES_MIGRATED_BATCH, parse_migrated
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage
 from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
 from jukinet.principals import PrincipalKind
 from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
 from jukinet.records import apply_changes, log_stored
+from jukinet.refusals import RefusalNotice, dead_letter_refused, notify_refusal
 
 __all__ = ["FORWARD_BATCH", "apply_forward"]
 
@@ -30,9 +33,18 @@ REPAIR_BATCH = REPAIR_MESSAGE_TYPE + BATCH_TYPE_SUFFIX
 
 
 async def apply_forward(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
+    """Apply each origin message of a forward on its own: one the agency refuses (forged,
+    foreign, malformed) is dead-lettered with its reason and origin, and the others —
+    other towns' changes included — still apply."""
     if message.issuer.kind is not PrincipalKind.PREFECTURE:
         raise Rejected("sender_not_permitted", "only prefectures forward changes")
-    origins = [_verified_origin(item, message, opener) for item in _items(message.payload)]
+    now = utcnow()
+    origins = []
+    for item in _items(message.payload):
+        try:
+            origins.append(_verified_origin(item, message, opener))
+        except Rejected as exc:
+            await _refuse(session, message.issuer.code, message.message_id, exc, now)
     ids = [o.message_id for o in origins]
     seen = set(
         await session.scalars(
@@ -44,7 +56,38 @@ async def apply_forward(session: AsyncSession, message: SignedMessage, opener: O
             log.warning("origin already applied: message=%s", origin.message_id)
             continue
         seen.add(origin.message_id)
-        await _apply_origin(session, origin, message)
+        await _apply_alone(session, origin, message, now)
+
+
+async def _apply_alone(
+    session: AsyncSession, origin: SignedMessage, forward: SignedMessage, now: dt.datetime
+) -> None:
+    """One origin message in its own savepoint: refused whole, or applied."""
+    try:
+        async with session.begin_nested():
+            await _apply_origin(session, origin, forward, now)
+    except Rejected as exc:
+        await _refuse_origin(session, origin, exc, now)
+    except (IntegrityError, DataError) as exc:
+        await _refuse_origin(session, origin, Rejected("apply_failed", type(exc).__name__), now)
+
+
+async def _refuse_origin(
+    session: AsyncSession, origin: SignedMessage, exc: Rejected, now: dt.datetime
+) -> None:
+    """Dead-letter a whole origin message here, and tell its town."""
+    await _refuse(session, origin.issuer.code, origin.message_id, exc, now)
+    notice = RefusalNotice(message_id=origin.message_id, reason=exc.reason)
+    await notify_refusal(session, bus, origin.issuer.code, notice, now=now)
+
+
+async def _refuse(
+    session: AsyncSession, sender: str, message_id: str, exc: Rejected, now: dt.datetime
+) -> None:
+    await dead_letter_part(
+        session, bus, sender=sender, message_id=message_id, reason=exc.reason,
+        detail=exc.detail, now=now,
+    )  # fmt: skip
 
 
 def _items(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -72,46 +115,76 @@ def _verified_origin(item: dict[str, Any], forward: SignedMessage, opener: Opene
         raise Rejected(
             "origin_not_in_prefecture", f"{issuer} is not a municipality of {forward.issuer}"
         )
-    if origin.type not in (CHANGE_BATCH, REPAIR_BATCH):
+    if origin.type not in (CHANGE_BATCH, REPAIR_BATCH, CODES_MIGRATED_BATCH):
         raise Rejected("unsupported_type", f"forwarded {origin.type} is not a change")
     return origin
 
 
 async def _apply_origin(
-    session: AsyncSession, origin: SignedMessage, forward: SignedMessage
+    session: AsyncSession, origin: SignedMessage, forward: SignedMessage, now: dt.datetime
 ) -> None:
-    now = utcnow()
     _remember(session, origin, forward, now)
+    if origin.type == CODES_MIGRATED_BATCH:
+        await _register_migrated(session, origin, now)
+        return
     if origin.type == REPAIR_BATCH:
-        done = await apply_repair(
+        repaired = await apply_repair(
             session, records, origin.payload, municipality=origin.issuer.code,
             origin_message_id=origin.message_id, now=now,
         )  # fmt: skip
         log.info(
-            "repair applied: origin=%s message=%s %s", origin.issuer.code, origin.message_id, done
+            "repair applied: origin=%s message=%s %s",
+            origin.issuer.code,
+            origin.message_id,
+            repaired,
         )
         return
     try:
         changes = parse_changes(origin.payload)
     except InvalidChanges as exc:
         raise Rejected("invalid_payload", exc.summary) from None
-    if any(c.record.municipality != origin.issuer.code for c in changes):
-        raise Rejected("foreign_record", "a municipality may only change its own records")
-    applied = await apply_changes(
-        session, records, changes, origin_message_id=origin.message_id, now=now
+    town = origin.issuer.code
+    done = await apply_changes(
+        session, records, changes, origin_message_id=origin.message_id, now=now, sender=town,
+        designations=REGISTRY,
+    )  # fmt: skip
+    await dead_letter_refused(
+        session, bus, done.refused, origin=town, message_id=origin.message_id, now=now
     )
-    replaced = {c.previous_code: c.record.municipality for c in changes if c.previous_code}
+    replaced = {c.previous_code: town for c in done.accepted if c.previous_code}
     retired = await retire_codes(session, replaced, now=now)
-    log_stored(log, changes, origin.issuer.code)
+    log_stored(log, done.accepted, town)
     log.info(
-        "changes stored: origin=%s via=%s message=%s changes=%d current=%d codes_retired=%d",
-        origin.issuer.code,
+        "changes stored: origin=%s via=%s message=%s changes=%d current=%d refused=%d "
+        "codes_retired=%d",
+        town,
         forward.issuer.code,
         origin.message_id,
         len(changes),
-        applied,
+        done.current,
+        len(done.refused),
         retired,
     )
+
+
+async def _register_migrated(
+    session: AsyncSession, origin: SignedMessage, now: dt.datetime
+) -> None:
+    """A migrated register's codes, claimed by its town: registered as the town's, except
+    codes the agency already knows otherwise (refused, and their records with them)."""
+    town = origin.issuer.code
+    codes = [c for claim in parse_migrated(origin.payload) for c in claim.codes]
+    registered, refused = await register_migrated(session, town, codes, now=now)
+    if refused:
+        detail = f"{refused} claimed codes are known nationally as another's"
+        await dead_letter_part(
+            session, bus, sender=town, message_id=origin.message_id, reason="code_taken",
+            detail=detail, now=now,
+        )  # fmt: skip
+    log.info(
+        "migrated codes registered: origin=%s message=%s registered=%d refused=%d",
+        town, origin.message_id, registered, refused,
+    )  # fmt: skip
 
 
 def _remember(

@@ -1,5 +1,7 @@
-"""The national resident-code registry: designating pools of fresh codes to municipalities
-and retiring codes replaced by a 住民票コード変更.
+"""The national resident-code registry: designating pools of fresh codes to municipalities,
+registering a migrated register's codes as its town's, checking that every newly recorded
+code was designated to the town recording it, and retiring codes replaced by a
+住民票コード変更.
 
 A code is designated only if the agency has never seen it — not in the registry (which
 keeps designated and retired codes for ever), not in the national copy of identity
@@ -12,7 +14,7 @@ import datetime as dt
 import logging
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 
 from sqlalchemy import insert, select, update
@@ -24,8 +26,17 @@ from jukinet.codepool import CODE_POOL, CodeDesignation, parse_refill_requests
 from jukinet.envelope import SignedMessage
 from jukinet.ids import generate_resident_code
 from jukinet.principals import PrincipalKind
+from jukinet.records import Designations
 
-__all__ = ["CodeStatus", "RandBelow", "answer_refill", "designate", "retire_codes"]
+__all__ = [
+    "REGISTRY",
+    "CodeStatus",
+    "RandBelow",
+    "answer_refill",
+    "designate",
+    "register_migrated",
+    "retire_codes",
+]
 
 log = logging.getLogger("jukinet.agency.codes")
 
@@ -133,6 +144,47 @@ async def known_codes(session: AsyncSession, codes: Iterable[str]) -> set[str]:
         for column in columns:
             known.update(await session.scalars(select(column).where(column.in_(part))))
     return known
+
+
+async def _designated_to(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]:
+    """The municipality each of ``codes`` is designated to (retired codes are not)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(codes), _CHUNK):
+        rows = await session.execute(
+            select(CodeRegistryEntry.code, CodeRegistryEntry.municipality).where(
+                CodeRegistryEntry.code.in_(list(codes[start : start + _CHUNK])),
+                CodeRegistryEntry.status == CodeStatus.DESIGNATED.value,
+            )
+        )
+        found.update({r.code: r.municipality for r in rows})
+    return found
+
+
+REGISTRY = Designations(owners=_designated_to, covers=lambda town: True)
+"""The agency's designation check: the registry knows every town's codes."""
+
+
+async def register_migrated(
+    session: AsyncSession, municipality: str, codes: Sequence[str], *, now: dt.datetime
+) -> tuple[int, int]:
+    """Register a migrated register's codes as ``municipality``'s: the ones the agency
+    never saw are designated to it, the ones already its own stay; any other (another
+    town's, retired, or on a record) is refused. Return (registered, refused)."""
+    wanted = sorted(set(codes))
+    owners = await _designated_to(session, wanted)
+    mine = {c for c, town in owners.items() if town == municipality}
+    known = await known_codes(session, [c for c in wanted if c not in mine])
+    fresh = [c for c in wanted if c not in mine and c not in known]
+    if fresh:
+        await session.execute(
+            insert(CodeRegistryEntry),
+            [
+                {"code": c, "municipality": municipality, "status": CodeStatus.DESIGNATED.value,
+                 "designated_at": now}
+                for c in fresh
+            ],
+        )  # fmt: skip
+    return len(fresh), len(known)
 
 
 async def retire_codes(

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.bus import Rejected
+from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected
 from jukinet.codepool import CODE_POOL_BATCH
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.node import NodeRuntime, NodeSpec
@@ -22,6 +22,7 @@ from jukinet.node_app import node_app
 from jukinet.pki import utcnow
 from jukinet.principals import AGENCY, PrincipalKind
 from jukinet.reconcile_api import reconcile_router
+from jukinet.refusals import CHANGE_REFUSED
 from municipal.bulk.router import router as bulk_router
 from municipal.codes import PoolPolicy, pool_status, receive_codes, request_refill
 from municipal.copies import router as copies_router
@@ -31,11 +32,14 @@ from municipal.disclosures.service import RESPONSE_BATCH, record_answers
 from municipal.models import Base, Resident, bus, checkpoints
 from municipal.moves import MOVE_IN_NOTICE_BATCH, apply_move_in_notices
 from municipal.reconcile import municipal_entries, repair_router
+from municipal.refusals import record_refusals
 from municipal.residents.router import household_router
 from municipal.residents.router import router as residents_router
 from municipal.settings import MunicipalSettings
 
 __all__ = ["create_app"]
+
+REFUSED_BATCH = CHANGE_REFUSED + BATCH_TYPE_SUFFIX
 
 log = logging.getLogger("jukinet.municipal")
 
@@ -49,6 +53,9 @@ async def _apply(session: AsyncSession, message: SignedMessage, opener: Opener) 
         return
     if message.type == MOVE_IN_NOTICE_BATCH:
         await apply_move_in_notices(session, message.audience, message)
+        return
+    if message.type == REFUSED_BATCH:
+        await record_refusals(session, message)
         return
     raise Rejected("unsupported_type", f"municipalities do not accept {message.type}")
 

@@ -21,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected, enqueue
 from jukinet.codepool import (
+    CODE_DESIGNATED,
     CODE_REFILL_REQUEST,
     MAX_CODES_PER_REQUEST,
     CodeDesignation,
     RefillRequest,
     parse_designations,
 )
-from jukinet.envelope import SignedMessage
+from jukinet.envelope import SignedMessage, forward_item
 from jukinet.pki import utcnow
 from jukinet.principals import AGENCY
 from jukinet.problems import Problem
@@ -127,11 +128,17 @@ async def _awaiting_answer(session: AsyncSession, since: dt.datetime) -> bool:
 
 
 async def receive_codes(session: AsyncSession, message: SignedMessage) -> int:
-    """Add the agency's designated codes to the pool; return how many arrived."""
+    """Add the agency's designated codes to the pool, and pass the agency's signed message
+    on to the prefecture — on the channel the changes using them will take, so it learns
+    them first. Return how many arrived."""
     if message.issuer != AGENCY:
         raise Rejected("sender_not_permitted", "only the agency designates resident codes")
     designations = parse_designations(message.payload)
     now = utcnow()
+    await enqueue(
+        session, bus, recipient=message.audience.prefecture_of, message_type=CODE_DESIGNATED,
+        payload=forward_item(message), now=now,
+    )  # fmt: skip
     for designation in designations:
         await _store(session, designation, now)
         log.info(

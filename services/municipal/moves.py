@@ -1,8 +1,11 @@
-"""Moves between municipalities (転入通知): the new municipality records the move-in and
-notifies the old one, which closes its record as moved out (転出確定).
+"""Moves between municipalities (転入通知): the person files a move-out (転出届) at the
+old municipality first; the new one records the move-in and notifies the old one, which
+confirms the move-out it has on file (転出確定) with the new town's code.
 
 The notice travels sealed and signed like every message; the old municipality accepts
-it only from a municipality, only about a resident it has, and only once.
+it only from a municipality, only about a resident it has, and only if that resident's
+move-out is on file: a notice about a live resident is refused and changes nothing, so
+no town can take over another town's resident by recording a move-in.
 """
 
 from __future__ import annotations
@@ -14,13 +17,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
+from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, dead_letter_part, enqueue
 from jukinet.envelope import SignedMessage
 from jukinet.identity import Address, ChangeReason, LgCode, ResidentCode, Sex, summarize
 from jukinet.pki import utcnow
 from jukinet.principals import Principal, PrincipalKind
 from municipal.models import Resident, bus
-from municipal.residents.emit import emit
 
 __all__ = [
     "MOVE_IN_NOTICE",
@@ -72,15 +74,25 @@ async def send_move_in_notice(
 async def apply_move_in_notices(
     session: AsyncSession, node: Principal, message: SignedMessage
 ) -> None:
-    """Close each named resident's record as moved out, and tell the prefecture. One bad
-    notice rejects the whole message (nothing of it is applied)."""
+    """Confirm each named resident's move-out. Each notice stands alone: one refused is
+    dead-lettered with its reason and the others still apply."""
     if message.issuer.kind is not PrincipalKind.MUNICIPALITY:
         raise Rejected("not_a_municipality", "only a municipality sends a move-in notice")
     items = message.payload.get("items")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_NOTICES:
         raise Rejected("invalid_payload", "items must be a list of 1 to 1000 notices")
+    if len(items) == 1:  # the usual case: the message is the notice, refused or applied
+        await _apply_notice(session, message, _parse(items[0], message))
+        return
     for item in items:
-        await _apply_notice(session, node, message, _parse(item, message))
+        try:
+            async with session.begin_nested():
+                await _apply_notice(session, message, _parse(item, message))
+        except Rejected as exc:
+            await dead_letter_part(
+                session, bus, sender=message.issuer.code, message_id=message.message_id,
+                reason=exc.reason, detail=exc.detail, now=utcnow(),
+            )  # fmt: skip
 
 
 def _parse(item: object, message: SignedMessage) -> MoveInNotice:
@@ -94,7 +106,7 @@ def _parse(item: object, message: SignedMessage) -> MoveInNotice:
 
 
 async def _apply_notice(
-    session: AsyncSession, node: Principal, message: SignedMessage, notice: MoveInNotice
+    session: AsyncSession, message: SignedMessage, notice: MoveInNotice
 ) -> None:
     query = select(Resident).where(Resident.resident_code == notice.resident_code)
     resident = (await session.scalars(query.with_for_update())).first()
@@ -102,38 +114,15 @@ async def _apply_notice(
         raise Rejected("unknown_resident", "the notice names no resident of this municipality")
     if (resident.birth_date, resident.sex) != (notice.birth_date, notice.sex.value):
         raise Rejected("identity_mismatch", "the notice describes another person than the code's")
-    if resident.status != "live":
-        _confirm_closed(resident, message)
-        return
-    await _close(session, node, resident, notice, message)
+    if resident.status == "live":
+        raise Rejected("no_move_out", "the resident has no move-out on file here")
+    _confirm_closed(resident, message)
 
 
 def _confirm_closed(resident: Resident, message: SignedMessage) -> None:
-    """A notice about a record already closed: a move-out entered at this counter
-    (転出届) is confirmed; any other deletion (death…) makes the notice wrong."""
+    """A notice about a record closed at this counter: a move-out (転出届) is confirmed
+    with the new town's code; any other deletion (death…) makes the notice wrong."""
     if resident.change_reason != ChangeReason.MOVE_OUT.value:
         raise Rejected("resident_deleted", "the resident's record was deleted for another reason")
     resident.next_municipality = resident.next_municipality or message.issuer.code
     log.info("move-out confirmed", extra={"origin": message.issuer.code})
-
-
-async def _close(
-    session: AsyncSession,
-    node: Principal,
-    resident: Resident,
-    notice: MoveInNotice,
-    message: SignedMessage,
-) -> None:
-    if notice.moved_on < resident.change_date:
-        raise Rejected("invalid_payload", "the move predates the resident's last change here")
-    resident.status = "deleted"
-    resident.change_reason = ChangeReason.MOVE_OUT.value
-    resident.change_date = notice.moved_on
-    resident.notified_on = None  # entered on a notice, not on a notification
-    resident.next_address = notice.new_address
-    resident.next_municipality = notice.new_municipality
-    resident.version += 1
-    resident.updated_at = utcnow()
-    detail = {"notice_from": message.issuer.code, "notice_message": message.message_id}
-    await emit(session, node, resident, detail=detail)
-    log.info("moved out on notice", extra={"origin": message.issuer.code})

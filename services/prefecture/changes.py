@@ -18,6 +18,8 @@ from jukinet.pki import utcnow
 from jukinet.principals import AGENCY, Principal, PrincipalKind
 from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
 from jukinet.records import apply_changes, log_stored
+from jukinet.refusals import dead_letter_refused
+from prefecture.codes import designations_of
 from prefecture.models import bus, records
 
 __all__ = [
@@ -47,20 +49,25 @@ async def apply_changes_message(
         changes = parse_changes(message.payload)
     except InvalidChanges as exc:
         raise Rejected("invalid_payload", exc.summary) from None
-    if any(c.record.municipality != message.issuer.code for c in changes):
-        raise Rejected("foreign_record", "a municipality may only change its own records")
-    applied = await apply_changes(
-        session, records, changes, origin_message_id=message.message_id, now=utcnow()
-    )
+    now = utcnow()
+    done = await apply_changes(
+        session, records, changes, origin_message_id=message.message_id, now=now,
+        sender=message.issuer.code, designations=designations_of(message.audience),
+    )  # fmt: skip
+    await dead_letter_refused(
+        session, bus, done.refused, origin=message.issuer.code,
+        message_id=message.message_id, now=now,
+    )  # fmt: skip
     forward = forward_item(message)
     await enqueue(session, bus, recipient=AGENCY, message_type=FORWARD_TYPE, payload=forward)
-    log_stored(log, changes, message.issuer.code)
+    log_stored(log, done.accepted, message.issuer.code)
     log.info(
-        "changes stored: from=%s message=%s changes=%d current=%d",
+        "changes stored: from=%s message=%s changes=%d current=%d refused=%d",
         message.issuer.code,
         message.message_id,
         len(changes),
-        applied,
+        done.current,
+        len(done.refused),
     )
 
 

@@ -159,6 +159,35 @@ async def test_rows_keep_the_codes_their_old_register_issued(
         f"({', '.join(repr(c) for c in carried)})",
     )  # fmt: skip
     assert held[0][0] == 3
+    await _registered_upstream(federation, carried)
+
+
+async def _registered_upstream(fed: LocalFederation, carried: list[str]) -> None:
+    """The carried codes are registered as Yokohama's — with the agency nationally, and
+    at Kanagawa — and their records reach both tiers (a code never designated would be
+    refused as code_not_designated)."""
+    codes = ", ".join(repr(c) for c in carried)
+
+    async def recorded() -> bool:
+        tiers = [
+            await query(
+                fed,
+                n,
+                f"SELECT municipality FROM identity_records WHERE resident_code IN ({codes})",
+            )
+            for n in (KANAGAWA, AGENCY)
+        ]
+        return all(sorted(r[0] for r in rows) == [YOKOHAMA.code] * 3 for rows in tiers)
+
+    await eventually(recorded, seconds=60)
+    registry = await query(
+        fed, AGENCY, f"SELECT municipality, status FROM code_registry WHERE code IN ({codes})"
+    )
+    assert sorted(tuple(r) for r in registry) == [(YOKOHAMA.code, "designated")] * 3
+    learned = await query(
+        fed, KANAGAWA, f"SELECT municipality, source FROM code_designations WHERE code IN ({codes})"
+    )
+    assert sorted(tuple(r) for r in learned) == [(YOKOHAMA.code, "migrated")] * 3
 
 
 def _csv_text(rows: list[dict[str, str]]) -> str:

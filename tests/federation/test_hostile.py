@@ -34,11 +34,11 @@ from jukinet.pki import (
     revoke,
     utcnow,
 )
-from jukinet.principals import Principal, PrincipalKind
+from jukinet.principals import AGENCY, Principal, PrincipalKind
 from jukinet.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
 from jukinet.synthetic import SyntheticResidents
 from tests.federation.consumer_attacks import SHAPES, attack_round, drain, party
-from tests.federation.support import PersonalData, eventually, query, tier_record
+from tests.federation.support import PersonalData, eventually, execute, query, tier_record
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -258,6 +258,7 @@ async def test_malformed_payloads_are_rejected_and_change_nothing(
     await speaker.publish(token)
     good = change()
     personal_data.add(good["record"]["resident_code"])
+    await designate_here(federation, good["record"]["resident_code"])
     last = next_seq + len(payloads) + 1
     await speaker.publish(
         s.seal(
@@ -355,6 +356,8 @@ async def test_a_message_refused_for_time_takes_its_place_and_a_forged_one_does_
     genuine = sealer(layout, SHINJUKU)
     good = [change(), change()]
     personal_data.add(*(g["record"]["resident_code"] for g in good))
+    for g in good:
+        await designate_here(federation, g["record"]["resident_code"])
 
     def sealed(s: Sealer, sequence: int, item: dict[str, Any], ttl: dt.timedelta) -> str:
         return s.seal(audience=TOKYO, type=CHANGE_BATCH, payload={"items": [item]},
@@ -405,6 +408,7 @@ async def test_a_message_refused_for_time_takes_its_place_and_a_forged_one_does_
     # and the channel is not stuck: the next change is applied
     last = change()
     personal_data.add(last["record"]["resident_code"])
+    await designate_here(federation, last["record"]["resident_code"])
     await shinjuku.publish(sealed(genuine, first + 4, last, TTL))
 
     async def applied() -> bool:
@@ -515,6 +519,56 @@ async def test_an_item_that_cannot_be_sealed_is_set_aside_and_nothing_else_waits
     )  # fmt: skip
     assert sealed[0][0] == 1
     await a_chiyoda_change_still_flows(federation, personal_data)
+
+
+async def designate_here(fed: LocalFederation, code: str) -> None:
+    """Tell Tokyo the code is Shinjuku's, as Shinjuku's (unstarted) pool would have."""
+    await execute(
+        fed, TOKYO,
+        "INSERT INTO code_designations (code, municipality, source, recorded_at) "
+        "VALUES (:c, :m, 'pool', :t)", c=code, m=SHINJUKU.code, t=utcnow(),
+    )  # fmt: skip
+
+
+async def dead_letters_of(fed: LocalFederation, node: Principal, message_id: str) -> list[Any]:
+    async with fed.client(node) as client:
+        r = await client.get("/dead-letters")
+    r.raise_for_status()
+    return [(d["reason"], d["subject_sender"]) for d in r.json() if d["message_id"] == message_id]
+
+
+async def test_a_code_never_designated_to_the_town_is_refused_at_every_tier(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """Shinjuku records a birth under a code nobody was designated, and one under a code
+    the agency designated to Chiyoda: Tokyo and the agency each refuse both changes as
+    code_not_designated, store neither, and dead-letter each with its origin."""
+    speaker, s = Speaker(federation, SHINJUKU), sealer(federation.layout, SHINJUKU)
+    await federation.wait_for_codes(CHIYODA)
+    pooled = await query(
+        federation, CHIYODA, "SELECT code FROM code_pool WHERE drawn_at IS NULL LIMIT 1"
+    )
+    invented, chiyodas = generate_resident_code(), str(pooled[0][0])
+    personal_data.add(invented, chiyodas)
+    rows = await query(
+        federation, TOKYO, "SELECT last_sequence FROM inbox_channels WHERE sender = :s",
+        s=SHINJUKU.uri,
+    )  # fmt: skip
+    sealed = s.seal(
+        audience=TOKYO, type=CHANGE_BATCH, payload={"items": [change(invented), change(chiyodas)]},
+        sequence=(rows[0][0] if rows else 0) + 1, ttl=TTL,
+    )  # fmt: skip
+    await speaker.publish(sealed.token)
+    refused = [("code_not_designated", SHINJUKU.code)] * 2
+
+    async def refused_at_both() -> bool:
+        here = [await dead_letters_of(federation, n, sealed.message_id) for n in (TOKYO, AGENCY)]
+        return here == [refused, refused]
+
+    await eventually(refused_at_both, seconds=60)
+    for node in (TOKYO, AGENCY):
+        for code in (invented, chiyodas):
+            assert await tier_record(federation, node, code) is None
 
 
 async def test_no_personal_data_reached_any_log(

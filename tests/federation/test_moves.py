@@ -1,6 +1,8 @@
-"""Moves between municipalities (転入通知): the new town records the move-in and notifies
-the old one, which closes its record; every tier ends with one live record and a history
-that shows the move — within a prefecture and across prefectures, on both backends."""
+"""Moves between municipalities: the old town records the move-out (転出届), the new town
+the move-in, and notifies the old one (転入通知), which confirms it; every tier ends with
+one live record and a history that shows the move — within a prefecture and across
+prefectures, on both backends, in either order of arrival. A move-in without a move-out
+on file takes nothing over: the old town's record and every tier's copy of it stay."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from jukinet.ids import generate_resident_code
 from jukinet.localfed import LocalFederation
 from jukinet.pki import Credentials, TrustStore, read_certificate
 from jukinet.principals import AGENCY, Principal
+from jukinet.reconciler import reconcile_federation
 from jukinet.subjects import inbox_prefix, message_subject
 from jukinet.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, eventually, query, tier_record
@@ -50,6 +53,19 @@ async def resident(fed: LocalFederation, town: Principal, rid: str) -> dict[str,
 record = tier_record
 
 
+async def move_out(
+    fed: LocalFederation, town: Principal, person: dict[str, Any], to: dict[str, Any]
+) -> None:
+    """File the person's move-out (転出届) at ``town``, to the move-in body ``to``."""
+    body = {
+        "reason": "move_out", "change_date": TODAY, "notified_on": TODAY,
+        "next_address": to["address"], "next_municipality": to["new_municipality"],
+    }  # fmt: skip
+    async with fed.client(town) as client:
+        r = await client.post(f"/residents/{person['id']}/changes", json=body)
+    assert r.status_code == 200, r.text
+
+
 def move_in(
     person: dict[str, Any], town: Principal, came_from: Principal, people: SyntheticResidents
 ) -> dict[str, Any]:
@@ -63,7 +79,14 @@ def move_in(
         "previous_address": person["address"],
         "previous_municipality": came_from.code,
         "resident_code": person["resident_code"],
+        "new_municipality": town.code,  # where the move-out points; not part of the body
     }
+
+
+async def arrive(
+    fed: LocalFederation, town: Principal, body: dict[str, Any], pd: PersonalData
+) -> dict[str, Any]:
+    return await register(fed, town, {k: v for k, v in body.items() if k != "new_municipality"}, pd)
 
 
 async def moved(
@@ -103,7 +126,8 @@ async def test_a_move_leaves_every_tier_consistent(
     person = await register(federation, old, people.registration(old.code), personal_data)
     body = move_in(person, new, old, people)
     personal_data.add_body(body)
-    arrived = await register(federation, new, body, personal_data)
+    await move_out(federation, old, person, body)
+    arrived = await arrive(federation, new, body, personal_data)
     assert arrived["resident_code"] == person["resident_code"]  # the person keeps the code
     await moved(federation, old, new, person, arrived)
 
@@ -120,7 +144,8 @@ async def test_a_move_leaves_every_tier_consistent(
         assert view["record"]["address"] == arrived["address"]
         steps = [(h["municipality"], h["record"]["change_reason"]) for h in view["history"]]
         if node == AGENCY or new.prefecture_of == old.prefecture_of:
-            assert steps == [(old.code, "birth"), (new.code, "move_in"), (old.code, "move_out")]
+            assert steps[0] == (old.code, "birth")  # then both, in the order they arrived
+            assert sorted(steps[1:]) == sorted([(new.code, "move_in"), (old.code, "move_out")])
         else:
             assert steps == [(new.code, "move_in")]
         live = await query(
@@ -141,13 +166,14 @@ async def test_moving_back_reopens_the_old_record(
 ) -> None:
     people = SyntheticResidents(seed=77)
     person = await register(federation, YOKOHAMA, people.registration(YOKOHAMA.code), personal_data)
-    away = await register(
-        federation, HIRATSUKA, move_in(person, HIRATSUKA, YOKOHAMA, people), personal_data
-    )
+    leaving = move_in(person, HIRATSUKA, YOKOHAMA, people)
+    await move_out(federation, YOKOHAMA, person, leaving)
+    away = await arrive(federation, HIRATSUKA, leaving, personal_data)
     await moved(federation, YOKOHAMA, HIRATSUKA, person, away)
     home_again = move_in({**away, "address": away["address"]}, YOKOHAMA, HIRATSUKA, people)
     personal_data.add_body(home_again)
-    back = await register(federation, YOKOHAMA, home_again, personal_data)
+    await move_out(federation, HIRATSUKA, away, home_again)
+    back = await arrive(federation, YOKOHAMA, home_again, personal_data)
     assert back["id"] == person["id"]  # one person, one record and history per town
     assert back["version"] == 3
     await moved(federation, HIRATSUKA, YOKOHAMA, away, back)
@@ -173,7 +199,7 @@ async def test_a_notice_about_an_unknown_resident_is_rejected(
     stranger["id"] = "0" * 32
     body = move_in(stranger, YOKOHAMA, CHIYODA, people)
     personal_data.add_body(body)
-    await register(federation, YOKOHAMA, body, personal_data)
+    await arrive(federation, YOKOHAMA, body, personal_data)
 
     async def refused() -> bool:
         return any(
@@ -197,7 +223,7 @@ async def test_a_notice_about_another_person_closes_nothing(
                    YOKOHAMA, HIRATSUKA, people)  # fmt: skip
     typo["birth_date"] = "1950-01-01" if person["birth_date"] != "1950-01-01" else "1951-01-01"
     personal_data.add_body(typo)
-    await register(federation, YOKOHAMA, typo, personal_data)
+    await arrive(federation, YOKOHAMA, typo, personal_data)
 
     async def refused() -> bool:
         reasons = [d["reason"] for d in await dead_letters(federation, HIRATSUKA)]
@@ -253,6 +279,190 @@ async def test_a_notice_from_a_node_that_is_not_a_municipality_is_rejected(
     await eventually(refused, seconds=30)
     still = await resident(federation, HIRATSUKA, person["id"])
     assert still["status"] == "live"
+
+
+async def held_at(fed: LocalFederation, node: Principal, code: str, town: Principal) -> bool:
+    """Whether ``node`` has received ``town``'s move-in of ``code`` (in its history)."""
+    view = await record(fed, node, code)
+    return view is not None and any(
+        (h["municipality"], h["record"]["change_reason"]) == (town.code, "move_in")
+        for h in view["history"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(HIRATSUKA, YOKOHAMA), (CHIYODA, YOKOHAMA)],
+    ids=["within-kanagawa", "tokyo-to-kanagawa"],
+)
+async def test_a_move_in_without_a_move_out_takes_nothing_over(
+    federation: LocalFederation, personal_data: PersonalData, old: Principal, new: Principal
+) -> None:
+    """A clerk records a move-in naming the person's town, birth date and sex — all of it
+    readable from one nationwide copy — for someone who never filed a move-out: the old
+    town refuses the notice, its record stays live, and the old tiers keep it."""
+    people = SyntheticResidents(seed=int(old.code) + 91)
+    person = await register(federation, old, people.registration(old.code), personal_data)
+    body = move_in(person, new, old, people)
+    personal_data.add_body(body)
+    await arrive(federation, new, body, personal_data)
+    code = person["resident_code"]
+
+    async def refused() -> bool:
+        reasons = [d["reason"] for d in await dead_letters(federation, old)]
+        return "no_move_out" in reasons and await held_at(federation, AGENCY, code, new)
+
+    await eventually(refused, seconds=60)
+    if new.prefecture_of == old.prefecture_of:
+        await eventually(lambda: held_at(federation, KANAGAWA, code, new), seconds=30)
+    still = await resident(federation, old, person["id"])
+    assert (still["status"], still["change_reason"]) == ("live", "birth")
+    for node in (old.prefecture_of, AGENCY):
+        view = await record(federation, node, code)
+        assert view is not None
+        assert (view["status"], view["record"]["municipality"]) == ("live", old.code)
+        assert view["record"]["address"] == person["address"]
+
+
+async def test_a_move_in_overtaking_the_old_towns_record_takes_nothing_over(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """Tokyo is down while Chiyoda records a birth; Yokohama records a move-in of that
+    person naming Chiyoda, which reaches the agency first. The agency holds it as
+    history; when Chiyoda's record arrives, Chiyoda holds the person, not Yokohama."""
+    people = SyntheticResidents(seed=94)
+    federation.nodes[TOKYO].stop()
+    try:
+        person = await register(
+            federation, CHIYODA, people.registration(CHIYODA.code), personal_data
+        )
+        body = move_in(person, YOKOHAMA, CHIYODA, people)
+        personal_data.add_body(body)
+        await arrive(federation, YOKOHAMA, body, personal_data)
+        code = person["resident_code"]
+
+        async def held() -> bool:
+            rows = await query(
+                federation, AGENCY,
+                "SELECT count(*) FROM identity_history WHERE resident_code = :c AND "
+                "municipality = :m", c=code, m=YOKOHAMA.code,
+            )  # fmt: skip
+            return bool(rows[0][0])
+
+        await eventually(held, seconds=60)
+        assert await record(federation, AGENCY, code) is None  # held, not current
+    finally:
+        federation.nodes[TOKYO].start()
+        await federation.nodes[TOKYO].wait_ready()
+
+    async def chiyodas() -> bool:
+        view = await record(federation, AGENCY, code)
+        return view is not None and view["record"]["municipality"] == CHIYODA.code
+
+    await eventually(chiyodas, seconds=60)
+    view = await record(federation, AGENCY, code)
+    assert view is not None
+    assert view["status"] == "live"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(HIRATSUKA, YOKOHAMA), (CHIYODA, HIRATSUKA)],
+    ids=["within-kanagawa", "tokyo-to-kanagawa"],
+)
+async def test_a_move_out_arriving_after_the_move_in_completes_the_move(
+    federation: LocalFederation, personal_data: PersonalData, old: Principal, new: Principal
+) -> None:
+    """The move-in reaches the prefecture and the agency first (held there), the old
+    town's move-out after it: then every tier hands the record over."""
+    people = SyntheticResidents(seed=int(old.code) + 92)
+    person = await register(federation, old, people.registration(old.code), personal_data)
+    body = move_in(person, new, old, people)
+    personal_data.add_body(body)
+    arrived = await arrive(federation, new, body, personal_data)
+    code = person["resident_code"]
+    await eventually(lambda: held_at(federation, AGENCY, code, new), seconds=60)
+    if new.prefecture_of == old.prefecture_of:
+        await eventually(lambda: held_at(federation, KANAGAWA, code, new), seconds=30)
+    assert (await record(federation, AGENCY, code) or {})["record"]["municipality"] == old.code
+    await move_out(federation, old, person, body)
+    await moved(federation, old, new, person, arrived)
+    for node in (new.prefecture_of, AGENCY):
+        view = await record(federation, node, code)
+        assert view is not None
+        assert (view["status"], view["record"]["municipality"]) == ("live", new.code)
+        assert view["record"]["address"] == arrived["address"]
+
+
+async def last_message_to(fed: LocalFederation, town: Principal, to: Principal) -> str:
+    rows = await query(
+        fed, town,
+        "SELECT message_id FROM outbox_messages WHERE recipient = :r AND sent_at IS NOT NULL "
+        "ORDER BY sequence DESC LIMIT 1", r=to.uri,
+    )  # fmt: skip
+    return str(rows[0][0]) if rows else ""
+
+
+async def test_a_refused_change_leaves_another_towns_change_in_the_same_forward(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """Hiratsuka records a move-in naming the wrong previous town for a code Chiyoda
+    holds; Yokohama records a birth; Kanagawa forwards both in one message. The agency
+    refuses Hiratsuka's change alone — dead-lettered with its reason and origin, told to
+    Hiratsuka, and reported by reconciliation — and stores Yokohama's birth."""
+    people = SyntheticResidents(seed=93)
+    person = await register(federation, CHIYODA, people.registration(CHIYODA.code), personal_data)
+    code = person["resident_code"]
+    await eventually(lambda: has_record(federation, AGENCY, code), seconds=60)
+    federation.nodes[KANAGAWA].stop()
+    try:
+        wrong = move_in(person, HIRATSUKA, YOKOHAMA, people)  # Chiyoda holds the person
+        personal_data.add_body(wrong)
+        await arrive(federation, HIRATSUKA, wrong, personal_data)
+        birth = await register(
+            federation, YOKOHAMA, people.registration(YOKOHAMA.code), personal_data
+        )
+
+        async def both_sent() -> bool:
+            sent = [await last_message_to(federation, t, KANAGAWA) for t in (HIRATSUKA, YOKOHAMA)]
+            return all(sent)  # both in Kanagawa's stream, waiting for it
+
+        await eventually(both_sent, seconds=30)
+        origin = await last_message_to(federation, HIRATSUKA, KANAGAWA)
+    finally:
+        federation.nodes[KANAGAWA].start()
+        await federation.nodes[KANAGAWA].wait_ready()
+    await eventually(lambda: has_record(federation, AGENCY, birth["resident_code"]), seconds=60)
+    forwards = await query(
+        federation, KANAGAWA,
+        "SELECT message_id FROM outbox_items WHERE recipient = :a ORDER BY id DESC LIMIT 2",
+        a=AGENCY.uri,
+    )  # fmt: skip
+    assert forwards[0][0] == forwards[1][0], "the two changes were not forwarded together"
+    view = await record(federation, AGENCY, code)
+    assert view is not None
+    assert (view["status"], view["record"]["municipality"]) == ("live", CHIYODA.code)
+    refused = [d for d in await dead_letters(federation, AGENCY) if d["message_id"] == origin]
+    assert [(d["reason"], d["subject_sender"]) for d in refused] == [
+        ("foreign_resident", HIRATSUKA.code)
+    ]
+
+    async def told() -> bool:  # the agency's signed notice reached the town's counter
+        seen = [(d["reason"], d["subject_sender"], d["message_id"]) for d in
+                await dead_letters(federation, HIRATSUKA)]  # fmt: skip
+        return ("foreign_resident", AGENCY.code, origin) in seen
+
+    await eventually(told, seconds=30)
+    nodes = {p.uri: n.url for p, n in federation.nodes.items()}
+    reports = {
+        (r.municipality, r.tier): r.drift
+        for r in await reconcile_federation(nodes, federation.api_token)
+    }
+    assert code in reports[(HIRATSUKA.code, AGENCY.code)].missing
+
+
+async def has_record(fed: LocalFederation, node: Principal, code: str) -> bool:
+    return await record(fed, node, code) is not None
 
 
 async def test_no_personal_data_reached_any_log(

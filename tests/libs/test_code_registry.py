@@ -1,7 +1,9 @@
 """The agency's national code registry on a real database (SQLite and PostgreSQL): codes
 are designated only if never seen, a retired or designated code is never designated
 again — even by a random source that keeps repeating it — and refill requests are
-checked before anything is drawn. Also the wire contract of :mod:`jukinet.codepool`."""
+checked before anything is drawn; a migrated register's codes are registered as its
+town's only if never seen; a new record needs a code designated to its town. Also the
+wire contract of :mod:`jukinet.codepool`."""
 
 from __future__ import annotations
 
@@ -16,7 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import agency.models
-from agency.codes import CodeStatus, answer_refill, designate, retire_codes
+from agency.codes import (
+    REGISTRY,
+    CodeStatus,
+    answer_refill,
+    designate,
+    register_migrated,
+    retire_codes,
+)
 from agency.models import CodeRegistryEntry, bus, records
 from jukinet.bus import Rejected
 from jukinet.codepool import (
@@ -214,3 +223,96 @@ def test_a_designation_names_only_valid_distinct_codes() -> None:
             parse_designations({"items": [designation | {"codes": codes}]})
         assert good not in refused.value.detail
         assert bad not in refused.value.detail
+
+
+def birth(resident_code: str, town: str, *, came_from: str | None = None) -> IdentityChange:
+    reason = ChangeReason.MOVE_IN if came_from else ChangeReason.BIRTH
+    record = IdentityRecord(
+        resident_code=resident_code, municipality=town, name="見本 花子",
+        birth_date=dt.date(1990, 3, 3), sex=Sex.FEMALE, address="どこか2-2",
+        change_reason=reason, change_date=dt.date(2020, 3, 3),
+    )  # fmt: skip
+    return IdentityChange(
+        record=record, version=1, previous_municipality=came_from,
+        correlation_id=f"{int(resident_code):016x}",
+    )  # fmt: skip
+
+
+async def test_a_migrated_registers_codes_become_its_own_only_if_never_seen(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        await designate(session, CHIYODA.code, 1, now=NOW, randbelow=source([1]))
+        await retire_codes(session, {code(2): HIRATSUKA.code}, now=NOW)
+    await hold_record(sessions, code(3))
+    claimed = [code(n) for n in (1, 2, 3, 6, 7)]
+    async with sessions() as session, session.begin():
+        assert await register_migrated(session, HIRATSUKA.code, claimed, now=NOW) == (2, 3)
+    async with sessions() as session, session.begin():  # claimed again: already its own
+        assert await register_migrated(session, HIRATSUKA.code, [code(6)], now=NOW) == (0, 0)
+    rows = await registry(sessions)
+    assert {n: (rows[code(n)].municipality, rows[code(n)].status) for n in (1, 2, 6, 7)} == {
+        1: (CHIYODA.code, "designated"),
+        2: (HIRATSUKA.code, "retired"),
+        6: (HIRATSUKA.code, "designated"),
+        7: (HIRATSUKA.code, "designated"),
+    }
+
+
+async def test_a_new_record_needs_a_code_designated_to_its_town(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        await designate(session, CHIYODA.code, 1, now=NOW, randbelow=source([1]))
+        await designate(session, HIRATSUKA.code, 1, now=NOW, randbelow=source([6]))
+        await retire_codes(session, {code(2): HIRATSUKA.code}, now=NOW)
+    own, chiyodas, retired, invented = (
+        birth(code(6), HIRATSUKA.code), birth(code(1), HIRATSUKA.code),
+        birth(code(2), HIRATSUKA.code), birth(code(8), HIRATSUKA.code),
+    )  # fmt: skip
+    moved_in = birth(code(1), HIRATSUKA.code, came_from=CHIYODA.code)  # keeps the code
+    async with sessions() as session, session.begin():
+        done = await apply_changes(
+            session, records, [own, chiyodas, retired, invented], origin_message_id="m" * 32,
+            now=NOW, sender=HIRATSUKA.code, designations=REGISTRY,
+        )  # fmt: skip
+        moved = await apply_changes(
+            session, records, [moved_in], origin_message_id="n" * 32, now=NOW,
+            sender=HIRATSUKA.code, designations=REGISTRY,
+        )  # fmt: skip
+    assert done.accepted == [own]
+    assert [(r.correlation_id, r.reason) for r in done.refused] == [
+        (c.correlation_id, "code_not_designated") for c in (chiyodas, retired, invented)
+    ]
+    assert (moved.current, moved.accepted, moved.refused) == (0, [moved_in], [])  # held
+
+
+async def test_a_move_in_overtaking_the_old_towns_record_takes_nothing_over(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Hiratsuka's move-in naming Chiyoda reaches the agency before Chiyoda's own record
+    (another prefecture's path): it is held, Chiyoda's record still becomes current, and
+    only Chiyoda's move-out hands it over."""
+    async with sessions() as session, session.begin():
+        await designate(session, CHIYODA.code, 1, now=NOW, randbelow=source([1]))
+    moved_in = birth(code(1), HIRATSUKA.code, came_from=CHIYODA.code)
+    at_home = birth(code(1), CHIYODA.code)
+    left = IdentityChange(
+        record=at_home.record.model_copy(update={"change_reason": ChangeReason.MOVE_OUT}),
+        version=2, correlation_id="0abc" * 4,
+    )  # fmt: skip
+
+    async def apply(change: IdentityChange) -> tuple[str, str]:
+        async with sessions() as session, session.begin():
+            done = await apply_changes(
+                session, records, [change], origin_message_id="m" * 32, now=NOW,
+                sender=change.record.municipality, designations=REGISTRY,
+            )  # fmt: skip
+            assert done.refused == []
+            r = records.records
+            row = (await session.execute(select(r.c.municipality, r.c.status))).first()
+        return (row.municipality, row.status) if row else ("", "")
+
+    assert await apply(moved_in) == ("", "")
+    assert await apply(at_home) == (CHIYODA.code, "live")
+    assert await apply(left) == (HIRATSUKA.code, "live")

@@ -1,6 +1,8 @@
 """How a tier hands a record from one town to another (libs/jukinet/records.py), on a real
-SQLite database: only the same person, only when the holder let them go, late changes of
-former holders kept as history, and never a resurrection of a retired or dead record."""
+SQLite database: only the same person, only once the holder's move-out is on file (a
+move-in that arrives first is held until it does), late changes of former holders kept
+as history, never a resurrection of a retired or dead record — and each change of a
+batch stands or falls alone."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jukinet.db import create_engine, session_factory
 from jukinet.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
 from jukinet.ids import generate_resident_code
-from jukinet.records import ForeignResident, RecordTables, apply_changes, record_tables
+from jukinet.records import AppliedChanges, RecordTables, apply_changes, record_tables
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 YOKOHAMA, TOKYO_TOWN, HIRATSUKA = "141003", "131016", "142034"
@@ -59,11 +61,17 @@ def change(
     )  # fmt: skip
 
 
-async def apply(tier: tuple[AsyncSession, RecordTables], *changes: IdentityChange) -> None:
+async def apply(
+    tier: tuple[AsyncSession, RecordTables], *changes: IdentityChange
+) -> AppliedChanges:
     session, tables = tier
     async with session.begin():
-        await apply_changes(session, tables, list(changes), origin_message_id="m" * 32,
-                            now=dt.datetime.now(dt.UTC))  # fmt: skip
+        return await apply_changes(session, tables, list(changes), origin_message_id="m" * 32,
+                                   now=dt.datetime.now(dt.UTC))  # fmt: skip
+
+
+def refusals(done: AppliedChanges) -> list[tuple[str, str]]:
+    return [(r.correlation_id, r.reason) for r in done.refused]
 
 
 async def holder(tier: tuple[AsyncSession, RecordTables], code: str) -> tuple[str, str, str]:
@@ -79,8 +87,8 @@ async def test_a_move_in_of_another_person_is_refused(tier: Any) -> None:
     await apply(tier, change(code, YOKOHAMA, ChangeReason.BIRTH, day=BIRTH))
     impostor = change(code, HIRATSUKA, ChangeReason.MOVE_IN, came_from=YOKOHAMA,
                       birth=dt.date(1990, 1, 1))  # fmt: skip
-    with pytest.raises(ForeignResident):
-        await apply(tier, impostor)
+    done = await apply(tier, impostor)
+    assert refusals(done) == [(impostor.correlation_id, "foreign_resident")]
     assert await holder(tier, code) == (YOKOHAMA, "live", "birth")
 
 
@@ -125,8 +133,8 @@ async def test_a_dead_or_deleted_record_is_never_handed_over(
     code = generate_resident_code()
     await apply(tier, change(code, YOKOHAMA, ChangeReason.BIRTH, day=BIRTH))
     await apply(tier, change(code, YOKOHAMA, ending, version=2, day=DAY))
-    with pytest.raises(ForeignResident):
-        await apply(tier, change(code, HIRATSUKA, ChangeReason.MOVE_IN, came_from=YOKOHAMA))
+    done = await apply(tier, change(code, HIRATSUKA, ChangeReason.MOVE_IN, came_from=YOKOHAMA))
+    assert [r.reason for r in done.refused] == ["foreign_resident"]
     assert await holder(tier, code) == (YOKOHAMA, "deleted", ending.value)
 
 
@@ -141,3 +149,45 @@ async def test_two_moves_in_one_batch(tier: Any) -> None:
         change(code, HIRATSUKA, ChangeReason.MOVE_OUT, version=2, day=later),
     )
     assert await holder(tier, code) == (HIRATSUKA, "deleted", "move_out")
+
+
+async def test_a_move_in_naming_a_live_holder_takes_nothing_over(tier: Any) -> None:
+    """No move-out on file: the move-in is held as history, the holder keeps the record —
+    and a held move-in older than the holder's eventual move-out is never promoted."""
+    code = generate_resident_code()
+    await apply(tier, change(code, YOKOHAMA, ChangeReason.BIRTH, day=BIRTH))
+    done = await apply(tier, change(code, HIRATSUKA, ChangeReason.MOVE_IN, came_from=YOKOHAMA))
+    assert (done.current, done.refused) == (0, [])
+    assert await holder(tier, code) == (YOKOHAMA, "live", "birth")
+    later = DAY + dt.timedelta(days=60)
+    await apply(tier, change(code, YOKOHAMA, ChangeReason.MOVE_OUT, version=2, day=later))
+    assert await holder(tier, code) == (YOKOHAMA, "deleted", "move_out")
+
+
+async def test_a_move_out_arriving_after_the_move_in_hands_the_record_over(tier: Any) -> None:
+    code = generate_resident_code()
+    await apply(tier, change(code, YOKOHAMA, ChangeReason.BIRTH, day=BIRTH))
+    await apply(tier, change(code, HIRATSUKA, ChangeReason.MOVE_IN, came_from=YOKOHAMA))
+    later = DAY + dt.timedelta(days=5)
+    await apply(tier, change(code, HIRATSUKA, ChangeReason.IN_TOWN_MOVE, version=2, day=later))
+    assert await holder(tier, code) == (YOKOHAMA, "live", "birth")
+    await apply(tier, change(code, YOKOHAMA, ChangeReason.MOVE_OUT, version=2, day=DAY))
+    assert await holder(tier, code) == (HIRATSUKA, "live", "in_town_move")  # its newest
+
+
+async def test_one_refused_change_leaves_the_rest_of_the_batch(tier: Any) -> None:
+    held, mine = generate_resident_code(), generate_resident_code()
+    await apply(tier, change(held, YOKOHAMA, ChangeReason.BIRTH, day=BIRTH))
+    wrong_town = change(held, HIRATSUKA, ChangeReason.MOVE_IN, came_from=TOKYO_TOWN)
+    birth = change(mine, HIRATSUKA, ChangeReason.BIRTH, day=BIRTH)
+    done = await apply(tier, wrong_town, birth)
+    assert refusals(done) == [(wrong_town.correlation_id, "foreign_resident")]
+    assert (done.current, done.accepted) == (1, [birth])
+    assert await holder(tier, held) == (YOKOHAMA, "live", "birth")
+    assert await holder(tier, mine) == (HIRATSUKA, "live", "birth")
+    session, tables = tier
+    h = tables.history
+    async with session.begin():
+        towns = (await session.scalars(select(h.c.municipality).where(
+            h.c.resident_code == held))).all()  # fmt: skip
+    assert towns == [YOKOHAMA]  # the refused change left no history

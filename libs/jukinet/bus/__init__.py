@@ -3,6 +3,7 @@
 from jukinet.bus._connect import BrokerUnavailable, connect, tls_context
 from jukinet.bus._consumer import Consumer
 from jukinet.bus._inbox import Apply, InboxProcessor, Outcome, Rejected
+from jukinet.bus._refusals import PART_STREAM_SEQUENCE, dead_letter_part
 from jukinet.bus._relay import (
     BATCH_TYPE_SUFFIX,
     RETRIED_AUTOMATICALLY,
@@ -14,6 +15,7 @@ from jukinet.bus._tables import BusTables, bus_tables
 
 __all__ = [
     "BATCH_TYPE_SUFFIX",
+    "PART_STREAM_SEQUENCE",
     "RETRIED_AUTOMATICALLY",
     "UNDELIVERABLE_REASONS",
     "Apply",
@@ -26,6 +28,7 @@ __all__ = [
     "Rejected",
     "bus_tables",
     "connect",
+    "dead_letter_part",
     "enqueue",
     "tls_context",
 ]

@@ -174,8 +174,9 @@ async def _move_away(
     made: tuple[Principal, dict[str, Any]],
     people: Any,
 ) -> tuple[Principal, dict[str, Any]]:
-    """A move to a town in the other prefecture: the new town records the move-in with
-    the person's code and notifies the old one (転入通知), which closes its record."""
+    """A move to a town in the other prefecture: the old town records the move-out
+    (転出届), the new town the move-in with the person's code, and notifies the old one
+    (転入通知), which confirms the move-out."""
     import datetime as dt
 
     old, person = made
@@ -191,6 +192,8 @@ async def _move_away(
         "change_date": today, "notified_on": today, "previous_address": person["address"],
         "previous_municipality": old.code, "resident_code": person["resident_code"],
     }  # fmt: skip
+    leaving = {"reason": "move_out", "next_address": body["address"], "next_municipality": new.code}
+    await _change(client, nodes[old.uri], person, leaving)
     r = await client.post(f"{nodes[new.uri]}/residents", json=body)
     r.raise_for_status()
     console.print(f"moved from {old.code} to {new.code}: {person['resident_code']} (転入・転出)")

@@ -9,6 +9,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.codepool import CODES_MIGRATED, MAX_CODES_PER_REQUEST
 from jukinet.identity import CHANGE_MESSAGE_TYPE, IdentityChange, IdentityRecord
 from jukinet.ids import generate_resident_code
 from jukinet.pki import utcnow
@@ -26,15 +27,34 @@ async def import_register(
     session: AsyncSession, node: Principal, rows: list[MigratedResident]
 ) -> int:
     """Record every row and queue its change. A row keeps the code the old register
-    issued; rows without one get fresh random codes."""
+    issued; rows without one get fresh random codes. Every code is first claimed as this
+    town's (``codes.migrated``, ahead of the changes on the same channel), so the
+    prefecture and the agency register it before they record it."""
     now = utcnow()
     await _refuse_taken(session, [r.resident_code for r in rows if r.resident_code])
     fresh = iter(await _fresh_codes(session, sum(1 for r in rows if not r.resident_code)))
     codes = [r.resident_code or next(fresh) for r in rows]
+    await _claim(session, node, codes, now)
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         await _insert_chunk(session, node, chunk, codes[start : start + _CHUNK], now)
     return len(rows)
+
+
+async def _claim(
+    session: AsyncSession, node: Principal, codes: list[str], now: dt.datetime
+) -> None:
+    claims = [
+        {
+            "recipient": node.prefecture_of.uri,
+            "message_type": CODES_MIGRATED,
+            "payload": json.dumps({"codes": codes[start : start + MAX_CODES_PER_REQUEST]}),
+            "created_at": now,
+        }
+        for start in range(0, len(codes), MAX_CODES_PER_REQUEST)
+    ]
+    if claims:
+        await session.execute(bus.outbox_items.insert(), claims)
 
 
 class CodesTaken(Conflict):
