@@ -115,3 +115,46 @@ async def test_items_waiting_for_a_certificate_go_back_in_line_when_it_comes(
     await r.seal_pending()
     sealed = await rows(engine, "SELECT recipient, sequence, item_count FROM outbox_messages")
     assert [tuple(m) for m in sealed] == [(OSAKA_KITA.uri, 1, 2)]
+
+
+async def test_items_waiting_for_a_certificate_keep_their_place_before_newer_ones(
+    relay: Any, ca: CertificateAuthority
+) -> None:
+    """The certificate arrives between two automatic retries and a newer item for that
+    recipient is committed first: the waiting items are still sealed ahead of it (a
+    designation must reach the prefecture before the changes that use its codes)."""
+    r, tables, (engine, sessions, own) = relay
+    r._retry_every = 3600.0  # the automatic retry does not come round in this test
+    await add(sessions, tables, OSAKA_KITA, {"n": 1})
+    await add(sessions, tables, OSAKA_KITA, {"n": 2})
+    await r._retry_waiting()
+    await r.seal_pending()
+    own.issue(ca, OSAKA_KITA, validity=dt.timedelta(days=1))
+    await add(sessions, tables, OSAKA_KITA, {"n": 3})
+    await r.seal_pending()
+
+    sealed = await rows(engine, "SELECT sequence, item_count FROM outbox_messages")
+    assert [tuple(m) for m in sealed] == [(1, 3)]  # one message, in commit order
+    items = await rows(engine, "SELECT id, message_id IS NOT NULL, undeliverable "
+                               "FROM outbox_items ORDER BY id")  # fmt: skip
+    assert [tuple(i) for i in items] == [(1, True, None), (2, True, None), (3, True, None)]
+
+
+async def test_a_held_channels_backlog_does_not_fill_the_scan(relay: Any) -> None:
+    """A held channel with more unsent messages than one scan reads: the other channels'
+    messages are still read, and the held one's come apart once its wait is over."""
+    r, tables, (_, sessions, _) = relay
+    r._scan_limit = 2
+    for n in range(3):
+        await add(sessions, tables, HIRATSUKA, {"n": n})
+        await r.seal_pending()  # one message each
+    await add(sessions, tables, KANAGAWA, {"n": 9})
+    await r.seal_pending()
+    r._held[HIRATSUKA.uri] = (float("inf"), 10.0)  # its last publish failed
+    fresh, retrying = await r._unsent()
+    assert [m.recipient for m in fresh] == [KANAGAWA.uri]
+    assert retrying == []
+    r._held[HIRATSUKA.uri] = (0.0, 10.0)  # its wait is over
+    fresh, retrying = await r._unsent()
+    assert [m.recipient for m in fresh] == [KANAGAWA.uri]
+    assert [m.recipient for m in retrying] == [HIRATSUKA.uri] * 2

@@ -118,6 +118,7 @@ class OutboxRelay:
         self._retry_every = retry_waiting_every
         self._next_retry = 0.0
         self._retrying: asyncio.Task[int] | None = None
+        self._waiting: set[str] = set()  # recipients with items waiting for a certificate
         self.published = 0
 
     def notify(self) -> None:
@@ -157,9 +158,7 @@ class OutboxRelay:
         await self.reseal_stale()
         await self._retry_waiting()
         await self.seal_pending()
-        unsent = await self._unsent()
-        retrying = [r for r in unsent if r.recipient in self._held]
-        fresh = [r for r in unsent if r.recipient not in self._held]
+        fresh, retrying = await self._unsent()
         if retrying and (self._retrying is None or self._retrying.done()):
             self._retrying = asyncio.create_task(self._publish_and_mark(retrying))
         return await self._publish_and_mark(fresh) if fresh else 0
@@ -246,18 +245,32 @@ class OutboxRelay:
             return 0
         return 1
 
-    async def _unsent(self) -> Sequence[AnyRow]:
+    async def _unsent(self) -> tuple[Sequence[AnyRow], Sequence[AnyRow]]:
+        """Unsent messages of the channels that are not held, and apart from them those of
+        the held channels whose wait is over: a held channel's backlog never fills the
+        scan that the other channels' messages are read in."""
         m = self._t.outbox_messages
         now = time.monotonic()
-        held = [r for r, (until, _) in self._held.items() if until > now]
+        held = list(self._held)
+        due = [r for r, (until, _) in self._held.items() if until <= now]
+        columns = (m.c.message_id, m.c.recipient, m.c.subject, m.c.token)
+        order = (m.c.recipient, m.c.sequence)
         async with self._sessions() as session:
-            result = await session.execute(
-                select(m.c.message_id, m.c.recipient, m.c.subject, m.c.token)
+            fresh = await session.execute(
+                select(*columns)
                 .where(m.c.sent_at.is_(None), m.c.recipient.not_in(held))
-                .order_by(m.c.recipient, m.c.sequence)
+                .order_by(*order)
                 .limit(self._scan_limit)
             )
-            return result.all()
+            if not due:
+                return fresh.all(), []
+            retrying = await session.execute(
+                select(*columns)
+                .where(m.c.sent_at.is_(None), m.c.recipient.in_(due))
+                .order_by(*order)
+                .limit(self._scan_limit)
+            )
+            return fresh.all(), retrying.all()
 
     async def _publish(self, rows: Sequence[AnyRow]) -> list[str]:
         async def one(row: AnyRow) -> str | None:
@@ -301,6 +314,8 @@ class OutboxRelay:
         if problem is not None:
             await self._set_aside(session, recipient, rows, problem)
             return
+        if recipient in self._waiting:  # older items first: they keep their place in line
+            rows = sorted([*await self._release_waiting(session, recipient), *rows], key=_id)
         for kind, group in groupby(rows, key=lambda r: r.message_type):
             for chunk in _chunks(list(group), self._per_message, self._max_bytes):
                 await self._seal_or_split(session, recipient, kind, chunk)
@@ -311,6 +326,10 @@ class OutboxRelay:
         """Seal ``rows`` as one message; if that fails, seal each half the same way (in
         order), down to the single items that cannot be sealed, which are set aside."""
         if await self._try_seal(session, recipient, kind, rows):
+            return
+        problem = self._recipient_problem(recipient)
+        if problem is not None:  # the recipient's certificate went meanwhile: all wait
+            await self._set_aside(session, recipient, rows, problem)
             return
         if len(rows) == 1:
             await self._set_aside(session, recipient, rows, SEAL_FAILED)
@@ -355,6 +374,8 @@ class OutboxRelay:
             .where(items.c.id.in_([r.id for r in rows]))
             .values(undeliverable=reason, set_aside_at=self._clock())
         )
+        if reason in RETRIED_AUTOMATICALLY:
+            self._waiting.add(recipient)
         log.error(
             "alert outbox_undeliverable: %d item(s) for %s set aside: reason=%s",
             len(rows),
@@ -382,6 +403,7 @@ class OutboxRelay:
                 )
             ).all()
             ready = [r for r in recipients if self._recipient_problem(r) is None]
+            self._waiting = set(recipients) - set(ready)
             if ready:
                 await session.execute(
                     update(items)
@@ -395,6 +417,31 @@ class OutboxRelay:
                 )
         for recipient in ready:
             log.info("outbox items for %s are back in line: its certificate is here", recipient)
+
+    async def _release_waiting(self, session: AsyncSession, recipient: str) -> list[AnyRow]:
+        """Put the items that wait for ``recipient``'s certificate back in line (it is
+        here now) and return them, so they are sealed before anything newer."""
+        self._waiting.discard(recipient)
+        items = self._t.outbox_items
+        waiting = (
+            items.c.recipient == recipient,
+            items.c.message_id.is_(None),
+            items.c.undeliverable.in_(sorted(RETRIED_AUTOMATICALLY)),
+            items.c.resolved_at.is_(None),
+        )
+        rows = (
+            await session.execute(
+                select(items.c.id, items.c.recipient, items.c.message_type, items.c.payload)
+                .where(*waiting)
+                .order_by(items.c.id)
+            )
+        ).all()
+        if rows:
+            await session.execute(
+                update(items).where(*waiting).values(undeliverable=None, set_aside_at=None)
+            )
+            log.info("outbox items for %s are back in line: its certificate is here", recipient)
+        return list(rows)
 
     async def _seal_one(
         self,
@@ -466,3 +513,7 @@ def _chunks(rows: list[AnyRow], per_message: int, max_bytes: int) -> Iterator[li
         size += length
     if chunk:
         yield chunk
+
+
+def _id(row: AnyRow) -> int:
+    return int(row.id)
