@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.bus import Rejected, enqueue
+from jukinet.bus import Rejected, dead_letter_part, enqueue
 from jukinet.codepool import CODE_POOL_BATCH, parse_designations, parse_migrated
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage, forward_item
 from jukinet.principals import AGENCY, Principal
@@ -56,29 +56,41 @@ async def learn_designations(
     session: AsyncSession, message: SignedMessage, opener: Opener, *, now: dt.datetime
 ) -> int:
     """Record the codes of each agency designation the town passed on: verified as signed
-    by the agency and addressed to that town."""
+    by the agency and addressed to that town. A designation that does not verify is
+    dead-lettered alone; the others are learned."""
     town = message.issuer
     items = message.payload.get("items")
     if not isinstance(items, list) or not items:
         raise Rejected("invalid_payload", "items must be a non-empty list")
     learned = 0
     for item in items:
-        token = item.get("origin") if isinstance(item, dict) else None
-        if not isinstance(token, str):
-            raise Rejected("invalid_payload", "each item carries the agency's signed designation")
         try:
-            origin = opener.verify_origin(
-                token, forwarder=town, stored_at=item.get("stored_at_ms"),
-                forwarded_at=message.stored_at,
+            codes = _designated_codes(item, message, opener)
+        except Rejected as exc:
+            await dead_letter_part(
+                session, bus, sender=town.code, message_id=message.message_id,
+                reason=exc.reason, detail=exc.detail, now=now,
             )  # fmt: skip
-        except EnvelopeError as exc:
-            raise Rejected("origin_invalid", str(exc)) from None
-        if origin.issuer != AGENCY or origin.type != CODE_POOL_BATCH:
-            raise Rejected("origin_not_a_designation", "only the agency's code pools count")
-        codes = [c for d in parse_designations(origin.payload) for c in d.codes]
+            continue
         learned += await _record(session, codes, town.code, "pool", now)
     log.info("designations learned: town=%s codes=%d", town.code, learned)
     return learned
+
+
+def _designated_codes(item: object, message: SignedMessage, opener: Opener) -> list[str]:
+    """The codes of one passed-on designation, once it verifies as the agency's."""
+    if not isinstance(item, dict) or not isinstance(token := item.get("origin"), str):
+        raise Rejected("invalid_payload", "each item carries the agency's signed designation")
+    try:
+        origin = opener.verify_origin(
+            token, forwarder=message.issuer, stored_at=item.get("stored_at_ms"),
+            forwarded_at=message.stored_at,
+        )  # fmt: skip
+    except EnvelopeError as exc:
+        raise Rejected("origin_invalid", str(exc)) from None
+    if origin.issuer != AGENCY or origin.type != CODE_POOL_BATCH:
+        raise Rejected("origin_not_a_designation", "only the agency's code pools count")
+    return [c for d in parse_designations(origin.payload) for c in d.codes]
 
 
 async def learn_migrated(session: AsyncSession, message: SignedMessage, *, now: dt.datetime) -> int:
