@@ -13,7 +13,7 @@ from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
 
 from jukinet.envelope._directory import RecipientDirectory, der_b64, thumbprint
-from jukinet.envelope._model import FORWARD_TYPE, SignedMessage, new_message_id
+from jukinet.envelope._model import FORWARD_TYPE, SignedMessage, forward_item, new_message_id
 from jukinet.envelope._registry import JWE_REGISTRY, JWS_REGISTRY
 from jukinet.pki import Credentials, PkiError, fingerprint, utcnow
 from jukinet.principals import Principal
@@ -125,7 +125,7 @@ class Sealer:
         return self.seal(
             audience=audience,
             type=FORWARD_TYPE,
-            payload={"origin": origin.token},
+            payload=forward_item(origin),
             sequence=sequence,
             ttl=ttl,
         )
