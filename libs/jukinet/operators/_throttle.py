@@ -19,9 +19,10 @@ __all__ = ["LoginGate", "ThrottlePolicy"]
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    """``per_minute`` login attempts per source (also the burst); after ``free_failures``
-    failures in a row, each further one doubles the wait, from ``base_delay`` up to
-    ``max_delay`` seconds; a success, or ``forget_after`` seconds of quiet, starts over."""
+    """``per_minute`` login attempts per source (also the burst); from the
+    ``free_failures``-th failure in a row on, the source waits ``base_delay`` seconds,
+    doubled by each further failure up to ``max_delay``; a success, or ``forget_after``
+    seconds of quiet, starts over."""
 
     per_minute: int = 30
     free_failures: int = 3
