@@ -158,3 +158,20 @@ async def test_a_held_channels_backlog_does_not_fill_the_scan(relay: Any) -> Non
     fresh, retrying = await r._unsent()
     assert [m.recipient for m in fresh] == [KANAGAWA.uri]
     assert [m.recipient for m in retrying] == [HIRATSUKA.uri] * 2
+
+
+async def test_a_message_that_cannot_be_resealed_backs_off(
+    relay: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sealed message that must be sealed again (signed by another certificate) but
+    cannot be is tried again only after a back-off, not on every pass of the relay."""
+    r, tables, (engine, sessions, _) = relay
+    await add(sessions, tables, KANAGAWA, {"n": 1})
+    await r.seal_pending()
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE outbox_messages SET signed_by = 'a rotated key'"))
+        await conn.execute(text("UPDATE outbox_items SET payload = '{broken'"))
+    with caplog.at_level("WARNING", logger="jukinet.bus"):
+        for _ in range(5):
+            assert await r.reseal_stale() == 0
+    assert len([m for m in caplog.messages if m.startswith("re-sealing for")]) == 1

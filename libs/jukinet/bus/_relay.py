@@ -119,6 +119,7 @@ class OutboxRelay:
         self._next_retry = 0.0
         self._retrying: asyncio.Task[int] | None = None
         self._waiting: set[str] = set()  # recipients with items waiting for a certificate
+        self._reseal_later: dict[str, tuple[float, float]] = {}  # message id -> (at, delay)
         self.published = 0
 
     def notify(self) -> None:
@@ -215,6 +216,8 @@ class OutboxRelay:
             ).all()
             done = 0
             for row in stale:
+                if not self._may_reseal(row):
+                    continue
                 keep_id = row.created_at >= cutoff  # only the signer changed
                 done += await self._reseal(session, row, keep_id=keep_id)
         if done:
@@ -241,9 +244,24 @@ class OutboxRelay:
                     sequence=row.sequence, message_id=row.message_id if keep_id else None,
                 )  # fmt: skip
         except Exception as exc:  # the message stays as it was sealed; others go on
-            log.warning("re-sealing for %s failed: %s", row.recipient, type(exc).__name__)
+            delay = min(self._reseal_later.get(row.message_id, (0.0, 0.5))[1] * 2, 60.0)
+            self._reseal_later[row.message_id] = (time.monotonic() + delay, delay)
+            log.warning(
+                "re-sealing for %s failed: %s; tried again in %.0fs",
+                row.recipient, type(exc).__name__, delay,
+            )  # fmt: skip
             return 0
+        self._reseal_later.pop(row.message_id, None)
         return 1
+
+    def _may_reseal(self, row: AnyRow) -> bool:
+        """Not while the background retry may be publishing this very message (a copy
+        stored under the old signature would then meet the new one at the receiver), and
+        not before a failed re-seal's back-off (1 s doubling to a minute) is over."""
+        if row.recipient in self._held and not (self._retrying is None or self._retrying.done()):
+            return False
+        at, _ = self._reseal_later.get(row.message_id, (0.0, 0.0))
+        return time.monotonic() >= at
 
     async def _unsent(self) -> tuple[Sequence[AnyRow], Sequence[AnyRow]]:
         """Unsent messages of the channels that are not held, and apart from them those of
