@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
-from sqlalchemy import ColumnElement, MetaData, Table, and_, func, select, text
+from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from jukinet.audit import CheckpointWriter, default_witness, with_checkpoints
@@ -28,6 +28,7 @@ from jukinet.bus import (
     InboxProcessor,
     OutboxRelay,
     connect,
+    set_aside,
     tls_context,
 )
 from jukinet.db import create_engine, session_factory
@@ -250,7 +251,7 @@ class NodeRuntime:
         async with self.sessions() as session:
             rows = await session.execute(
                 select(t.c.undeliverable, func.count())
-                .where(_set_aside(t))
+                .where(set_aside(t))
                 .group_by(t.c.undeliverable)
             )
             return {str(reason): int(n) for reason, n in rows}
@@ -264,7 +265,7 @@ class NodeRuntime:
                 )
             )
             undeliverable = await session.scalar(
-                select(func.count()).where(_set_aside(t.outbox_items))
+                select(func.count()).where(set_aside(t.outbox_items))
             )
             unsent = await session.scalar(
                 select(func.count()).where(t.outbox_messages.c.sent_at.is_(None))
@@ -278,12 +279,3 @@ class NodeRuntime:
             "inbox_received": int(received or 0),
             "dead_letters": int(dead or 0),
         }
-
-
-def _set_aside(items: Table) -> ColumnElement[bool]:
-    """Outbox items set aside as undeliverable and not resolved by an operator."""
-    return and_(
-        items.c.message_id.is_(None),
-        items.c.undeliverable.is_not(None),
-        items.c.resolved_at.is_(None),
-    )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, Table, and_, select, update
 
 from jukinet.api import OperatorAuth, SessionDep, guard
+from jukinet.bus import set_aside
 from jukinet.pki import utcnow
 from jukinet.problems import problem_responses
 
@@ -52,11 +53,7 @@ class Changed(BaseModel):
 
 
 def _set_aside(items: Table, selection: OutboxSelection | None = None) -> ColumnElement[bool]:
-    clauses: list[ColumnElement[bool]] = [
-        items.c.message_id.is_(None),
-        items.c.undeliverable.is_not(None),
-        items.c.resolved_at.is_(None),
-    ]
+    clauses: list[ColumnElement[bool]] = [set_aside(items)]
     if selection is not None and selection.ids:
         clauses.append(items.c.id.in_(selection.ids))
     if selection is not None and selection.recipient is not None:

@@ -11,7 +11,7 @@ from jukinet.bus._relay import (
     OutboxRelay,
     enqueue,
 )
-from jukinet.bus._tables import BusTables, bus_tables
+from jukinet.bus._tables import BusTables, bus_tables, set_aside
 
 __all__ = [
     "BATCH_TYPE_SUFFIX",
@@ -30,5 +30,6 @@ __all__ = [
     "connect",
     "dead_letter_part",
     "enqueue",
+    "set_aside",
     "tls_context",
 ]

@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    and_,
 )
 
 from jukinet.db import UtcDateTime
 
-__all__ = ["BusTables", "bus_tables"]
+__all__ = ["BusTables", "bus_tables", "set_aside"]
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -110,4 +112,13 @@ def bus_tables(metadata: MetaData) -> BusTables:
         inbox_messages,
         inbox_channels,
         dead_letters,
+    )
+
+
+def set_aside(items: Table) -> ColumnElement[bool]:
+    """Outbox items set aside as undeliverable and not resolved by an operator."""
+    return and_(
+        items.c.message_id.is_(None),
+        items.c.undeliverable.is_not(None),
+        items.c.resolved_at.is_(None),
     )
