@@ -67,6 +67,15 @@ class Party:
     def violations(self) -> list[str]:
         return [str(e).lower() for e in self.errors if "permissions violation" in str(e).lower()]
 
+    async def expect_violation(self, expected: str, seen: int = 0) -> None:
+        """Wait for this permissions violation (lowercased) among those reported after the
+        first ``seen``; bounded, and generous for a loaded machine: at most 30 s."""
+        for _ in range(300):
+            if expected in self.violations()[seen:]:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{self.principal}: no {expected!r}; got {self.violations()[seen:]}")
+
 
 @asynccontextmanager
 async def party(fed: LocalFederation, principal: Principal) -> AsyncIterator[Party]:
@@ -293,7 +302,8 @@ async def attack_round(
     expected = [] if shape.refused else [NO_RESPONDERS]
     assert [_status(m) for m in answers] == expected, f"{shape.id}: {attacked} was answered"
     if shape.refused:
-        await _expect_violation(attacker, attacked, seen)
+        expected = f'nats: permissions violation for publish to "{attacked}"'.lower()
+        await attacker.expect_violation(expected, seen)
 
 
 NO_RESPONDERS = "503"
@@ -303,12 +313,3 @@ STATUS = Header.STATUS.value
 def _status(msg: Msg) -> str | None:
     """A status message's code ("503": no subscriber); None for a real message."""
     return (msg.headers or {}).get(STATUS) if not msg.data else None
-
-
-async def _expect_violation(attacker: Party, subject: str, seen: int) -> None:
-    expected = f'nats: permissions violation for publish to "{subject}"'.lower()
-    for _ in range(300):  # bounded, and generous for a loaded machine: at most 30 s
-        if expected in attacker.violations()[seen:]:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no violation for {subject}; got {attacker.violations()[seen:]}")

@@ -18,7 +18,7 @@ import ssl
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,30 +65,6 @@ def violation(kind: str, subject: str) -> str:
     return f'nats: permissions violation for {kind} to "{subject}"'.lower()
 
 
-@dataclass
-class Conn:
-    """A connection as one principal, recording every error the server reports."""
-
-    principal: Principal
-    nc: Client
-    errors: list[Exception] = field(default_factory=list)
-
-    @property
-    def js(self) -> JetStreamContext:
-        return self.nc.jetstream(timeout=TIMEOUT)
-
-    def violations(self) -> list[str]:
-        return [str(e).lower() for e in self.errors if "permissions violation" in str(e).lower()]
-
-    async def expect_violation(self, expected: str) -> None:
-        """Wait (at most 2 s) for exactly this permissions violation to be reported."""
-        for _ in range(20):
-            if expected in self.violations():
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{self.principal}: no {expected!r}; got {self.violations()}")
-
-
 async def _connect(
     url: str, tls: ssl.SSLContext, prefix: str, errors: list[Exception], name: str
 ) -> Client:
@@ -117,14 +93,14 @@ async def _connect(
 
 
 @asynccontextmanager
-async def connected(fed: LocalFederation, principal: Principal) -> AsyncIterator[Conn]:
+async def connected(fed: LocalFederation, principal: Principal) -> AsyncIterator[Party]:
     errors: list[Exception] = []
     nc = await _connect(
         fed.nats_url, fed.tls(principal), inbox_prefix(principal), errors, principal.slug
     )
     try:
         assert nc.is_connected
-        yield Conn(principal, nc, errors)
+        yield Party(principal, nc, errors)
     finally:
         await nc.close()
 
@@ -142,7 +118,7 @@ async def fed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalFe
         fed.broker.stop()
 
 
-async def stored(ops: Conn, stream: str) -> int:
+async def stored(ops: Party, stream: str) -> int:
     return (await ops.js.stream_info(stream)).state.messages
 
 
@@ -284,13 +260,13 @@ async def test_municipality_cannot_read_another_nodes_stream(
 # -- 5: subscribing -----------------------------------------------------------------------
 
 
-async def _owner_consumer_info(owner: Conn, town: Conn) -> None:
+async def _owner_consumer_info(owner: Party, town: Party) -> None:
     """A JetStream API reply delivered to Kanagawa's own inbox (``_INBOX_140007.…``)."""
     info = await owner.js.consumer_info(IN_KANAGAWA, CONSUMER)
     assert info.name == CONSUMER
 
 
-async def _message_to_kanagawa(owner: Conn, town: Conn) -> None:
+async def _message_to_kanagawa(owner: Party, town: Party) -> None:
     """A message really published on ``jukinet.msg.140007.142034``."""
     ack = await town.js.publish("jukinet.msg.140007.142034", b"not for spies", timeout=TIMEOUT)
     assert ack.stream == IN_KANAGAWA
@@ -305,7 +281,7 @@ async def _message_to_kanagawa(owner: Conn, town: Conn) -> None:
     ],
 )
 async def test_municipality_cannot_subscribe_to_another_nodes_traffic(
-    fed: LocalFederation, subject: str, trigger: Callable[[Conn, Conn], Awaitable[None]]
+    fed: LocalFederation, subject: str, trigger: Callable[[Party, Party], Awaitable[None]]
 ) -> None:
     async with connected(fed, HIRATSUKA) as town, connected(fed, KANAGAWA) as pref:
         spy = await town.nc.subscribe(subject)
@@ -421,12 +397,12 @@ async def test_same_client_setup_connects_with_a_valid_node_certificate(
 # -- 7: managing streams and consumers ----------------------------------------------------
 
 
-async def _stream_absent(ops: Conn, name: str) -> None:
+async def _stream_absent(ops: Party, name: str) -> None:
     """Listed by the operations identity (which may list streams, not read messages)."""
     assert name not in {s.config.name for s in await ops.js.streams_info()}
 
 
-async def _consumer_absent(ops: Conn, stream: str, name: str) -> None:
+async def _consumer_absent(ops: Party, stream: str, name: str) -> None:
     assert name not in {c.name for c in await ops.js.consumers_info(stream)}
 
 
