@@ -179,6 +179,7 @@ class NodeRuntime:
             ttl=self.settings.message_ttl,
             on_published=self.metrics.published.inc,
             on_set_aside=lambda reason, n: self.metrics.outbox_set_aside.labels(reason).inc(n),
+            retry_waiting_every=self.settings.undeliverable_retry_seconds,
         )
         processor = InboxProcessor(
             node=self.node,

@@ -33,6 +33,9 @@ class NodeSettings(BaseSettings):
     checkpoint_witness: str | None = Field(
         None, description="the node that keeps this node's checkpoints (default by tier)"
     )
+    undeliverable_retry_seconds: float = Field(
+        30.0, gt=0, le=3600, description="how often items waiting for a certificate are retried"
+    )
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="cap on request bodies")
     max_import_bytes: int = Field(
         4 * 1024**3, ge=1024, description="cap on a bulk import's body (read after login)"
