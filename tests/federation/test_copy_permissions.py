@@ -20,7 +20,8 @@ from nats.aio.msg import Msg
 from jukinet.localfed import LocalFederation
 from jukinet.principals import AGENCY, Principal, PrincipalKind
 from jukinet.subjects import copy_reply_subject, copy_request_subject, copy_requests_to
-from tests.federation.test_broker_permissions import TIMEOUT, Conn, connected, violation
+from tests.federation.consumer_attacks import Party
+from tests.federation.test_broker_permissions import TIMEOUT, connected, violation
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -44,7 +45,7 @@ async def broker(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Loca
         fed.broker.stop()
 
 
-async def _ask(town: Conn, home: Principal, payload: bytes) -> Msg:
+async def _ask(town: Party, home: Principal, payload: bytes) -> Msg:
     """``town`` asks ``home`` and waits for the answer on its own reply subject."""
     reply = copy_reply_subject(town.principal, home, secrets.token_hex(16))
     sub = await town.nc.subscribe(reply, max_msgs=1)
@@ -56,7 +57,7 @@ async def _ask(town: Conn, home: Principal, payload: bytes) -> Msg:
     return msg
 
 
-async def _answer_one(home: Conn) -> asyncio.Task[Msg]:
+async def _answer_one(home: Party) -> asyncio.Task[Msg]:
     """``home`` answers the next request it receives, echoing it; the request is returned."""
     sub = await home.nc.subscribe(copy_requests_to(home.principal), max_msgs=1)
     await home.nc.flush(timeout=2)
