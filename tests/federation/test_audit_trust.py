@@ -12,10 +12,8 @@ import asyncio
 import datetime as dt
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from sqlalchemy import MetaData, text
 from typer.testing import CliRunner, Result
 
@@ -24,8 +22,9 @@ from jukinet.db import create_engine, session_factory
 from jukinet.ids import resident_code_check_digit
 from jukinet.localfed import LocalFederation
 from jukinet.operators import Actor, Operation, Role, append_operation, operator_tables
-from jukinet.pki import fingerprint, utcnow
+from jukinet.pki import fingerprint
 from jukinet.principals import AGENCY, Principal
+from tests.certs import self_signed
 from tests.federation.support import PersonalData, database_url_of, eventually, execute, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
@@ -233,25 +232,6 @@ async def rewrite_operation_log(
                 await append_operation(session, OPERATIONS, entry, key)
     finally:
         await engine.dispose()
-
-
-def self_signed(key: ed25519.Ed25519PrivateKey, principal: Principal) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, principal.slug)])
-    now = utcnow()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(principal.uri)]),
-            critical=False,
-        )
-        .sign(key, None)
-    )
 
 
 async def test_no_personal_data_reached_any_log(

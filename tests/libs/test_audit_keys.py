@@ -12,35 +12,16 @@ from types import SimpleNamespace
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from jukinet.audit import certified_keys
 from jukinet.chains import FORGED, GENESIS, KeyRing, check_entry
-from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, TrustStore, fingerprint, utcnow
+from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, TrustStore, fingerprint
 from jukinet.principals import Principal
+from tests.certs import self_signed
 
 HIRATSUKA = Principal.municipality("142034")
 CHIYODA = Principal.municipality("131016")
 VALIDITY = dt.timedelta(days=2)
-
-
-def _self_signed(key: ed25519.Ed25519PrivateKey, principal: Principal) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, principal.slug)])
-    now = utcnow()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(principal.uri)]),
-            critical=False,
-        )
-        .sign(key, None)
-    )
 
 
 def _plant(layout: PkiLayout, principal: Principal, cert: x509.Certificate) -> str:
@@ -62,7 +43,7 @@ def test_only_the_cas_certificates_naming_the_node_count(
     hiratsuka, _ = layout.issue(ca, HIRATSUKA, validity=VALIDITY).require_signing()
     chiyoda, _ = layout.issue(ca, CHIYODA, validity=VALIDITY).require_signing()
     forger = ed25519.Ed25519PrivateKey.generate()
-    self_signed = _plant(layout, HIRATSUKA, _self_signed(forger, HIRATSUKA))
+    planted = _plant(layout, HIRATSUKA, self_signed(forger, HIRATSUKA))
     foreign_layout, _ = other_pki
     foreign = _plant(layout, HIRATSUKA, _read(foreign_layout.public_cert(HIRATSUKA, Purpose.SIGN)))
     # another node's genuine certificate, filed under this node's name
@@ -74,7 +55,7 @@ def test_only_the_cas_certificates_naming_the_node_count(
     keys = certified_keys(layout, TrustStore(ca.certificate), HIRATSUKA)
 
     assert [_raw(k) for k in keys.ring.own] == [_raw(hiratsuka.public_key())]
-    assert sorted(keys.ignored) == sorted([self_signed, foreign])
+    assert sorted(keys.ignored) == sorted([planted, foreign])
     others = {uri: [_raw(k) for k in ks] for uri, ks in keys.ring.others.items()}
     assert _raw(chiyoda.public_key()) in others[CHIYODA.uri]
     assert _raw(forger.public_key()) not in {k for ks in others.values() for k in ks}
