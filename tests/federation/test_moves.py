@@ -12,7 +12,8 @@ from typing import Any
 import nats
 import pytest
 
-from jukinet.envelope import RecipientDirectory, Sealer
+from jukinet.envelope import FORWARD_TYPE, RecipientDirectory, Sealer
+from jukinet.identity import CHANGE_MESSAGE_TYPE
 from jukinet.ids import generate_resident_code
 from jukinet.localfed import LocalFederation
 from jukinet.pki import Credentials, TrustStore, read_certificate
@@ -394,11 +395,21 @@ async def test_a_move_out_arriving_after_the_move_in_completes_the_move(
         assert view["record"]["address"] == arrived["address"]
 
 
-async def last_message_to(fed: LocalFederation, town: Principal, to: Principal) -> str:
+async def last_item_id(fed: LocalFederation, node: Principal) -> int:
+    rows = await query(fed, node, "SELECT max(id) FROM outbox_items")
+    return int(rows[0][0] or 0)
+
+
+async def change_sent(fed: LocalFederation, town: Principal, to: Principal, after: int) -> str:
+    """The id of the sent message carrying the town's newest identity change to ``to``
+    enqueued after item ``after`` ("" until it is sent): checkpoints and other kinds that
+    share the channel are not it."""
     rows = await query(
         fed, town,
-        "SELECT message_id FROM outbox_messages WHERE recipient = :r AND sent_at IS NOT NULL "
-        "ORDER BY sequence DESC LIMIT 1", r=to.uri,
+        "SELECT m.message_id FROM outbox_items i JOIN outbox_messages m "
+        "ON m.message_id = i.message_id WHERE i.recipient = :r AND i.id > :a "
+        "AND i.message_type = :t AND m.sent_at IS NOT NULL ORDER BY i.id DESC LIMIT 1",
+        r=to.uri, a=after, t=CHANGE_MESSAGE_TYPE,
     )  # fmt: skip
     return str(rows[0][0]) if rows else ""
 
@@ -414,6 +425,7 @@ async def test_a_refused_change_leaves_another_towns_change_in_the_same_forward(
     person = await register(federation, CHIYODA, people.registration(CHIYODA.code), personal_data)
     code = person["resident_code"]
     await eventually(lambda: has_record(federation, AGENCY, code), seconds=60)
+    after = {t: await last_item_id(federation, t) for t in (HIRATSUKA, YOKOHAMA)}
     federation.nodes[KANAGAWA].stop()
     try:
         wrong = move_in(person, HIRATSUKA, YOKOHAMA, people)  # Chiyoda holds the person
@@ -424,19 +436,19 @@ async def test_a_refused_change_leaves_another_towns_change_in_the_same_forward(
         )
 
         async def both_sent() -> bool:
-            sent = [await last_message_to(federation, t, KANAGAWA) for t in (HIRATSUKA, YOKOHAMA)]
+            sent = [await change_sent(federation, t, KANAGAWA, after[t]) for t in after]
             return all(sent)  # both in Kanagawa's stream, waiting for it
 
         await eventually(both_sent, seconds=30)
-        origin = await last_message_to(federation, HIRATSUKA, KANAGAWA)
+        origin = await change_sent(federation, HIRATSUKA, KANAGAWA, after[HIRATSUKA])
     finally:
         federation.nodes[KANAGAWA].start()
         await federation.nodes[KANAGAWA].wait_ready()
     await eventually(lambda: has_record(federation, AGENCY, birth["resident_code"]), seconds=60)
     forwards = await query(
         federation, KANAGAWA,
-        "SELECT message_id FROM outbox_items WHERE recipient = :a ORDER BY id DESC LIMIT 2",
-        a=AGENCY.uri,
+        "SELECT message_id FROM outbox_items WHERE recipient = :a AND message_type = :t "
+        "ORDER BY id DESC LIMIT 2", a=AGENCY.uri, t=FORWARD_TYPE,
     )  # fmt: skip
     assert forwards[0][0] == forwards[1][0], "the two changes were not forwarded together"
     view = await record(federation, AGENCY, code)
