@@ -118,6 +118,7 @@ def forward(
     kanagawa = Sealer(
         Credentials.load(layout.node_dir(KANAGAWA), layout.ca_cert, KANAGAWA),
         RecipientDirectory.from_layout(layout, trust),
+        clock=lambda: NOW,  # the test's own "now", however long after import it runs
     )
     outer = kanagawa.seal(
         audience=AGENCY, type="jukinet.forward", payload=forward_item(inner), sequence=1,
