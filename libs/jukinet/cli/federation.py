@@ -196,7 +196,9 @@ async def _move_away(
     await _change(client, nodes[old.uri], person, leaving)
     r = await client.post(f"{nodes[new.uri]}/residents", json=body)
     r.raise_for_status()
-    console.print(f"moved from {old.code} to {new.code}: {person['resident_code']} (転入・転出)")
+    console.print(
+        f"moved from {old.code} to {new.code}: {person['resident_code']} (転出届, then 転入届)"
+    )
     return new, r.json()
 
 
