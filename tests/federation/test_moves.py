@@ -7,6 +7,7 @@ on file takes nothing over: the old town's record and every tier's copy of it st
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import nats
@@ -465,6 +466,11 @@ async def test_a_refused_change_leaves_another_towns_change_in_the_same_forward(
         return ("foreign_resident", AGENCY.code, origin) in seen
 
     await eventually(told, seconds=30)
+    async with federation.client(AGENCY) as client:  # and counted like any dead letter
+        metrics = (await client.get("/metrics")).text
+    assert re.search(
+        r'^jukinet_dead_letters_total\{reason="foreign_resident"\} [1-9]', metrics, re.M
+    )
     nodes = {p.uri: n.url for p, n in federation.nodes.items()}
     reports = {
         (r.municipality, r.tier): r.drift

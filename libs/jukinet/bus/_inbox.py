@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jukinet.bus._refusals import PART_REASONS
 from jukinet.bus._tables import BusTables
 from jukinet.envelope import EnvelopeError, Opener, SignedMessage
 from jukinet.pki import utcnow
@@ -202,16 +203,24 @@ class InboxProcessor:
         return outcome
 
     async def _apply_one(self, session: AsyncSession, d: _Delivery, m: SignedMessage) -> Outcome:
+        parts: list[str] = session.info.setdefault(PART_REASONS, [])
+        mark = len(parts)  # parts the handler dead-letters count only if it succeeds
         try:
             async with session.begin_nested():
                 await self._apply(session, m, self._opener)
         except Rejected as exc:
+            del parts[mark:]
             await self._dead_letter(session, d, exc.reason, exc.detail)
             return Outcome.REJECTED
         except (IntegrityError, DataError) as exc:
             # deterministic for this message: retrying would freeze the inbox behind it
+            del parts[mark:]
             await self._dead_letter(session, d, "apply_failed", type(exc).__name__)
             return Outcome.REJECTED
+        for reason in parts[mark:]:
+            if self._on_dead_letter is not None:
+                self._on_dead_letter(reason)
+        del parts[mark:]
         return Outcome.APPLIED
 
     async def _seen(self, session: AsyncSession, ids: list[str]) -> dict[str, int]:

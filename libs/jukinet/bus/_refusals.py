@@ -13,9 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus._tables import BusTables
 
-__all__ = ["PART_STREAM_SEQUENCE", "dead_letter_part"]
+__all__ = ["PART_REASONS", "PART_STREAM_SEQUENCE", "dead_letter_part"]
 
 log = logging.getLogger("jukinet.bus.inbox")
+
+PART_REASONS = "jukinet.dead_letter_parts"
+"""Key in ``session.info`` of the reasons of the parts dead-lettered in this transaction,
+which the inbox counts in its metric once the message that carried them is applied."""
 
 PART_STREAM_SEQUENCE = 0
 """The stream position recorded for a part: the message it came in was applied (and is
@@ -35,6 +39,7 @@ async def dead_letter_part(
     """Record that one part of a message from ``sender`` (a node code: the origin
     municipality for a forwarded change) was refused, in the inbox transaction."""
     log.error("dead letter: reason=%s from=%s part of message=%s", reason, sender, message_id)
+    session.info.setdefault(PART_REASONS, []).append(reason)
     await session.execute(
         tables.dead_letters.insert().values(
             received_at=now,
