@@ -8,8 +8,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 
+from jukinet.contracts.principals import Principal
 from jukinet.pki import utcnow
-from jukinet.principals import Principal
 
 
 def self_signed(key: ed25519.Ed25519PrivateKey, principal: Principal) -> x509.Certificate:

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from jukinet.federation import DEMO
+from jukinet.contracts.federation import DEMO
 from jukinet.pki import CertificateAuthority, PkiLayout, TrustStore, utcnow
 
 VALIDITY = dt.timedelta(days=7)

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agency.messages import accepts, make_apply
 from agency.models import Base, CodeRegistryEntry, bus, checkpoints, lookups, records
 from agency.settings import AgencySettings
-from jukinet.node import NodeSpec
-from jukinet.node_app import serving_node_app
-from jukinet.records_api import record_counts
+from jukinet.app.factory import serving_node_app
+from jukinet.node.runtime import NodeSpec
+from jukinet.records.api import record_counts
 
 __all__ = ["create_app"]
 

@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agency.codes import REGISTRY, register_migrated, retire_codes
 from agency.models import OriginMessage, bus, records
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, dead_letter_part
-from jukinet.codepool import CODES_MIGRATED_BATCH, parse_migrated
+from jukinet.contracts.codepool import CODES_MIGRATED_BATCH, parse_migrated
+from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
+from jukinet.contracts.principals import PrincipalKind
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage
-from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
-from jukinet.principals import PrincipalKind
-from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
-from jukinet.records import apply_changes, log_stored
-from jukinet.refusals import RefusalNotice, dead_letter_refused, notify_refusal
+from jukinet.reconcile.digests import REPAIR_MESSAGE_TYPE, apply_repair
+from jukinet.records.refusals import RefusalNotice, dead_letter_refused, notify_refusal
+from jukinet.records.store import apply_changes, log_stored
 
 __all__ = ["FORWARD_BATCH", "apply_forward"]
 

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.models import CodeRegistryEntry, bus, records
 from jukinet.bus import Rejected, enqueue
-from jukinet.codepool import CODE_POOL, CodeDesignation, parse_refill_requests
+from jukinet.contracts.codepool import CODE_POOL, CodeDesignation, parse_refill_requests
+from jukinet.contracts.ids import generate_resident_code
+from jukinet.contracts.principals import PrincipalKind
 from jukinet.envelope import SignedMessage
-from jukinet.ids import generate_resident_code
-from jukinet.principals import PrincipalKind
-from jukinet.records import Designations
+from jukinet.records.store import Designations
 
 __all__ = [
     "REGISTRY",

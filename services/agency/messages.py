@@ -10,11 +10,11 @@ from agency.changes import FORWARD_BATCH, apply_forward
 from agency.codes import answer_refill
 from agency.models import bus, lookups, records
 from jukinet.bus import Apply, Rejected
-from jukinet.codepool import CODE_REFILL_REQUEST_BATCH
+from jukinet.contracts.codepool import CODE_REFILL_REQUEST_BATCH
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.lookups import DISCLOSURE_REQUEST_BATCH, answer_disclosures
 from jukinet.pki import utcnow
-from jukinet.principals import Principal, PrincipalKind
 
 __all__ = ["accepts", "make_apply"]
 

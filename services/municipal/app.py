@@ -14,15 +14,15 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.app.factory import node_app
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected
-from jukinet.codepool import CODE_POOL_BATCH
+from jukinet.contracts.codepool import CODE_POOL_BATCH
+from jukinet.contracts.principals import AGENCY, PrincipalKind
 from jukinet.envelope import Opener, SignedMessage
-from jukinet.node import NodeRuntime, NodeSpec
-from jukinet.node_app import node_app
+from jukinet.node.runtime import NodeRuntime, NodeSpec
 from jukinet.pki import utcnow
-from jukinet.principals import AGENCY, PrincipalKind
-from jukinet.reconcile_api import reconcile_router
-from jukinet.refusals import CHANGE_REFUSED
+from jukinet.reconcile.api import reconcile_router
+from jukinet.records.refusals import CHANGE_REFUSED
 from municipal.bulk.router import router as bulk_router
 from municipal.codes import PoolPolicy, pool_status, receive_codes, request_refill
 from municipal.copies import router as copies_router

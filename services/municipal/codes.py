@@ -1,6 +1,6 @@
 """The municipality's resident-code pool: codes the agency designated, drawn at random.
 
-The agency alone issues codes (see :mod:`jukinet.codepool`). When fewer undrawn codes
+The agency alone issues codes (see :mod:`jukinet.contracts.codepool`). When fewer undrawn codes
 than the low-water mark are left, the municipality asks it for a refill — once: a
 request is remembered, and asked again only when no answer came within the timeout. A
 new municipality starts with an empty pool, and registering a resident answers
@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected, enqueue
-from jukinet.codepool import (
+from jukinet.contracts.codepool import (
     CODE_DESIGNATED,
     CODE_REFILL_REQUEST,
     MAX_CODES_PER_REQUEST,
@@ -28,10 +28,10 @@ from jukinet.codepool import (
     RefillRequest,
     parse_designations,
 )
+from jukinet.contracts.principals import AGENCY
 from jukinet.envelope import SignedMessage, forward_item
+from jukinet.node.problems import Problem
 from jukinet.pki import utcnow
-from jukinet.principals import AGENCY
-from jukinet.problems import Problem
 from municipal.models import CodePoolEntry, CodeRequest, Resident, bus
 
 __all__ = [

@@ -9,7 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jukinet.audit import checkpoint_table
 from jukinet.bus import bus_tables
-from jukinet.db import NAMING_CONVENTION, UtcDateTime
+from jukinet.db.engine import NAMING_CONVENTION, UtcDateTime
 from jukinet.operators import operator_tables
 
 

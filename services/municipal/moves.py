@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, dead_letter_part, enqueue
+from jukinet.contracts.identity import Address, ChangeReason, LgCode, ResidentCode, Sex, summarize
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.envelope import SignedMessage
-from jukinet.identity import Address, ChangeReason, LgCode, ResidentCode, Sex, summarize
 from jukinet.pki import utcnow
-from jukinet.principals import Principal, PrincipalKind
 from municipal.models import Resident, bus
 
 __all__ = [

@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.api import SessionDep, guard
 from jukinet.bus import enqueue
-from jukinet.identity import ChangeReason, ResidentCode
-from jukinet.principals import Principal
-from jukinet.problems import Forbidden, problem_responses
-from jukinet.reconcile import REPAIR_MESSAGE_TYPE, Entry, RepairPayload, RepairRecord, entry
+from jukinet.contracts.identity import ChangeReason, ResidentCode
+from jukinet.contracts.principals import Principal
+from jukinet.node.deps import SessionDep, guard
+from jukinet.node.problems import Forbidden, problem_responses
+from jukinet.reconcile.digests import REPAIR_MESSAGE_TYPE, Entry, RepairPayload, RepairRecord, entry
 from municipal.models import Resident, bus
 from municipal.residents.emit import identity_record
 

@@ -12,11 +12,11 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected, dead_letter_part
+from jukinet.contracts.identity import summarize
+from jukinet.contracts.principals import AGENCY
 from jukinet.envelope import SignedMessage
-from jukinet.identity import summarize
 from jukinet.pki import utcnow
-from jukinet.principals import AGENCY
-from jukinet.refusals import RefusalNotice
+from jukinet.records.refusals import RefusalNotice
 from municipal.models import bus
 
 __all__ = ["record_refusals"]

@@ -7,8 +7,8 @@ import datetime as dt
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from jukinet.principals import Principal, PrincipalKind
-from jukinet.settings import NodeSettings
+from jukinet.contracts.principals import Principal, PrincipalKind
+from jukinet.node.settings import NodeSettings
 
 
 class MunicipalSettings(NodeSettings):

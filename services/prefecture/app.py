@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.node import NodeSpec
-from jukinet.node_app import serving_node_app
-from jukinet.records_api import record_counts
+from jukinet.app.factory import serving_node_app
+from jukinet.node.runtime import NodeSpec
+from jukinet.records.api import record_counts
 from prefecture.changes import accepts_from
 from prefecture.messages import make_apply
 from prefecture.models import Base, bus, checkpoints, lookups, records

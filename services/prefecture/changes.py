@@ -12,13 +12,13 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
+from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.envelope import FORWARD_TYPE, Opener, SignedMessage, forward_item
-from jukinet.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.pki import utcnow
-from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.reconcile import REPAIR_MESSAGE_TYPE, apply_repair
-from jukinet.records import apply_changes, log_stored
-from jukinet.refusals import dead_letter_refused
+from jukinet.reconcile.digests import REPAIR_MESSAGE_TYPE, apply_repair
+from jukinet.records.refusals import dead_letter_refused
+from jukinet.records.store import apply_changes, log_stored
 from prefecture.codes import designations_of
 from prefecture.models import bus, records
 

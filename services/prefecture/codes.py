@@ -18,10 +18,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected, dead_letter_part, enqueue
-from jukinet.codepool import CODE_POOL_BATCH, parse_designations, parse_migrated
+from jukinet.contracts.codepool import CODE_POOL_BATCH, parse_designations, parse_migrated
+from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage, forward_item
-from jukinet.principals import AGENCY, Principal
-from jukinet.records import Designations
+from jukinet.records.store import Designations
 from prefecture.models import CodeDesignation, bus
 
 __all__ = ["designations_of", "learn_designations", "learn_migrated"]

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Apply, Rejected
-from jukinet.codepool import CODE_DESIGNATED_BATCH, CODES_MIGRATED_BATCH
+from jukinet.contracts.codepool import CODE_DESIGNATED_BATCH, CODES_MIGRATED_BATCH
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.lookups import DISCLOSURE_REQUEST_BATCH, answer_disclosures
 from jukinet.pki import utcnow

@@ -10,10 +10,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jukinet.audit import checkpoint_table
 from jukinet.bus import bus_tables
-from jukinet.db import NAMING_CONVENTION, UtcDateTime
+from jukinet.db.engine import NAMING_CONVENTION, UtcDateTime
 from jukinet.lookups import lookup_tables
 from jukinet.operators import operator_tables
-from jukinet.records import record_tables
+from jukinet.records.store import record_tables
 
 
 class Base(DeclarativeBase):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.lookups import LookupSettings
-from jukinet.principals import Principal, PrincipalKind
 
 
 class PrefectureSettings(LookupSettings):

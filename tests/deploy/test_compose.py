@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from agency.settings import AgencySettings
-from jukinet.federation import DEMO
-from jukinet.principals import Principal, PrincipalKind
-from jukinet.settings import NodeSettings
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.principals import Principal, PrincipalKind
+from jukinet.node.settings import NodeSettings
 from municipal.settings import MunicipalSettings
 from prefecture.settings import PrefectureSettings
 

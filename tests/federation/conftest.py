@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from jukinet.federation import DEMO
-from jukinet.localfed import LocalFederation
-from jukinet.principals import Principal
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.principals import Principal
+from jukinet.devtools.localfed import LocalFederation
 from tests.conftest import PG_ADMIN_URL, admin_sql, require_postgres
 from tests.federation.support import PersonalData
 

@@ -33,9 +33,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import Header
 
-from jukinet.localfed import LocalFederation
-from jukinet.principals import Principal
-from jukinet.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
+from jukinet.contracts.principals import Principal
+from jukinet.contracts.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
+from jukinet.devtools.localfed import LocalFederation
 
 TIMEOUT = 2.0
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from jukinet.db import create_engine
-from jukinet.localfed import LocalFederation
-from jukinet.principals import Principal
+from jukinet.contracts.principals import Principal
+from jukinet.db.engine import create_engine
+from jukinet.devtools.localfed import LocalFederation
 
 
 async def eventually(

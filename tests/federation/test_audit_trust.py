@@ -18,12 +18,12 @@ from sqlalchemy import MetaData, text
 from typer.testing import CliRunner, Result
 
 from jukinet.cli import app
-from jukinet.db import create_engine, session_factory
-from jukinet.ids import resident_code_check_digit
-from jukinet.localfed import LocalFederation
+from jukinet.contracts.ids import resident_code_check_digit
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.db.engine import create_engine, session_factory
+from jukinet.devtools.localfed import LocalFederation
 from jukinet.operators import Actor, Operation, Role, append_operation, operator_tables
 from jukinet.pki import fingerprint
-from jukinet.principals import AGENCY, Principal
 from tests.certs import self_signed
 from tests.federation.support import PersonalData, database_url_of, eventually, execute, query
 

@@ -32,11 +32,11 @@ from nats.js import JetStreamContext
 
 from jukinet.broker import NODES_ACCOUNT, DefinitionsDiffer, ensure_streams
 from jukinet.bus import tls_context
-from jukinet.federation import DEMO
-from jukinet.localfed import LocalFederation
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
+from jukinet.devtools.localfed import LocalFederation
 from jukinet.pki import CertificateAuthority, PkiLayout
-from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
 from tests.federation.consumer_attacks import (
     SHAPES,
     Party,

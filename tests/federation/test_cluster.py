@@ -12,9 +12,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from jukinet.federation import DEMO
-from jukinet.localfed import LocalFederation
-from jukinet.principals import AGENCY, Principal
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.devtools.localfed import LocalFederation
 from tests.federation.support import PersonalData, eventually, query
 from tests.federation.test_resilience import Burst, history_count, municipal_state, tier_state
 

@@ -19,16 +19,16 @@ import nats
 import pytest
 from sqlalchemy import Executable, insert, update
 
-from jukinet.codepool import CODE_POOL_BATCH, CODE_REFILL_REQUEST_BATCH
-from jukinet.db import create_engine
+from jukinet.contracts.codepool import CODE_POOL_BATCH, CODE_REFILL_REQUEST_BATCH
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.ids import generate_resident_code, is_valid_resident_code
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.subjects import inbox_prefix, message_subject
+from jukinet.db.engine import create_engine
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.envelope import RecipientDirectory, Sealer
-from jukinet.federation import DEMO
-from jukinet.ids import generate_resident_code, is_valid_resident_code
-from jukinet.localfed import LocalFederation
 from jukinet.pki import Credentials, TrustStore, read_certificate, utcnow
-from jukinet.principals import AGENCY, Principal
-from jukinet.subjects import inbox_prefix, message_subject
-from jukinet.synthetic import SyntheticResidents
 from municipal.models import CodePoolEntry, CodeRequest
 from tests.federation.support import PersonalData, database_url_of, eventually, query, tier_record
 

@@ -17,12 +17,12 @@ from typer.testing import CliRunner, Result
 
 from jukinet.bus import connect
 from jukinet.cli import app
+from jukinet.contracts.era import to_era
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.devtools.localfed import LocalFederation
 from jukinet.envelope import Opener, RecipientDirectory, Sealer
-from jukinet.era import to_era
-from jukinet.localfed import LocalFederation
 from jukinet.operators import IcCard, card_login, card_principal
 from jukinet.pki import Credentials, RevocationList, TrustStore, read_certificate
-from jukinet.principals import AGENCY, Principal
 from municipal.copies.document import CERTIFICATION, TITLE
 from municipal.copies.exchange import read_answer, seal_request, send
 from municipal.copies.protocol import CopyAnswer, CopyRequest

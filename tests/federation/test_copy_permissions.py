@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 from nats.aio.msg import Msg
 
-from jukinet.localfed import LocalFederation
-from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.subjects import copy_reply_subject, copy_request_subject, copy_requests_to
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.subjects import copy_reply_subject, copy_request_subject, copy_requests_to
+from jukinet.devtools.localfed import LocalFederation
 from tests.federation.consumer_attacks import Party
 from tests.federation.test_broker_permissions import TIMEOUT, connected, violation
 

@@ -21,10 +21,13 @@ import nats.errors
 import pytest
 from nats.aio.msg import Msg
 
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.ids import generate_resident_code
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.envelope import RecipientDirectory, Sealer
-from jukinet.federation import DEMO
-from jukinet.ids import generate_resident_code
-from jukinet.localfed import LocalFederation
 from jukinet.pki import (
     CertificateAuthority,
     Credentials,
@@ -34,9 +37,6 @@ from jukinet.pki import (
     revoke,
     utcnow,
 )
-from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
-from jukinet.synthetic import SyntheticResidents
 from tests.federation.consumer_attacks import SHAPES, attack_round, drain, party
 from tests.federation.support import PersonalData, eventually, execute, query, tier_record
 

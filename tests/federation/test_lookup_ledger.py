@@ -13,11 +13,11 @@ from sqlalchemy import MetaData
 from typer.testing import CliRunner
 
 from jukinet.cli import app
-from jukinet.db import create_engine
-from jukinet.ids import resident_code_check_digit
-from jukinet.localfed import LocalFederation
-from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.records import record_tables
+from jukinet.contracts.ids import resident_code_check_digit
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.db.engine import create_engine
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.records.store import record_tables
 from tests.federation.support import PersonalData, database_url_of, execute, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]

@@ -16,9 +16,9 @@ import pytest_asyncio
 from typer.testing import CliRunner
 
 from jukinet.cli import app
-from jukinet.localfed import LocalFederation
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.devtools.localfed import LocalFederation
 from jukinet.pki import CertificateAuthority
-from jukinet.principals import AGENCY, Principal, PrincipalKind
 from tests.federation.support import PersonalData, eventually, execute, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]

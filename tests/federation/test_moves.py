@@ -13,15 +13,15 @@ from typing import Any
 import nats
 import pytest
 
+from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE
+from jukinet.contracts.ids import generate_resident_code
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.subjects import inbox_prefix, message_subject
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.envelope import FORWARD_TYPE, RecipientDirectory, Sealer
-from jukinet.identity import CHANGE_MESSAGE_TYPE
-from jukinet.ids import generate_resident_code
-from jukinet.localfed import LocalFederation
 from jukinet.pki import Credentials, TrustStore, read_certificate
-from jukinet.principals import AGENCY, Principal
-from jukinet.reconciler import reconcile_federation
-from jukinet.subjects import inbox_prefix, message_subject
-from jukinet.synthetic import SyntheticResidents
+from jukinet.reconcile.driver import reconcile_federation
 from tests.federation.support import PersonalData, eventually, query, tier_record
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]

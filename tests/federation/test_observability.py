@@ -11,10 +11,10 @@ import nats
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from jukinet.localfed import LocalFederation
-from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.subjects import inbox_prefix
-from jukinet.synthetic import SyntheticResidents
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.subjects import inbox_prefix
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, eventually, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]

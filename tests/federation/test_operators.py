@@ -24,11 +24,11 @@ import pytest_asyncio
 from typer.testing import CliRunner, Result
 
 from jukinet.cli import app
-from jukinet.localfed import LocalFederation
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.operators import IcCard, card_login, card_principal, challenge_message
 from jukinet.pki import CertificateAuthority, utcnow
-from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, database_url_of, execute, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from jukinet.identity import ChangeReason
-from jukinet.localfed import LocalFederation
-from jukinet.principals import AGENCY, Principal
-from jukinet.synthetic import SyntheticResidents
+from jukinet.contracts.identity import ChangeReason
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, eventually, tier_record
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]

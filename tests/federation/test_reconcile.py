@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from jukinet.cli import app
 from jukinet.cli.federation import _save_state
-from jukinet.ids import generate_resident_code
-from jukinet.localfed import LocalFederation
-from jukinet.principals import AGENCY, Principal
-from jukinet.reconciler import reconcile_federation
-from jukinet.synthetic import SyntheticResidents
+from jukinet.contracts.ids import generate_resident_code
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
+from jukinet.reconcile.driver import reconcile_federation
 from tests.federation.support import PersonalData, eventually, execute, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]

@@ -19,12 +19,12 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from jukinet.bus import BusTables, OutboxRelay, bus_tables, connect, enqueue
-from jukinet.db import create_engine, session_factory
+from jukinet.contracts.principals import Principal
+from jukinet.contracts.subjects import CONSUMER, inbox_prefix, stream_name
+from jukinet.db.engine import create_engine, session_factory
+from jukinet.devtools.localfed import LocalFederation
 from jukinet.envelope import Opener, RecipientDirectory, Sealer, SignedMessage
-from jukinet.localfed import LocalFederation
 from jukinet.pki import Credentials, TrustStore, read_certificate, utcnow
-from jukinet.principals import Principal
-from jukinet.subjects import CONSUMER, inbox_prefix, stream_name
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 

@@ -10,10 +10,10 @@ from collections import Counter
 import httpx
 import pytest
 
-from jukinet.federation import DEMO
-from jukinet.localfed import LocalFederation
-from jukinet.principals import AGENCY, Principal
-from jukinet.synthetic import SyntheticResidents
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, eventually, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]

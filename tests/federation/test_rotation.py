@@ -15,12 +15,12 @@ import pytest
 import pytest_asyncio
 
 from jukinet.bus import tls_context
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.subjects import inbox_prefix, message_subject
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.envelope import RecipientDirectory, Sealer
-from jukinet.localfed import LocalFederation
 from jukinet.pki import Credentials, TrustStore, read_certificate
-from jukinet.principals import AGENCY, Principal
-from jukinet.subjects import inbox_prefix, message_subject
-from jukinet.synthetic import SyntheticResidents
 from tests.federation.support import eventually, query
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]

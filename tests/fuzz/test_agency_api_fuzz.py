@@ -12,7 +12,7 @@ session's event loop, against apps whose lifespans are running:
 - the lookup app for ministries (``jukinet.lookups.create_lookup_app``), where the caller
   is the principal of the verified TLS client certificate. Here a small ASGI wrapper puts
   a demo client certificate into ``scope["extensions"]["tls"]``, standing in for the TLS
-  layer (``jukinet.tlsasgi``); that layer is tested against a real HTTPS server in
+  layer (``jukinet.node.tlsasgi``); that layer is tested against a real HTTPS server in
   tests/federation/test_lookups.py.
 
 Besides the raw generated cases, some positive cases are steered to known data (the real
@@ -53,14 +53,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agency.app import create_app
 from agency.models import lookups, records
 from agency.settings import AgencySettings
-from jukinet.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
-from jukinet.ids import generate_resident_code
+from jukinet.contracts.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
+from jukinet.contracts.ids import generate_resident_code
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.lookups import create_lookup_app, load_permissions, load_table
+from jukinet.node.problems import PROBLEM_MEDIA_TYPE
+from jukinet.node.tlsasgi import TLS_EXTENSION
 from jukinet.pki import PkiLayout, utcnow
-from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.problems import PROBLEM_MEDIA_TYPE
-from jukinet.records import apply_changes
-from jukinet.tlsasgi import TLS_EXTENSION
+from jukinet.records.store import apply_changes
 from tests.conftest import admin_sql, require_postgres
 
 REPO = Path(__file__).resolve().parents[2]
@@ -488,7 +488,7 @@ async def test_operator_api_fuzz_finds_no_server_errors(agency: Fixture) -> None
 
 class WithClientCertificate:
     """Puts a client certificate into the ASGI TLS extension of every request, as
-    ``jukinet.tlsasgi.TlsClientCertProtocol`` does from a verified TLS connection.
+    ``jukinet.node.tlsasgi.TlsClientCertProtocol`` does from a verified TLS connection.
     A stand-in for the TLS layer, which tests/federation/test_lookups.py covers."""
 
     def __init__(self, app: FastAPI, pem: str | None) -> None:

@@ -31,12 +31,12 @@ from jukinet.audit import (
 )
 from jukinet.audit._checkpoints import signed_bytes
 from jukinet.bus import Rejected
-from jukinet.db import create_engine, session_factory
+from jukinet.contracts.principals import Principal
+from jukinet.db.engine import create_engine, session_factory
+from jukinet.db.migrations import upgrade
 from jukinet.envelope import SignedMessage
-from jukinet.migrations import upgrade
 from jukinet.operators import Actor, Operation, Role, append_operation, operator_tables
 from jukinet.pki import Credentials, PkiLayout, Purpose, read_certificate
-from jukinet.principals import Principal
 
 HIRATSUKA = Principal.municipality("142034")
 CHIYODA = Principal.municipality("131016")

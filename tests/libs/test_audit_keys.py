@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from jukinet.audit import certified_keys
-from jukinet.chains import FORGED, GENESIS, KeyRing, check_entry
+from jukinet.contracts.chains import FORGED, GENESIS, KeyRing, check_entry
+from jukinet.contracts.principals import Principal
 from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, TrustStore, fingerprint
-from jukinet.principals import Principal
 from tests.certs import self_signed
 
 HIRATSUKA = Principal.municipality("142034")

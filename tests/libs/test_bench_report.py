@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jukinet.bench import Figure, Report, Target
+from jukinet.devtools.bench import Figure, Report, Target
 
 
 @pytest.mark.parametrize(

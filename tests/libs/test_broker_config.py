@@ -14,9 +14,9 @@ import pytest
 
 from jukinet.broker import NODES_ACCOUNT, account_hash, node_permissions
 from jukinet.broker._config import OPS_ACCOUNT, accounts
-from jukinet.federation import DEMO
-from jukinet.principals import Principal
-from jukinet.subjects import CONSUMER, stream_name
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.principals import Principal
+from jukinet.contracts.subjects import CONSUMER, stream_name
 
 
 def overlap(a: str, b: str) -> bool:

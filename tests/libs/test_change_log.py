@@ -9,10 +9,10 @@ import logging
 
 import pytest
 
-from jukinet.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
-from jukinet.ids import generate_resident_code
-from jukinet.logs import JsonFormatter
-from jukinet.records import PER_CHANGE_LOG_LIMIT, log_stored
+from jukinet.contracts.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
+from jukinet.contracts.ids import generate_resident_code
+from jukinet.node.logs import JsonFormatter
+from jukinet.records.store import PER_CHANGE_LOG_LIMIT, log_stored
 
 
 def changes(count: int) -> list[IdentityChange]:

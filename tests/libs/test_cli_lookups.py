@@ -9,7 +9,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from jukinet.cli import app
-from jukinet.db import create_engine
+from jukinet.db.engine import create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "services" / "agency" / "permissions" / "table.toml"

@@ -7,8 +7,8 @@ from cryptography import x509
 from typer.testing import CliRunner
 
 from jukinet.cli import app
+from jukinet.contracts.principals import Principal
 from jukinet.pki import Purpose, RevocationList, TrustStore, principal_of, read_certificate, utcnow
-from jukinet.principals import Principal
 
 runner = CliRunner()
 

@@ -3,7 +3,7 @@ are designated only if never seen, a retired or designated code is never designa
 again — even by a random source that keeps repeating it — and refill requests are
 checked before anything is drawn; a migrated register's codes are registered as its
 town's only if never seen; a new record needs a code designated to its town. Also the
-wire contract of :mod:`jukinet.codepool`."""
+wire contract of :mod:`jukinet.contracts.codepool`."""
 
 from __future__ import annotations
 
@@ -28,21 +28,21 @@ from agency.codes import (
 )
 from agency.models import CodeRegistryEntry, bus, records
 from jukinet.bus import Rejected
-from jukinet.codepool import (
+from jukinet.contracts.codepool import (
     CODE_POOL,
     CODE_REFILL_REQUEST_BATCH,
     MAX_CODES_PER_REQUEST,
     parse_designations,
     parse_refill_requests,
 )
-from jukinet.db import create_engine, session_factory
+from jukinet.contracts.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
+from jukinet.contracts.ids import is_valid_resident_code, resident_code_check_digit
+from jukinet.contracts.principals import Principal
+from jukinet.db.engine import create_engine, session_factory
+from jukinet.db.migrations import upgrade
 from jukinet.envelope import SignedMessage
-from jukinet.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
-from jukinet.ids import is_valid_resident_code, resident_code_check_digit
-from jukinet.migrations import upgrade
 from jukinet.pki import utcnow
-from jukinet.principals import Principal
-from jukinet.records import apply_changes
+from jukinet.records.store import apply_changes
 
 MIGRATIONS = Path(agency.models.__file__).parent / "migrations"
 HIRATSUKA = Principal.municipality("142034")

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import Integer, MetaData, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from jukinet.db import (
+from jukinet.db.engine import (
     NAMING_CONVENTION,
     UtcDateTime,
     async_url,
@@ -17,8 +17,8 @@ from jukinet.db import (
     session_factory,
     transaction,
 )
-from jukinet.problems import Conflict, install_problem_handlers
-from jukinet.settings import NodeSettings
+from jukinet.node.problems import Conflict, install_problem_handlers
+from jukinet.node.settings import NodeSettings
 
 
 class Base(DeclarativeBase):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from jukinet.ids import resident_code_check_digit
+from jukinet.contracts.ids import resident_code_check_digit
 from municipal.copies import document
 from municipal.copies.document import (
     CERTIFICATION,

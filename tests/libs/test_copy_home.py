@@ -24,13 +24,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jukinet.db import create_engine, session_factory
+from jukinet.contracts.ids import resident_code_check_digit
+from jukinet.contracts.principals import Principal
+from jukinet.contracts.subjects import copy_reply_subject, copy_request_subject
+from jukinet.db.engine import create_engine, session_factory
+from jukinet.db.migrations import upgrade
 from jukinet.envelope import Opener, RecipientDirectory, Sealed, Sealer
-from jukinet.ids import resident_code_check_digit
-from jukinet.migrations import upgrade
 from jukinet.pki import Credentials, PkiLayout, TrustStore, utcnow
-from jukinet.principals import Principal
-from jukinet.subjects import copy_reply_subject, copy_request_subject
 from municipal.copies.exchange import ExchangeFailed, read_answer
 from municipal.copies.home import HomeContext, Unanswerable, answer_request
 from municipal.copies.models import CopyProvision

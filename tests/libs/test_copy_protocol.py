@@ -12,10 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from jukinet.broker import node_permissions
-from jukinet.federation import DEMO
-from jukinet.ids import resident_code_check_digit
-from jukinet.principals import AGENCY, Principal
-from jukinet.subjects import (
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.ids import resident_code_check_digit
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.subjects import (
     copy_reply_subject,
     copy_request_subject,
     parse_copy_reply_subject,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from jukinet.principals import Principal
+from jukinet.contracts.principals import Principal
 from municipal.copies.home import HomeContext
 from municipal.copies.responder import QUEUE, CopyResponder
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.envelope import (
     BadSignature,
     DecryptionFailed,
@@ -29,7 +30,6 @@ from jukinet.envelope import (
     WrongAudience,
 )
 from jukinet.pki import CertificateAuthority, Credentials, PkiLayout, TrustStore, utcnow
-from jukinet.principals import AGENCY, Principal
 
 HIRATSUKA = Principal.municipality("142034")
 YOKOHAMA = Principal.municipality("141003")

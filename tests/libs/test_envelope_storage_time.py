@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.envelope import (
     BadSignature,
     MessageExpired,
@@ -30,7 +31,6 @@ from jukinet.pki import (
     revoke,
     utcnow,
 )
-from jukinet.principals import AGENCY, Principal
 
 HIRATSUKA = Principal.municipality("142034")
 KANAGAWA = Principal.prefecture("140007")

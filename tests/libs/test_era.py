@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jukinet.era import ERAS, GREGORIAN_ADOPTED, to_era
+from jukinet.contracts.era import ERAS, GREGORIAN_ADOPTED, to_era
 
 
 @pytest.mark.parametrize(

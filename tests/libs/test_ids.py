@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jukinet.ids import (
+from jukinet.contracts.ids import (
     InvalidCode,
     LocalGovernmentKind,
     explain_resident_code,

@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Counter
 
-from jukinet.bodylimit import install_body_limit
+from jukinet.node.bodylimit import install_body_limit
+from jukinet.node.problems import install_problem_handlers
 from jukinet.operators import AnonymousFailures, LoginGate, ThrottlePolicy
-from jukinet.problems import install_problem_handlers
 
 
 class Clock:

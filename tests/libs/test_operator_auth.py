@@ -15,8 +15,9 @@ from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import municipal.models
-from jukinet.db import create_engine, session_factory
-from jukinet.migrations import upgrade
+from jukinet.contracts.principals import Principal
+from jukinet.db.engine import create_engine, session_factory
+from jukinet.db.migrations import upgrade
 from jukinet.operators import (
     AuthPolicy,
     IcCard,
@@ -38,7 +39,6 @@ from jukinet.pki import (
     read_certificate,
     revoke,
 )
-from jukinet.principals import Principal
 
 MIGRATIONS = Path(municipal.models.__file__).parent / "migrations"
 TABLES = OperatorTables.of(municipal.models.Base.metadata)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from jukinet.contracts.principals import AGENCY, InvalidPrincipal, Principal, PrincipalKind
 from jukinet.pki import (
     CertificateAuthority,
     CertificateExpired,
@@ -20,7 +21,6 @@ from jukinet.pki import (
     read_certificate,
     utcnow,
 )
-from jukinet.principals import AGENCY, InvalidPrincipal, Principal, PrincipalKind
 
 CHIYODA = Principal.municipality("131016")
 HIRATSUKA = Principal.municipality("142034")

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from jukinet.codepool import CODE_POOL_BATCH
-from jukinet.db import create_engine, session_factory
+from jukinet.contracts.codepool import CODE_POOL_BATCH
+from jukinet.contracts.ids import generate_resident_code
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.db.engine import create_engine, session_factory
 from jukinet.envelope import Opener, RecipientDirectory, Sealer, SignedMessage
-from jukinet.ids import generate_resident_code
 from jukinet.pki import Credentials, PkiLayout, TrustStore, utcnow
-from jukinet.principals import AGENCY, Principal
 from prefecture.codes import learn_designations
 from prefecture.models import Base, CodeDesignation
 

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from jukinet.cli import app
-from jukinet.db import create_engine, session_factory
+from jukinet.contracts.principals import AGENCY
+from jukinet.db.engine import create_engine, session_factory
 from jukinet.lookups import (
     Provision,
     anchor_bytes,
@@ -28,7 +29,6 @@ from jukinet.lookups import (
 )
 from jukinet.operators import operator_tables
 from jukinet.pki import PkiLayout
-from jukinet.principals import AGENCY
 
 TABLES = lookup_tables(MetaData())
 OPERATIONS = operator_tables(MetaData())

@@ -1,4 +1,4 @@
-"""How a tier hands a record from one town to another (libs/jukinet/records.py), on a real
+"""How a tier hands a record from one town to another (libs/jukinet/records/store.py), on a real
 SQLite database: only the same person, only once the holder's move-out is on file (a
 move-in that arrives first is held until it does), late changes of former holders kept
 as history, never a resurrection of a retired or dead record — and each change of a
@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.db import create_engine, session_factory
-from jukinet.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
-from jukinet.ids import generate_resident_code
-from jukinet.records import AppliedChanges, RecordTables, apply_changes, record_tables
+from jukinet.contracts.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
+from jukinet.contracts.ids import generate_resident_code
+from jukinet.db.engine import create_engine, session_factory
+from jukinet.records.store import AppliedChanges, RecordTables, apply_changes, record_tables
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 YOKOHAMA, TOKYO_TOWN, HIRATSUKA = "141003", "131016", "142034"

@@ -16,10 +16,10 @@ import pytest_asyncio
 from sqlalchemy import MetaData, text
 
 from jukinet.bus import BusTables, OutboxRelay, bus_tables, enqueue
-from jukinet.db import create_engine, session_factory
+from jukinet.contracts.principals import Principal
+from jukinet.db.engine import create_engine, session_factory
 from jukinet.envelope import RecipientDirectory, Sealer
 from jukinet.pki import CertificateAuthority, Credentials, PkiLayout, TrustStore
-from jukinet.principals import Principal
 
 pytestmark = pytest.mark.asyncio
 

@@ -42,11 +42,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.bus import BATCH_TYPE_SUFFIX, Apply, BusTables, Rejected, enqueue
-from jukinet.chains import GENESIS, KeyRing
-from jukinet.db import UtcDateTime
+from jukinet.contracts.chains import GENESIS, KeyRing
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.db.engine import UtcDateTime
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.pki import utcnow
-from jukinet.principals import AGENCY, Principal, PrincipalKind
 
 __all__ = [
     "CHECKPOINT",

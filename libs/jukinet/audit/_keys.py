@@ -17,9 +17,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from jukinet.chains import KeyRing
+from jukinet.contracts.chains import KeyRing
+from jukinet.contracts.principals import Principal
 from jukinet.pki import PkiError, PkiLayout, Purpose, TrustStore, read_certificate
-from jukinet.principals import Principal
 
 __all__ = ["CertifiedKeys", "certified_keys"]
 

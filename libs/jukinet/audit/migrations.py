@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 __all__ = [
     "checkpoints_append_only_sql",
@@ -46,9 +46,9 @@ def upgrade_checkpoints_0001() -> None:
         sa.Column("log", sa.String(length=32), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
-        sa.Column("sealed_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sealed_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.Column("signature", sa.LargeBinary(), nullable=False),
-        sa.Column("received_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_chain_checkpoints")),
     )
     op.create_index(
@@ -68,11 +68,11 @@ def upgrade_anchor_signature_0001() -> None:
     """Signed anchors (plain ADD COLUMN: SQLite keeps the table and its triggers)."""
     op.add_column(
         "provision_chain_anchor",
-        sa.Column("last_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("last_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
     )
     op.add_column(
         "provision_chain_anchor",
-        sa.Column("anchored_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("anchored_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
     )
     op.add_column("provision_chain_anchor", sa.Column("signature", sa.LargeBinary(), nullable=True))
 

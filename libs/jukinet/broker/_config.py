@@ -23,10 +23,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from jukinet.federation import Federation
-from jukinet.pki import PkiLayout, read_certificate
-from jukinet.principals import AGENCY, Principal, PrincipalKind
-from jukinet.subjects import (
+from jukinet.contracts.federation import Federation
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.subjects import (
     CONSUMER,
     CONSUMER_FETCH_BATCH,
     COPY_REPLY_PREFIX,
@@ -37,6 +36,7 @@ from jukinet.subjects import (
     inbox_prefix,
     stream_name,
 )
+from jukinet.pki import PkiLayout, read_certificate
 
 __all__ = [
     "NODES_ACCOUNT",

@@ -16,9 +16,9 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from jukinet.federation import Federation
-from jukinet.principals import Principal
-from jukinet.subjects import CONSUMER, stream_name, stream_subjects
+from jukinet.contracts.federation import Federation
+from jukinet.contracts.principals import Principal
+from jukinet.contracts.subjects import CONSUMER, stream_name, stream_subjects
 
 __all__ = ["DefinitionsDiffer", "ensure_streams"]
 

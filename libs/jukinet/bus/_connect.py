@@ -9,8 +9,8 @@ from pathlib import Path
 import nats
 from nats.aio.client import Client
 
-from jukinet.principals import Principal
-from jukinet.subjects import inbox_prefix
+from jukinet.contracts.principals import Principal
+from jukinet.contracts.subjects import inbox_prefix
 
 __all__ = ["BrokerUnavailable", "connect", "tls_context"]
 

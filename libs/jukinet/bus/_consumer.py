@@ -12,8 +12,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
 
 from jukinet.bus._inbox import InboxProcessor
-from jukinet.principals import Principal
-from jukinet.subjects import CONSUMER, CONSUMER_FETCH_BATCH, inbox_prefix, stream_name
+from jukinet.contracts.principals import Principal
+from jukinet.contracts.subjects import CONSUMER, CONSUMER_FETCH_BATCH, inbox_prefix, stream_name
 
 __all__ = ["Consumer"]
 

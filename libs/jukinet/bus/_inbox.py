@@ -24,26 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.bus._refusals import PART_REASONS
 from jukinet.bus._tables import BusTables
+from jukinet.contracts.messages import Rejected
+from jukinet.contracts.principals import Principal
+from jukinet.contracts.subjects import parse_message_subject
 from jukinet.envelope import EnvelopeError, Opener, SignedMessage
 from jukinet.pki import utcnow
-from jukinet.principals import Principal
-from jukinet.subjects import parse_message_subject
 
 __all__ = ["Apply", "InboxProcessor", "Outcome", "Rejected"]
 
 log = logging.getLogger("jukinet.bus.inbox")
-
-
-class Rejected(Exception):
-    """Raised by a service's apply function: authentic, but the content is refused.
-
-    ``reason`` is a stable code; ``detail`` names fields and kinds of error, never values.
-    """
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 Apply = Callable[[AsyncSession, SignedMessage, Opener], Awaitable[None]]

@@ -24,11 +24,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.bus._tables import BusTables
-from jukinet.db import AnyRow
+from jukinet.contracts.messages import BATCH_TYPE_SUFFIX
+from jukinet.contracts.principals import InvalidPrincipal, Principal
+from jukinet.contracts.subjects import message_subject
+from jukinet.db.engine import AnyRow
 from jukinet.envelope import Sealer
 from jukinet.pki import PkiError, utcnow
-from jukinet.principals import InvalidPrincipal, Principal
-from jukinet.subjects import message_subject
 
 __all__ = [
     "BATCH_TYPE_SUFFIX",
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("jukinet.bus.relay")
-BATCH_TYPE_SUFFIX = ".batch"
 # Payload bytes per message before sealing. Signing and encryption each add a base64
 # layer (x 16/9 in all), so a full message stays well under the broker's 8 MiB limit even
 # when its items are whole forwarded messages.

@@ -21,7 +21,7 @@ from sqlalchemy import (
     and_,
 )
 
-from jukinet.db import UtcDateTime
+from jukinet.db.engine import UtcDateTime
 
 __all__ = ["BusTables", "bus_tables", "set_aside"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 __all__ = ["downgrade_undeliverable", "upgrade_undeliverable"]
 
@@ -17,10 +17,10 @@ def upgrade_undeliverable() -> None:
     with op.batch_alter_table("outbox_items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("undeliverable", sa.String(length=64), nullable=True))
         batch_op.add_column(
-            sa.Column("set_aside_at", jukinet.db.UtcDateTime(timezone=True), nullable=True)
+            sa.Column("set_aside_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("resolved_at", jukinet.db.UtcDateTime(timezone=True), nullable=True)
+            sa.Column("resolved_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True)
         )
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("signed_by", sa.String(length=64), nullable=True))

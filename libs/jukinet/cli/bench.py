@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jukinet.bench._run import BenchOptions, default_pg_url, run_benchmarks
+from jukinet.devtools.bench._run import BenchOptions, default_pg_url, run_benchmarks
 
 console = Console(width=160)
 

@@ -11,9 +11,9 @@ from rich.console import Console
 
 from jukinet.broker import BrokerConfig, DefinitionsDiffer, ensure_streams, pinned_certs, render
 from jukinet.bus import connect, tls_context
-from jukinet.federation import DEMO
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.pki import PkiLayout
-from jukinet.principals import Principal, PrincipalKind
 
 app = typer.Typer(help="Broker configuration and streams.", no_args_is_help=True)
 console = Console()

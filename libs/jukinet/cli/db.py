@@ -12,8 +12,8 @@ import typer
 from alembic import command
 from alembic.config import Config
 
-from jukinet.db import create_engine
-from jukinet.migrations import upgrade as upgrade_db
+from jukinet.db.engine import create_engine
+from jukinet.db.migrations import upgrade as upgrade_db
 
 app = typer.Typer(help="Service database migrations.", no_args_is_help=True)
 SERVICES = ("municipal", "prefecture", "agency")

@@ -14,9 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jukinet.federation import DEMO
-from jukinet.localfed import LocalFederation
-from jukinet.principals import AGENCY, Principal
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.devtools.localfed import LocalFederation
 
 console = Console(width=120)
 HomeOpt = Annotated[Path, typer.Option("--home", envvar="JUKINET_HOME", help="State directory.")]
@@ -136,7 +136,7 @@ def demo(
 
 
 async def _demo(nodes: dict[str, str], token: str, count: int, seed: int) -> None:
-    from jukinet.synthetic import SyntheticResidents
+    from jukinet.devtools.synthetic import SyntheticResidents
 
     people = SyntheticResidents(seed)
     municipalities = [Principal.municipality(c) for c in DEMO.municipalities]
@@ -252,7 +252,7 @@ def reconcile(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Compare every tier with the municipalities (counts and codes only); optionally repair."""
-    from jukinet.reconciler import reconcile_federation
+    from jukinet.reconcile.driver import reconcile_federation
 
     nodes, token = _load(home)
     for round_ in range(max(times, 1)):

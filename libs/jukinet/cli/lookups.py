@@ -25,8 +25,9 @@ from jukinet.audit import (
     compare_with_checkpoints,
     purge_contradiction,
 )
-from jukinet.chains import KeyRing
-from jukinet.db import create_engine, session_factory
+from jukinet.contracts.chains import KeyRing
+from jukinet.contracts.principals import Principal
+from jukinet.db.engine import create_engine, session_factory
 from jukinet.lookups import (
     load_permissions,
     load_table,
@@ -45,7 +46,6 @@ from jukinet.operators import (
     verify_operations,
 )
 from jukinet.pki import Credentials, PkiLayout, TrustStore, read_certificate, utcnow
-from jukinet.principals import Principal
 
 permissions = typer.Typer(help="The permission table of a serving node.", no_args_is_help=True)
 audit = typer.Typer(

@@ -17,6 +17,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.cli.lookups import DbOpt, with_session
+from jukinet.contracts.principals import Principal
 from jukinet.operators import (
     Actor,
     IcCard,
@@ -32,7 +33,6 @@ from jukinet.operators import (
     set_state,
 )
 from jukinet.pki import CertificateAuthority, Credentials, PkiLayout, Purpose, read_certificate
-from jukinet.principals import Principal
 
 app = typer.Typer(help="An office's operators and their IC cards.", no_args_is_help=True)
 console = Console(width=200)

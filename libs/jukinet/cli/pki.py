@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jukinet.federation import BROKER_NAMES, DEMO
+from jukinet.contracts.federation import BROKER_NAMES, DEMO
+from jukinet.contracts.principals import InvalidPrincipal, Principal, PrincipalKind
 from jukinet.pki import (
     CertificateAuthority,
     PkiLayout,
@@ -19,7 +20,6 @@ from jukinet.pki import (
     revoke,
     utcnow,
 )
-from jukinet.principals import InvalidPrincipal, Principal, PrincipalKind
 
 app = typer.Typer(help="Federation CA and credentials.", no_args_is_help=True)
 console = Console(width=120)

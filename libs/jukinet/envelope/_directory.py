@@ -10,8 +10,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from jukinet.contracts.principals import Principal
 from jukinet.pki import PkiLayout, Purpose, TrustStore, read_certificate, utcnow
-from jukinet.principals import Principal
 
 __all__ = ["RecipientDirectory", "thumbprint"]
 

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 from cryptography import x509
 
+from jukinet.contracts.principals import Principal
 from jukinet.envelope._errors import ReplayedMessage, SequenceRegression
-from jukinet.principals import Principal
 
 __all__ = [
     "MemoryReplayGuard",

@@ -18,6 +18,7 @@ from joserfc.errors import JoseError
 from joserfc.jwe import CompactEncryption
 from joserfc.jwk import OKPKey
 
+from jukinet.contracts.principals import InvalidPrincipal, Principal
 from jukinet.envelope._errors import (
     BadSignature,
     DecryptionFailed,
@@ -44,7 +45,6 @@ from jukinet.pki import (
     UntrustedCertificate,
     utcnow,
 )
-from jukinet.principals import InvalidPrincipal, Principal
 
 __all__ = ["Opener", "verify_signed"]
 

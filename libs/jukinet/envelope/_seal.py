@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
 
+from jukinet.contracts.principals import Principal
 from jukinet.envelope._directory import RecipientDirectory, der_b64, thumbprint
 from jukinet.envelope._model import FORWARD_TYPE, SignedMessage, forward_item, new_message_id
 from jukinet.envelope._registry import JWE_REGISTRY, JWS_REGISTRY
 from jukinet.pki import Credentials, PkiError, fingerprint, utcnow
-from jukinet.principals import Principal
 
 __all__ = ["JWS_TYPE", "Sealed", "Sealer"]
 

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from jukinet.api import SessionDep, guard
 from jukinet.lookups._load import permissions_in_force
 from jukinet.lookups._monitor import reinstate
 from jukinet.lookups._store import LookupTables
-from jukinet.problems import NotFound, problem_responses
+from jukinet.node.deps import SessionDep, guard
+from jukinet.node.problems import NotFound, problem_responses
 
 __all__ = ["Alert", "lookup_admin_router"]
 

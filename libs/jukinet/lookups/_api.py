@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.identity import Address, Name, ResidentCode, Sex
+from jukinet.contracts.identity import Address, Name, ResidentCode, Sex
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.lookups._authorize import Grant, Refused, authorize
 from jukinet.lookups._chain import Provision
 from jukinet.lookups._ledger import ProvisionLedger
@@ -25,12 +26,11 @@ from jukinet.lookups._monitor import JST
 from jukinet.lookups._query import by_code, by_codes, by_facts, project
 from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind
-from jukinet.metrics import Metrics
+from jukinet.node.metrics import Metrics
+from jukinet.node.problems import PROBLEM_MEDIA_TYPE, Unauthorized, problem_responses
+from jukinet.node.tlsasgi import client_certificate_pem
 from jukinet.pki import PkiError, Purpose, TrustStore, utcnow, verify_presented
-from jukinet.principals import Principal, PrincipalKind
-from jukinet.problems import PROBLEM_MEDIA_TYPE, Unauthorized, problem_responses
-from jukinet.records import RecordTables
-from jukinet.tlsasgi import client_certificate_pem
+from jukinet.records.store import RecordTables
 
 __all__ = ["LookupContext", "lookup_router"]
 

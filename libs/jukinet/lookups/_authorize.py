@@ -14,7 +14,7 @@ from sqlalchemy.sql.expression import Executable
 
 from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind, Sector
-from jukinet.problems import Problem
+from jukinet.node.problems import Problem
 
 __all__ = ["Grant", "Refused", "authorize", "charge"]
 

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.chains import GENESIS, ChainReport, KeyRing, check_entry
-from jukinet.db import AnyRow
+from jukinet.contracts.chains import GENESIS, ChainReport, KeyRing, check_entry
+from jukinet.db.engine import AnyRow
 from jukinet.lookups._store import LookupTables
 from jukinet.pki import utcnow
 

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, enqueue
 from jukinet.bus._tables import BusTables
+from jukinet.contracts.identity import ResidentCode, summarize
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.envelope import SignedMessage
-from jukinet.identity import ResidentCode, summarize
 from jukinet.lookups._chain import Provision, append
 from jukinet.lookups._store import LookupTables
-from jukinet.principals import Principal, PrincipalKind
-from jukinet.records import RecordTables
+from jukinet.records.store import RecordTables
 
 __all__ = [
     "DISCLOSURE_REQUEST",

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.db import AnyRow
-from jukinet.identity import canonical_name
-from jukinet.records import RecordStatus, RecordTables
+from jukinet.contracts.identity import canonical_name
+from jukinet.db.engine import AnyRow
+from jukinet.records.store import RecordStatus, RecordTables
 
 __all__ = ["by_code", "by_codes", "by_facts", "project"]
 

@@ -16,18 +16,18 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import Field
 
-from jukinet.bodylimit import install_body_limit
-from jukinet.db import create_engine, is_sqlite, session_factory
-from jukinet.logs import logging_config
+from jukinet.db.engine import create_engine, is_sqlite, session_factory
 from jukinet.lookups._api import LookupContext, lookup_router
 from jukinet.lookups._ledger import ProvisionLedger
 from jukinet.lookups._monitor import MonitorRules
 from jukinet.lookups._store import LookupTables
-from jukinet.metrics import Metrics, install_metrics
-from jukinet.problems import install_problem_handlers
-from jukinet.records import RecordTables
-from jukinet.settings import NodeSettings
-from jukinet.tlsasgi import TlsClientCertProtocol
+from jukinet.node.bodylimit import install_body_limit
+from jukinet.node.logs import logging_config
+from jukinet.node.metrics import Metrics, install_metrics
+from jukinet.node.problems import install_problem_handlers
+from jukinet.node.settings import NodeSettings
+from jukinet.node.tlsasgi import TlsClientCertProtocol
+from jukinet.records.store import RecordTables
 
 __all__ = ["LookupSettings", "create_lookup_app", "serve_lookups"]
 

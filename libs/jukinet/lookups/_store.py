@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
-from jukinet.db import UtcDateTime
+from jukinet.db.engine import UtcDateTime
 
 __all__ = ["LookupTables", "append_only_sql", "drop_append_only_sql", "lookup_tables"]
 

@@ -20,6 +20,9 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
+from jukinet.contracts.principals import Principal
+from jukinet.node.problems import Forbidden, Unauthorized
+from jukinet.node.session import SessionDep
 from jukinet.operators._auth import TOKEN_PREFIX, AuthPolicy, resolve_token
 from jukinet.operators._model import SYSTEM, Actor, roles_for
 from jukinet.operators._oplog import Operation, append_operation
@@ -27,9 +30,6 @@ from jukinet.operators._strangers import AnonymousFailures
 from jukinet.operators._tables import OperatorTables
 from jukinet.operators._throttle import LoginGate
 from jukinet.pki import TrustStore, utcnow
-from jukinet.principals import Principal
-from jukinet.problems import Forbidden, Unauthorized
-from jukinet.request_session import SessionDep
 
 __all__ = [
     "OperatorContext",

@@ -35,7 +35,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.db import AnyRow
+from jukinet.contracts.principals import Principal, PrincipalKind
+from jukinet.db.engine import AnyRow
 from jukinet.operators._model import ANONYMOUS, Actor, Role
 from jukinet.operators._tables import OperatorTables
 from jukinet.pki import (
@@ -48,7 +49,6 @@ from jukinet.pki import (
     fingerprint_revoked,
     verify_presented,
 )
-from jukinet.principals import Principal, PrincipalKind
 
 __all__ = [
     "AuthPolicy",

@@ -9,9 +9,9 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from jukinet.contracts.principals import Principal
 from jukinet.operators._auth import challenge_message
 from jukinet.pki import read_certificate, read_private_key
-from jukinet.principals import Principal
 
 __all__ = ["IcCard", "card_login"]
 

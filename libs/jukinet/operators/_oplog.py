@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.chains import GENESIS, ChainReport, KeyRing, check_entry
-from jukinet.db import AnyRow
+from jukinet.contracts.chains import GENESIS, ChainReport, KeyRing, check_entry
+from jukinet.db.engine import AnyRow
 from jukinet.operators._model import Actor
 from jukinet.operators._tables import OperatorTables
 from jukinet.pki import utcnow

@@ -12,14 +12,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from jukinet.node.problems import NotFound, Problem, Unauthorized, problem_responses
+from jukinet.node.session import SessionDep
 from jukinet.operators._api import OperatorContext, guard, record_operation
 from jukinet.operators._auth import LoginAttempt, LoginResult, issue_challenge, login, revoke_token
 from jukinet.operators._manage import list_operators, set_state
 from jukinet.operators._model import Actor
 from jukinet.operators._oplog import verify_operations
 from jukinet.pki import utcnow
-from jukinet.problems import NotFound, Problem, Unauthorized, problem_responses
-from jukinet.request_session import SessionDep
 
 __all__ = ["operator_routers"]
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
-from jukinet.db import UtcDateTime
+from jukinet.db.engine import UtcDateTime
 
 __all__ = ["OperatorTables", "append_only_sql", "operator_tables"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 from jukinet.operators._tables import append_only_sql
 
 __all__ = ["downgrade_0001", "upgrade_0001"]
@@ -17,7 +17,7 @@ def upgrade_0001() -> None:
     op.create_table(
         "operation_log",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=120), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("action", sa.String(length=60), nullable=False),
@@ -35,7 +35,7 @@ def upgrade_0001() -> None:
         "operator_challenges",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("nonce", sa.String(length=64), nullable=False),
-        sa.Column("expires_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operator_challenges")),
     )
     with op.batch_alter_table("operator_challenges", schema=None) as batch_op:
@@ -48,8 +48,8 @@ def upgrade_0001() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("operator", sa.String(length=40), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
-        sa.Column("issued_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.Column("revoked", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_operator_sessions")),
     )
@@ -66,9 +66,9 @@ def upgrade_0001() -> None:
         sa.Column("card_certificate", sa.Text(), nullable=False),
         sa.Column("card_fingerprint", sa.String(length=64), nullable=False),
         sa.Column("failed_attempts", sa.Integer(), nullable=False),
-        sa.Column("locked_until", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("created_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("slug", name=op.f("pk_operators")),
     )
     for statement in append_only_sql(op.get_bind().dialect.name):

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
+from jukinet.contracts.principals import Principal
 from jukinet.pki._errors import PkiError
 from jukinet.pki._files import (
     make_private_dir,
@@ -22,7 +23,6 @@ from jukinet.pki._files import (
     write_private_key,
 )
 from jukinet.pki._purpose import CA_KEY_USAGE, TLS_EKU, Purpose, key_usage
-from jukinet.principals import Principal
 
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"

@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.pki._authority import CA_CERT, CertificateAuthority
 from jukinet.pki._errors import PkiError
 from jukinet.pki._files import (
@@ -21,7 +22,6 @@ from jukinet.pki._files import (
 )
 from jukinet.pki._purpose import Purpose, generate_key
 from jukinet.pki._revocation import fingerprint
-from jukinet.principals import Principal, PrincipalKind
 
 __all__ = ["Credentials", "PkiLayout", "purposes_for"]
 

@@ -11,10 +11,10 @@ import datetime as dt
 
 from cryptography import x509
 
+from jukinet.contracts.principals import Principal
 from jukinet.pki._errors import PkiError
 from jukinet.pki._purpose import Purpose
 from jukinet.pki._verify import TrustStore
-from jukinet.principals import Principal
 
 __all__ = ["CertificateRevoked", "fingerprint_revoked", "verify_presented"]
 

@@ -14,6 +14,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from jukinet.contracts.principals import InvalidPrincipal, Principal
 from jukinet.pki._errors import (
     CertificateExpired,
     IdentityMismatch,
@@ -22,7 +23,6 @@ from jukinet.pki._errors import (
 )
 from jukinet.pki._purpose import Purpose, purpose_matches
 from jukinet.pki._revocation import RevocationList
-from jukinet.principals import InvalidPrincipal, Principal
 
 __all__ = ["TrustStore", "principal_of"]
 

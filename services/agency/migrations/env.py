@@ -1,6 +1,6 @@
 from alembic import context
 
 from agency.models import Base
-from jukinet.migrations import run_env
+from jukinet.db.migrations import run_env
 
 run_env(context, Base.metadata)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from jukinet.identity import summarize
+from jukinet.contracts.identity import summarize
 from municipal.residents.schemas import MigratedResident
 
 __all__ = ["COLUMNS", "RowError", "parse_register"]

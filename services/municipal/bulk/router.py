@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from jukinet.api import SessionDep, guard
+from jukinet.node.deps import SessionDep, guard
+from jukinet.node.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from jukinet.operators import audit_refusal
-from jukinet.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from municipal.bulk.csvformat import parse_register
 from municipal.bulk.service import import_register
 

@@ -9,12 +9,12 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.codepool import CODES_MIGRATED, MAX_CODES_PER_REQUEST
-from jukinet.identity import CHANGE_MESSAGE_TYPE, IdentityChange, IdentityRecord
-from jukinet.ids import generate_resident_code
+from jukinet.contracts.codepool import CODES_MIGRATED, MAX_CODES_PER_REQUEST
+from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE, IdentityChange, IdentityRecord
+from jukinet.contracts.ids import generate_resident_code
+from jukinet.contracts.principals import Principal
+from jukinet.node.problems import Conflict
 from jukinet.pki import utcnow
-from jukinet.principals import Principal
-from jukinet.problems import Conflict
 from municipal.models import CodePoolEntry, Resident, ResidentVersion, bus
 from municipal.residents.schemas import MigratedResident
 

@@ -40,8 +40,8 @@ from fpdf import FPDF
 from fpdf.enums import Align, MethodReturnValue, WrapMode, XPos, YPos
 from fpdf.fonts import TTFFont
 
-from jukinet.era import to_era
-from jukinet.ids import explain_resident_code, parse_local_government_code
+from jukinet.contracts.era import to_era
+from jukinet.contracts.ids import explain_resident_code, parse_local_government_code
 
 __all__ = [
     "CERTIFICATION",

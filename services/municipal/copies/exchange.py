@@ -1,6 +1,6 @@
 """The issuing municipality's side of the wire: ask the home municipality, read its answer.
 
-A core NATS request/reply on the copy subjects (see :mod:`jukinet.subjects`). The reply
+A core NATS request/reply on the copy subjects (see :mod:`jukinet.contracts.subjects`). The reply
 subject is fresh per request and lies below ``jukinet.copy.rep.<issuer>.<home>``, where
 only the home municipality may publish and only the issuer may listen, so what arrives
 there comes from the home municipality; the envelope then proves it again (signed by
@@ -19,10 +19,10 @@ from nats.errors import Error as NatsError
 from nats.js.api import Header
 from pydantic import ValidationError
 
+from jukinet.contracts.principals import Principal
+from jukinet.contracts.subjects import copy_reply_subject, copy_request_subject
 from jukinet.envelope import EnvelopeError, Opener, Sealed, Sealer
 from jukinet.pki import PkiError
-from jukinet.principals import Principal
-from jukinet.subjects import copy_reply_subject, copy_request_subject
 from municipal.copies.protocol import (
     COPY_ANSWER,
     COPY_REQUEST,

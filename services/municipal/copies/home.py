@@ -29,12 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jukinet.contracts.identity import summarize
+from jukinet.contracts.principals import Principal, PrincipalKind
+from jukinet.contracts.subjects import parse_copy_reply_subject, parse_copy_request_subject
 from jukinet.envelope import EnvelopeError, Opener, SignedMessage
-from jukinet.identity import summarize
 from jukinet.operators import Actor, Operation, Role, append_operation
 from jukinet.pki import utcnow
-from jukinet.principals import Principal, PrincipalKind
-from jukinet.subjects import parse_copy_reply_subject, parse_copy_request_subject
 from municipal.copies.models import CopyProvision
 from municipal.copies.protocol import COPY_REQUEST, CopyAnswer, CopyRequest, Refusal
 from municipal.copies.provide import find_person, records_for

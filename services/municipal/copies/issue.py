@@ -17,12 +17,12 @@ from nats.aio.client import Client
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jukinet.contracts.identity import Sex
+from jukinet.contracts.principals import Principal
 from jukinet.envelope import Opener, Sealer
-from jukinet.identity import Sex
+from jukinet.node.problems import Problem
 from jukinet.operators import Actor
 from jukinet.pki import utcnow
-from jukinet.principals import Principal
-from jukinet.problems import Problem
 from municipal.copies.document import CertifiedCopy, CopyEntry, render_pdf
 from municipal.copies.exchange import ExchangeFailed, request_copy
 from municipal.copies.models import IssuedCopy

@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jukinet.db import UtcDateTime
+from jukinet.db.engine import UtcDateTime
 from municipal.models import Base, Resident
 
 __all__ = ["BY_BIRTH_AND_NAME", "CopyProvision", "IssuedCopy"]

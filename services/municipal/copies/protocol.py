@@ -20,8 +20,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from jukinet.identity import Address, ChangeReason, Kana, LgCode, Name, ResidentCode, Sex
-from jukinet.principals import InvalidPrincipal, Principal, PrincipalKind
+from jukinet.contracts.identity import Address, ChangeReason, Kana, LgCode, Name, ResidentCode, Sex
+from jukinet.contracts.principals import InvalidPrincipal, Principal, PrincipalKind
 
 __all__ = [
     "ANSWER_TTL",

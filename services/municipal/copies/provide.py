@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.identity import ChangeReason, canonical_name
+from jukinet.contracts.identity import ChangeReason, canonical_name
 from municipal.copies.protocol import CopyOptions, CopyRecord, PersonQuery, Refusal
 from municipal.models import Household, Resident
 

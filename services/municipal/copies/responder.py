@@ -20,8 +20,8 @@ from collections.abc import Callable
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from jukinet.node import NodeRuntime
-from jukinet.subjects import copy_requests_to
+from jukinet.contracts.subjects import copy_requests_to
+from jukinet.node.runtime import NodeRuntime
 from municipal.copies.home import HomeContext, Unanswerable, answer_request
 from municipal.copies.protocol import ANSWER_TTL, COPY_ANSWER, sequence_now
 from municipal.copies.settings import CopySettings

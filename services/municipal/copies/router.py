@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from jukinet.api import guard
+from jukinet.node.deps import guard
+from jukinet.node.problems import problem_responses
 from jukinet.operators import Actor, audit_target
-from jukinet.problems import problem_responses
 from municipal.copies.issue import Counter, issue_copy
 from municipal.copies.protocol import IssueCopy
 from municipal.copies.settings import CopySettings

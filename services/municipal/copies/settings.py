@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jukinet.principals import Principal
+from jukinet.contracts.principals import Principal
 from municipal.copies.protocol import MunicipalityName, printable
 
 __all__ = ["DEMO_ISSUERS", "CopiesNotConfigured", "CopySettings", "Issuer"]
@@ -29,7 +29,7 @@ class Issuer:
     mayor: str
 
 
-# The demo federation (jukinet.federation.DEMO). The mayors are invented: 見本 means
+# The demo federation (jukinet.contracts.federation.DEMO). The mayors are invented: 見本 means
 # "specimen", so nobody mistakes a demo certificate for a real one.
 DEMO_ISSUERS = {
     "131016": Issuer("千代田区", "千代田区長　見本　花子"),

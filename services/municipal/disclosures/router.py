@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from jukinet.api import SessionDep, guard
-from jukinet.problems import problem_responses
+from jukinet.node.deps import SessionDep, guard
+from jukinet.node.problems import problem_responses
 from municipal.disclosures import service
 
 router = APIRouter(prefix="/disclosures", tags=["disclosures"], dependencies=[guard("disclosures")])

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected, enqueue
+from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.envelope import SignedMessage
 from jukinet.lookups import DISCLOSURE_REQUEST, DISCLOSURE_RESPONSE_BATCH, DisclosureResponse
+from jukinet.node.problems import NotFound
 from jukinet.pki import utcnow
-from jukinet.principals import AGENCY, Principal
-from jukinet.problems import NotFound
 from municipal.models import Disclosure, DisclosureAnswer, bus
 from municipal.residents.service import get_resident
 

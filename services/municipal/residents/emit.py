@@ -12,9 +12,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import enqueue
-from jukinet.identity import CHANGE_MESSAGE_TYPE, ChangeReason, IdentityChange, IdentityRecord, Sex
+from jukinet.contracts.identity import (
+    CHANGE_MESSAGE_TYPE,
+    ChangeReason,
+    IdentityChange,
+    IdentityRecord,
+    Sex,
+)
+from jukinet.contracts.principals import Principal
 from jukinet.pki import utcnow
-from jukinet.principals import Principal
 from municipal.models import Resident, ResidentVersion, bus
 
 __all__ = ["emit", "identity_record"]

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.node.problems import Conflict, NotFound
 from jukinet.pki import utcnow
-from jukinet.problems import Conflict, NotFound
 from municipal.models import Household, Resident, ResidentVersion
 from municipal.residents.schemas import HEAD, MoveHousehold
 

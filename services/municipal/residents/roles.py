@@ -3,9 +3,9 @@ office's own authority rather than on a resident's notification."""
 
 from __future__ import annotations
 
-from jukinet.identity import ChangeReason
+from jukinet.contracts.identity import ChangeReason
+from jukinet.node.problems import Forbidden
 from jukinet.operators import Actor, roles_for
-from jukinet.problems import Forbidden
 
 __all__ = ["EX_OFFICIO", "require_ex_officio_role"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from jukinet.api import SessionDep, guard
+from jukinet.node.deps import SessionDep, guard
+from jukinet.node.problems import problem_responses
 from jukinet.operators import Actor, audit_target
-from jukinet.problems import problem_responses
 from municipal.residents import households, service
 from municipal.residents.roles import require_ex_officio_role
 from municipal.residents.schemas import (

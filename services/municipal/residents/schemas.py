@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from jukinet.identity import (
+from jukinet.contracts.identity import (
     Address,
     ChangeCategory,
     ChangeReason,

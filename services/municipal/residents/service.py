@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.identity import ChangeCategory, ChangeReason
+from jukinet.contracts.identity import ChangeCategory, ChangeReason
+from jukinet.contracts.principals import Principal
+from jukinet.node.problems import Conflict, NotFound, Problem
 from jukinet.pki import utcnow
-from jukinet.principals import Principal
-from jukinet.problems import Conflict, NotFound, Problem
 from municipal.codes import draw_code
 from municipal.models import Household, Resident
 from municipal.moves import send_move_in_notice

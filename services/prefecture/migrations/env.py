@@ -1,6 +1,6 @@
 from alembic import context
 
-from jukinet.migrations import run_env
+from jukinet.db.migrations import run_env
 from prefecture.models import Base
 
 run_env(context, Base.metadata)

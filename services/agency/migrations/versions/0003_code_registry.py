@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 revision: str = "c0de0003a002"
 down_revision: str | None = "fbc7b19c1fc8"
@@ -25,8 +25,8 @@ def upgrade() -> None:
         sa.Column("municipality", sa.String(length=6), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("designation_id", sa.String(length=32), nullable=True),
-        sa.Column("designated_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("retired_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("designated_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("retired_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_code_registry")),
     )
     with op.batch_alter_table("code_registry", schema=None) as batch_op:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 revision: str = "1a1e52172c5e"
 down_revision: str | None = None
@@ -29,7 +29,7 @@ def upgrade() -> None:
     op.create_table(
         "code_pool",
         sa.Column("code", sa.String(length=11), nullable=False),
-        sa.Column("drawn_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("drawn_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_code_pool")),
     )
     with op.batch_alter_table("code_pool", schema=None) as batch_op:
@@ -43,7 +43,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("received_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.Column("subject_sender", sa.String(length=80), nullable=False),
         sa.Column("stream_sequence", sa.BigInteger(), nullable=False),
         sa.Column("message_id", sa.String(length=32), nullable=True),
@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.Column("stream_sequence", sa.BigInteger(), nullable=False),
         sa.Column("message_type", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
-        sa.Column("received_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_inbox_messages")),
     )
     op.create_table(
@@ -79,7 +79,7 @@ def upgrade() -> None:
         sa.Column("recipient", sa.String(length=80), nullable=False),
         sa.Column("message_type", sa.String(length=64), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("created_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.Column("message_id", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_items")),
     )
@@ -94,8 +94,8 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=120), nullable=False),
         sa.Column("token", sa.Text(), nullable=False),
         sa.Column("item_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_outbox_messages")),
     )
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
@@ -116,8 +116,8 @@ def upgrade() -> None:
         sa.Column("change_date", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=8), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_residents")),
         sa.UniqueConstraint("resident_code", name=op.f("uq_residents_resident_code")),
     )
@@ -131,7 +131,7 @@ def upgrade() -> None:
         sa.Column("change_date", sa.Date(), nullable=False),
         sa.Column("record", sa.Text(), nullable=False),
         sa.Column("correlation_id", sa.String(length=32), nullable=False),
-        sa.Column("recorded_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["resident_id"],
             ["residents.id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 revision: str = "644bb45c4ec5"
 down_revision: str | None = "1a1e52172c5e"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("resident_id", sa.String(length=32), nullable=False),
         sa.Column("resident_code", sa.String(length=11), nullable=False),
-        sa.Column("requested_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["resident_id"], ["residents.id"], name=op.f("fk_disclosures_resident_id_residents")
         ),
@@ -42,7 +42,7 @@ def upgrade() -> None:
         sa.Column("disclosure_id", sa.String(length=32), nullable=False),
         sa.Column("tier", sa.String(length=80), nullable=False),
         sa.Column("provisions", sa.Text(), nullable=False),
-        sa.Column("received_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["disclosure_id"],
             ["disclosures.id"],

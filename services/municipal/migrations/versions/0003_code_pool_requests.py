@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 revision: str = "c0de0003a001"
 down_revision: str | None = "644bb45c4ec5"
@@ -23,8 +23,8 @@ def upgrade() -> None:
         "code_pool_requests",
         sa.Column("request_id", sa.String(length=32), nullable=False),
         sa.Column("wanted", sa.Integer(), nullable=False),
-        sa.Column("requested_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("answered_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("requested_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
         sa.Column("designation_id", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("request_id", name=op.f("pk_code_pool_requests")),
     )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 revision: str = "532549aab783"
 down_revision: str | None = "0be7a70c0004"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("head_id", sa.String(length=32), nullable=True),
         sa.Column("address", sa.String(length=300), nullable=False),
-        sa.Column("created_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_households")),
     )
     with op.batch_alter_table("resident_versions", schema=None) as batch_op:

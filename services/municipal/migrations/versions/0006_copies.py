@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 revision: str = "c09e50000006"
 down_revision: str | None = "532549aab783"
@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("request_message_id", sa.String(length=32), nullable=True),
         sa.Column("provision_id", sa.String(length=32), nullable=True),
         sa.Column("people", sa.Integer(), nullable=False),
-        sa.Column("requested_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_issued_copies")),
         sa.UniqueConstraint("copy_id", name=op.f("uq_issued_copies_copy_id")),
     )
@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.String(length=32), nullable=True),
         sa.Column("resident_ids", sa.Text(), nullable=False),
-        sa.Column("requested_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_copy_provisions")),
         sa.UniqueConstraint(
             "request_message_id", name=op.f("uq_copy_provisions_request_message_id")

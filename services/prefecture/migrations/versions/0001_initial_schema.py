@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 revision: str = "0b0d9eb4276d"
 down_revision: str | None = None
@@ -34,7 +34,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("received_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.Column("subject_sender", sa.String(length=80), nullable=False),
         sa.Column("stream_sequence", sa.BigInteger(), nullable=False),
         sa.Column("message_id", sa.String(length=32), nullable=True),
@@ -58,7 +58,7 @@ def upgrade() -> None:
         sa.Column("previous_code", sa.String(length=11), nullable=True),
         sa.Column("record", sa.Text(), nullable=False),
         sa.Column("origin_message_id", sa.String(length=32), nullable=False),
-        sa.Column("recorded_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_history")),
     )
     with op.batch_alter_table("identity_history", schema=None) as batch_op:
@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=8), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("origin_message_id", sa.String(length=32), nullable=False),
-        sa.Column("updated_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("resident_code", name=op.f("pk_identity_records")),
     )
     with op.batch_alter_table("identity_records", schema=None) as batch_op:
@@ -105,7 +105,7 @@ def upgrade() -> None:
         sa.Column("stream_sequence", sa.BigInteger(), nullable=False),
         sa.Column("message_type", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
-        sa.Column("received_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_inbox_messages")),
     )
     op.create_table(
@@ -119,7 +119,7 @@ def upgrade() -> None:
         sa.Column("recipient", sa.String(length=80), nullable=False),
         sa.Column("message_type", sa.String(length=64), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("created_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.Column("message_id", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_items")),
     )
@@ -134,8 +134,8 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=120), nullable=False),
         sa.Column("token", sa.Text(), nullable=False),
         sa.Column("item_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_outbox_messages")),
     )
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:

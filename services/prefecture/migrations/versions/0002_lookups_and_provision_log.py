@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 from jukinet.lookups import append_only_sql, drop_append_only_sql
 
 revision: str = "5114f477014c"
@@ -29,7 +29,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.Column("client", sa.String(length=80), nullable=False),
         sa.Column("rule", sa.String(length=40), nullable=False),
         sa.Column("detail", sa.String(length=300), nullable=False),
@@ -41,9 +41,9 @@ def upgrade() -> None:
         sa.Column("client", sa.String(length=40), nullable=False),
         sa.Column("organisation", sa.String(length=100), nullable=False),
         sa.Column("sector", sa.String(length=16), nullable=False),
-        sa.Column("suspended_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("suspended_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
         sa.Column("suspended_reason", sa.String(length=200), nullable=True),
-        sa.Column("reinstated_at", jukinet.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("reinstated_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=True),
         sa.Column("table_version", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("client", name=op.f("pk_lookup_clients")),
     )
@@ -75,13 +75,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
-        sa.Column("purged_before", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("purged_before", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_provision_chain_anchor")),
     )
     op.create_table(
         "provision_log",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.Column("client", sa.String(length=80), nullable=False),
         sa.Column("affair", sa.String(length=60), nullable=False),
         sa.Column("query_kind", sa.String(length=16), nullable=False),

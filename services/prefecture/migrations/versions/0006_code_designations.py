@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import jukinet.db
+import jukinet.db.engine
 
 revision: str = "c0de0004d001"
 down_revision: str | None = "b05e00000004"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=11), nullable=False),
         sa.Column("municipality", sa.String(length=6), nullable=False),
         sa.Column("source", sa.String(length=12), nullable=False),
-        sa.Column("recorded_at", jukinet.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_code_designations")),
     )
     with op.batch_alter_table("code_designations", schema=None) as batch_op:

@@ -1,0 +1,3 @@
+"""The FastAPI application every service is built from: the node runtime plus the shared
+endpoints.
+"""

@@ -1,0 +1,106 @@
+"""The FastAPI application every node service is built from: the runtime in the
+lifespan, problem+json, metrics and the operations routes; serving nodes (prefecture,
+agency) add the record, lookup-administration and reconciliation routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from jukinet.lookups import LookupTables, lookup_admin_router, operator_read_logger
+from jukinet.node.bodylimit import install_body_limit
+from jukinet.node.deps import operations_router
+from jukinet.node.metrics import Metrics, install_metrics
+from jukinet.node.outbox import outbox_router
+from jukinet.node.problems import install_problem_handlers
+from jukinet.node.runtime import NodeRuntime, NodeSpec
+from jukinet.node.settings import NodeSettings
+from jukinet.operators import (
+    AnonymousFailures,
+    LoginGate,
+    OperatorContext,
+    OperatorTables,
+    ThrottlePolicy,
+    challenge_key,
+    install_refusal_audit,
+    operator_routers,
+)
+from jukinet.reconcile.api import reconcile_router
+from jukinet.reconcile.digests import tier_entries
+from jukinet.records.api import records_router
+from jukinet.records.store import RecordTables
+
+__all__ = ["OnStart", "node_app", "serving_node_app"]
+
+# Work a service adds at start; it may return what to run at stop.
+OnStart = Callable[[NodeRuntime], Awaitable[Callable[[], object] | None]]
+
+
+def node_app(
+    settings: NodeSettings, spec: NodeSpec, *, title: str, on_start: OnStart | None = None
+) -> FastAPI:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = NodeRuntime(settings, spec, metrics)
+        await runtime.start()
+        app.state.runtime = runtime
+        app.state.sessions = runtime.sessions
+        app.state.api_token = settings.api_token
+        app.state.operators = _operator_context(settings, spec, metrics)
+        on_stop = await on_start(runtime) if on_start is not None else None
+        try:
+            yield
+        finally:
+            if on_stop is not None:
+                on_stop()
+            await runtime.stop()
+
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    install_refusal_audit(app)
+    install_body_limit(app, settings.max_body_bytes, settings.max_import_bytes)
+    install_metrics(app, metrics, refresh=lambda: app.state.runtime.refresh_gauges())
+    app.include_router(operations_router())
+    app.include_router(outbox_router())
+    for router in operator_routers():
+        app.include_router(router)
+    return app
+
+
+def _operator_context(settings: NodeSettings, spec: NodeSpec, metrics: Metrics) -> OperatorContext:
+    key, _ = settings.credentials().require_signing()
+    return OperatorContext(
+        tables=OperatorTables.of(spec.metadata),
+        node=settings.node,
+        key=key,
+        trust=settings.trust(),
+        api_token=settings.api_token,
+        challenge_key=challenge_key(key),
+        strangers=AnonymousFailures(
+            metrics.anonymous_failures, threshold=settings.anonymous_alert_threshold
+        ),
+        gate=LoginGate(ThrottlePolicy(per_minute=settings.login_per_minute)),
+    )
+
+
+def serving_node_app(
+    settings: NodeSettings,
+    spec: NodeSpec,
+    *,
+    title: str,
+    records: RecordTables,
+    lookups: LookupTables,
+) -> FastAPI:
+    """A prefecture or the agency: it holds identity records and serves lookups."""
+    app = node_app(settings, spec, title=title)
+    key, _ = settings.credentials().require_signing()
+    app.state.audit_read = operator_read_logger(lookups, key, settings.node.uri)
+    app.include_router(records_router(records))
+    app.include_router(lookup_admin_router(lookups))
+    app.include_router(reconcile_router(lambda s, m, b: tier_entries(s, records, m, b)))
+    return app

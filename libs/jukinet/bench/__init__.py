@@ -1,5 +1,0 @@
-"""Benchmarks: figures measured in the same run, printed as a table and written as JSON."""
-
-from jukinet.bench._report import Figure, Report, Target
-
-__all__ = ["Figure", "Report", "Target"]

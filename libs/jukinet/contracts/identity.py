@@ -1,0 +1,287 @@
+"""The identity record (本人確認情報): the only personal data that crosses tiers.
+
+Name (with kana reading), address, birth date and sex, plus the resident code and the
+change information (reason and date). These models are the wire contract between the
+municipal, prefecture and agency services; every field is validated on receipt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from jukinet.contracts.ids import InvalidCode, explain_resident_code, parse_local_government_code
+
+__all__ = [
+    "CHANGE_MESSAGE_TYPE",
+    "ChangeCategory",
+    "ChangeReason",
+    "IdentityChange",
+    "IdentityRecord",
+    "InvalidChanges",
+    "LgCode",
+    "ResidentCode",
+    "Sex",
+    "canonical_name",
+    "parse_changes",
+    "summarize",
+]
+
+CHANGE_MESSAGE_TYPE = "identity.change"
+EARLIEST_BIRTH = dt.date(1868, 1, 1)  # the Meiji era; no living resident is older
+MAX_NAME = 100
+MAX_KANA = 200
+MAX_ADDRESS = 300
+
+
+class ChangeCategory(StrEnum):
+    RECORD = "record"  # 記載
+    MODIFY = "modify"  # 修正
+    DELETE = "delete"  # 消除
+
+
+class ChangeReason(StrEnum):
+    """異動事由. The value is the wire code; ``label`` is the Japanese term."""
+
+    MOVE_IN = "move_in"
+    BIRTH = "birth"
+    EX_OFFICIO_RECORD = "ex_officio_record"
+    NATURALISATION = "naturalisation"
+    NATIONALITY_ACQUIRED = "nationality_acquired"
+    RESTORATION = "restoration"
+    MOVE_OUT = "move_out"
+    DEATH = "death"
+    EX_OFFICIO_DELETION = "ex_officio_deletion"
+    NATIONALITY_LOST = "nationality_lost"
+    DECLARED_MISSING = "declared_missing"
+    IN_TOWN_MOVE = "in_town_move"
+    NAME_CHANGE = "name_change"
+    EX_OFFICIO_CORRECTION = "ex_officio_correction"
+    CODE_CHANGE = "code_change"
+
+    @property
+    def category(self) -> ChangeCategory:
+        return _CATEGORY[self]
+
+    @property
+    def label(self) -> str:
+        return _LABEL[self]
+
+
+_CATEGORY = {
+    **dict.fromkeys(
+        (
+            ChangeReason.MOVE_IN,
+            ChangeReason.BIRTH,
+            ChangeReason.EX_OFFICIO_RECORD,
+            ChangeReason.NATURALISATION,
+            ChangeReason.NATIONALITY_ACQUIRED,
+            ChangeReason.RESTORATION,
+        ),
+        ChangeCategory.RECORD,
+    ),
+    **dict.fromkeys(
+        (
+            ChangeReason.MOVE_OUT,
+            ChangeReason.DEATH,
+            ChangeReason.EX_OFFICIO_DELETION,
+            ChangeReason.NATIONALITY_LOST,
+            ChangeReason.DECLARED_MISSING,
+        ),
+        ChangeCategory.DELETE,
+    ),
+    **dict.fromkeys(
+        (
+            ChangeReason.IN_TOWN_MOVE,
+            ChangeReason.NAME_CHANGE,
+            ChangeReason.EX_OFFICIO_CORRECTION,
+            ChangeReason.CODE_CHANGE,
+        ),
+        ChangeCategory.MODIFY,
+    ),
+}
+
+_LABEL = {
+    ChangeReason.MOVE_IN: "転入",
+    ChangeReason.BIRTH: "出生",
+    ChangeReason.EX_OFFICIO_RECORD: "職権記載",
+    ChangeReason.NATURALISATION: "帰化",
+    ChangeReason.NATIONALITY_ACQUIRED: "国籍取得",
+    ChangeReason.RESTORATION: "回復",
+    ChangeReason.MOVE_OUT: "転出",
+    ChangeReason.DEATH: "死亡",
+    ChangeReason.EX_OFFICIO_DELETION: "職権消除",
+    ChangeReason.NATIONALITY_LOST: "国籍喪失",
+    ChangeReason.DECLARED_MISSING: "失踪",
+    ChangeReason.IN_TOWN_MOVE: "転居",
+    ChangeReason.NAME_CHANGE: "氏名変更",
+    ChangeReason.EX_OFFICIO_CORRECTION: "職権修正",
+    ChangeReason.CODE_CHANGE: "住民票コード変更",
+}
+
+
+class Sex(StrEnum):
+    MALE = "male"  # 男
+    FEMALE = "female"  # 女
+
+
+def _resident_code(value: str) -> str:
+    problem = explain_resident_code(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _municipality_code(value: str) -> str:
+    try:
+        code = parse_local_government_code(value)
+    except InvalidCode as exc:
+        raise ValueError(exc.reason) from None
+    if code.is_prefecture:
+        raise ValueError("a municipality code is required, not a prefecture code")
+    return value
+
+
+def _text(value: str) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in value):
+        raise ValueError("must not contain control or private-use characters")
+    return value
+
+
+def canonical_name(value: str) -> str:
+    """Names compare in one form: NFC, ideographic spaces as ASCII, single spaces."""
+    value = unicodedata.normalize("NFC", value).replace("\u3000", " ")
+    return " ".join(value.split())
+
+
+def _name(value: str) -> str:
+    return canonical_name(_text(value))
+
+
+def _kana(value: str) -> str:
+    value = _text(value)
+    allowed = {" ", "　", "ー", "・"}
+    if not all("\u30a0" <= ch <= "\u30ff" or ch in allowed for ch in value):
+        raise ValueError("kana reading is written in katakana")
+    return value
+
+
+ResidentCode = Annotated[str, Field(min_length=11, max_length=11), AfterValidator(_resident_code)]
+LgCode = Annotated[str, Field(min_length=6, max_length=6), AfterValidator(_municipality_code)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_name)]
+Kana = Annotated[str, Field(min_length=1, max_length=MAX_KANA), AfterValidator(_kana)]
+Address = Annotated[str, Field(min_length=1, max_length=MAX_ADDRESS), AfterValidator(_text)]
+
+
+class IdentityRecord(BaseModel):
+    """One version of a resident's identity record as it travels between tiers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    resident_code: ResidentCode
+    municipality: LgCode
+    name: Name
+    name_kana: Kana | None = None
+    birth_date: dt.date
+    sex: Sex
+    address: Address
+    change_reason: ChangeReason
+    change_date: dt.date
+
+    @model_validator(mode="after")
+    def _dates_are_possible(self) -> IdentityRecord:
+        today = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)  # JST runs ahead of UTC
+        if not EARLIEST_BIRTH <= self.birth_date <= today:
+            raise ValueError("birth date is outside the possible range")
+        if not self.birth_date <= self.change_date <= today:
+            raise ValueError("change date must fall between birth and today")
+        return self
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.change_reason.category is ChangeCategory.DELETE
+
+
+class IdentityChange(BaseModel):
+    """The payload of an ``identity.change`` message: one new version of one record.
+
+    ``version`` counts the resident's changes at the municipality (1 for the first);
+    ``previous_code`` is set only for a 住民票コード変更; ``previous_municipality`` only
+    for a 転入 from another municipality (the person keeps their code, and the tiers hand
+    the record over from that municipality to this one).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    record: IdentityRecord
+    version: int = Field(ge=1, le=1_000_000)
+    previous_code: ResidentCode | None = None
+    previous_municipality: LgCode | None = None
+    correlation_id: str = Field(min_length=8, max_length=64, pattern=r"^[0-9a-f]+$")
+
+    @model_validator(mode="after")
+    def _code_change_names_the_old_code(self) -> IdentityChange:
+        is_code_change = self.record.change_reason is ChangeReason.CODE_CHANGE
+        if is_code_change != (self.previous_code is not None):
+            raise ValueError("previous_code is given exactly for a code change")
+        if self.previous_code == self.record.resident_code:
+            raise ValueError("a code change must change the code")
+        if self.previous_municipality is not None:
+            if self.record.change_reason is not ChangeReason.MOVE_IN:
+                raise ValueError("previous_municipality is given only for a move-in")
+            if self.previous_municipality == self.record.municipality:
+                raise ValueError("a move-in comes from another municipality")
+        return self
+
+
+MAX_CHANGES_PER_MESSAGE = 10_000
+
+
+def parse_changes(payload: dict[str, Any]) -> list[IdentityChange]:
+    """The changes of a batch payload ``{"items": [...]}``.
+
+    Raises :class:`InvalidChanges` whose ``summary`` names positions, fields and error
+    kinds only — never the offending values, which may be personal data.
+    """
+    items = payload.get("items")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_CHANGES_PER_MESSAGE:
+        raise InvalidChanges("items must be a list of 1 to 10000 changes")
+    try:
+        return _CHANGES.validate_python(items)
+    except ValidationError as exc:
+        raise InvalidChanges(summarize(exc)) from None
+
+
+class InvalidChanges(ValueError):
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+
+
+def summarize(exc: ValidationError) -> str:
+    """Where and what kind of error, for dead letters and logs — never the values."""
+    kinds = sorted({_where(err) for err in exc.errors(include_input=False)})
+    return "; ".join(kinds[:10])
+
+
+def _where(err: Any) -> str:
+    loc = ".".join(str(part) for part in err.get("loc", ()) if not isinstance(part, int))
+    return f"{loc or 'item'}: {err.get('type', 'invalid')}"
+
+
+_CHANGES = TypeAdapter(list[IdentityChange])

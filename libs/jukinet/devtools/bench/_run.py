@@ -1,0 +1,227 @@
+"""The whole benchmark: baselines, propagation and migration on the chosen backend, then
+ministry lookups on PostgreSQL — one report."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import asyncpg
+from rich.console import Console
+
+from jukinet.contracts.federation import DEMO
+from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.devtools.bench._baselines import (
+    envelope_round_trips,
+    fastapi_hello,
+    jetstream_publish,
+    sqlite_executemany,
+)
+from jukinet.devtools.bench._lookups import (
+    LookupBench,
+    RecordSeeder,
+    asyncpg_lookups,
+    copy_baseline,
+)
+from jukinet.devtools.bench._migration import bulk_migration
+from jukinet.devtools.bench._pg import pg_databases
+from jukinet.devtools.bench._propagation import light_load_latency, sustained_changes
+from jukinet.devtools.bench._report import Figure, Report, Target
+from jukinet.devtools.localfed import LocalFederation
+
+__all__ = ["BenchOptions", "run_benchmarks"]
+
+Backend = Literal["sqlite", "postgresql"]
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+# The bench's ministry client looks up far more than any real one would in a minute;
+# the monitoring rules would (rightly) suspend it.
+UNMONITORED = {
+    "JUKINET_AGENCY_MONITOR_MAX_PER_MINUTE": "1000000000",
+    "JUKINET_AGENCY_MONITOR_MAX_RESIDENTS_PER_10_MINUTES": "1000000000",
+}
+HELLO = "FastAPI hello"
+ENVELOPE = "envelope seal+open"
+ASYNCPG = "asyncpg indexed lookup (64 conns)"
+COPY = "bulk insert, PostgreSQL COPY"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    backend: Backend = "sqlite"
+    size: int = 100_000  # residents in the bulk migration
+    records: int = 1_000_000  # identity records at the agency for lookups
+    seconds: float = 30.0  # sustained propagation
+    light_rate: float = 10.0  # changes/s for the latency figures (and five times that)
+    lookup_seconds: float = 10.0
+    pg_url: str = DEFAULT_PG
+    lookups: bool = True
+
+
+async def run_benchmarks(options: BenchOptions, console: Console) -> Report:
+    report = Report(settings={k: v for k, v in vars(options).items() if k != "pg_url"})
+    with tempfile.TemporaryDirectory(prefix="jukinet-bench-") as root:
+        await _federation_figures(options, Path(root) / "changes", report, console)
+        if options.lookups:
+            await _lookup_figures(options, Path(root) / "lookups", report, console)
+    return report
+
+
+@contextlib.asynccontextmanager
+async def _databases(
+    options: BenchOptions, backend: Backend
+) -> AsyncIterator[Callable[[Principal], str] | None]:
+    if backend == "sqlite":
+        yield None
+        return
+    async with pg_databases(options.pg_url, DEMO) as urls:
+        yield urls
+
+
+async def _federation_figures(
+    options: BenchOptions, root: Path, report: Report, console: Console
+) -> None:
+    console.print(f"local federation on {options.backend}: baselines")
+    async with _databases(options, options.backend) as urls:
+        fed = LocalFederation(root, database_url=urls)
+        try:
+            await fed.start()
+            await _baselines(fed, root, report, options)
+            console.print(f"changes: {options.seconds:.0f} s sustained, then light load")
+            await _propagation(fed, options, report)
+            console.print(f"bulk migration of {options.size:,} residents")
+            await _migration(fed, options, root, report)
+        finally:
+            fed.stop()
+
+
+async def _baselines(
+    fed: LocalFederation, root: Path, report: Report, options: BenchOptions
+) -> None:
+    report.add(Figure(ENVELOPE, envelope_round_trips(fed), "msg/s"))
+    report.add(Figure("JetStream publish, pipelined, mTLS", await jetstream_publish(fed), "msg/s"))
+    report.add(Figure(HELLO, await fastapi_hello(5.0), "req/s"))
+    report.add(Figure("bulk insert, SQLite executemany", sqlite_executemany(root), "rows/s"))
+    if await _pg_available(options.pg_url):
+        report.add(Figure(COPY, await copy_baseline(options.pg_url), "rows/s"))
+
+
+async def _propagation(fed: LocalFederation, options: BenchOptions, report: Report) -> None:
+    rate = await sustained_changes(fed, options.seconds)
+    report.add(
+        Figure(
+            f"changes municipality→agency, sustained ({options.backend})",
+            rate,
+            "changes/s",
+            baseline=HELLO,
+            target=Target(2000),
+        )
+    )
+    # light load, then five times that: where queueing starts to show on this machine
+    for rate, target in (
+        (options.light_rate, Target(250, at="most")),
+        (options.light_rate * 5, None),
+    ):
+        latency = await light_load_latency(fed, rate, 10.0)
+        at = f"at {rate:g} changes/s"
+        report.add(Figure(f"commit→agency latency p50 {at}", latency.p50, "ms"))
+        report.add(Figure(f"commit→agency latency p99 {at}", latency.p99, "ms", target=target))
+
+
+async def _migration(
+    fed: LocalFederation, options: BenchOptions, root: Path, report: Report
+) -> None:
+    result = await bulk_migration(fed, options.size, root)
+    base = "bulk insert, SQLite executemany"
+    if options.backend == "postgresql":
+        base = COPY
+    # the 1M-in-60 s (SQLite) / 90 s (PostgreSQL) targets, as a rate
+    target = 1_000_000 / (60 if options.backend == "sqlite" else 90)
+    name = f"bulk migration {options.size:,} residents → agency ({options.backend})"
+    report.add(Figure(name, result.per_second, "residents/s", baseline=base, target=Target(target)))
+    report.add(Figure(f"  of which the municipal import ({options.size:,})",
+                      result.residents / result.import_seconds, "residents/s"))  # fmt: skip
+
+
+async def _lookup_figures(
+    options: BenchOptions, root: Path, report: Report, console: Console
+) -> None:
+    if not await _pg_available(options.pg_url):
+        console.print("[yellow]PostgreSQL is not reachable: lookup figures skipped")
+        return
+    async with pg_databases(options.pg_url, DEMO) as urls:
+        fed = LocalFederation(root, database_url=urls, extra_env=UNMONITORED)
+        try:
+            await fed.start(only={AGENCY})
+            await _lookups(fed, urls(AGENCY), options, report, console)
+        finally:
+            fed.stop()
+
+
+async def _lookups(
+    fed: LocalFederation, url: str, options: BenchOptions, report: Report, console: Console
+) -> None:
+    seeder, bench = RecordSeeder(url), LookupBench(fed)
+    steps = sorted({max(options.records // 100, 100), max(options.records // 10, 100)})
+    p50s: list[Figure] = []
+    for size in [*steps, options.records]:
+        console.print(f"lookups with {size:,} records at the agency")
+        await seeder.grow_to(size)
+        singles = await bench.singles(size, options.lookup_seconds)
+        p50s.append(Figure(f"single lookup p50 at {size:,} records", singles.p50, "ms"))
+    loaded = f"{options.records:,} records loaded at the agency (COPY)"
+    report.add(Figure(loaded, seeder.rows_per_second, "rows/s", baseline=COPY))
+    seconds = options.lookup_seconds
+    raw = await asyncpg_lookups(url, options.records, concurrency=64, seconds=seconds)
+    report.add(Figure(ASYNCPG, raw.per_second, "lookups/s"))
+    held = f"{options.records:,} records"
+    report.add(
+        Figure(
+            f"single lookups, mTLS + logged, 64 conns, {held}",
+            singles.per_second,
+            "lookups/s",
+            baseline=ASYNCPG,
+            target=Target(0.5, on="ratio"),
+        )
+    )
+    report.add(Figure(f"single lookup p99, 64 conns, {held}", singles.p99, "ms",
+                      target=Target(50, at="most")))  # fmt: skip
+    batches = await bench.batches(options.records, options.lookup_seconds)
+    report.add(
+        Figure(
+            "batch lookups (10,000 codes), logged",
+            batches.items_per_second,
+            "codes/s",
+            baseline=ASYNCPG,
+            target=Target(30_000),
+        )
+    )
+    first = p50s[0]
+    for figure in p50s:
+        scaled = figure is not first
+        report.add(
+            Figure(
+                figure.name,
+                figure.value,
+                "ms",
+                baseline=first.name if scaled else None,
+                target=Target(1.3, at="most", on="ratio") if figure is p50s[-1] else None,
+            )
+        )
+
+
+async def _pg_available(url: str) -> bool:
+    try:
+        conn = await asyncpg.connect(url, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+def default_pg_url() -> str:
+    return os.environ.get("JUKINET_BENCH_PG") or os.environ.get("JUKINET_TEST_PG") or DEFAULT_PG

@@ -1,0 +1,63 @@
+"""What every service's HTTP API shares: the request transaction, the operator guard,
+health, readiness, status and dead letters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from jukinet.node.session import SessionDep
+from jukinet.operators import guard
+
+__all__ = ["DeadLetter", "OperatorAuth", "SessionDep", "guard", "operations_router"]
+
+OperatorAuth = guard("operations")  # the default guard of operations routes
+
+
+def operations_router() -> APIRouter:
+    """Health, readiness and dead letters: the same on every node."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database and broker")
+    async def readyz(request: Request) -> JSONResponse:
+        state = await request.app.state.runtime.readiness()
+        ready = all(value == "ok" for value in state.values())
+        return JSONResponse({"ready": ready, **state}, status_code=200 if ready else 503)
+
+    @router.get("/status", dependencies=[OperatorAuth], summary="Counts, backlog, dead letters")
+    async def status(request: Request) -> dict[str, Any]:
+        result: dict[str, Any] = await request.app.state.runtime.status()
+        return result
+
+    @router.get("/dead-letters", dependencies=[OperatorAuth], summary="Recent dead letters")
+    async def dead_letters(
+        request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[DeadLetter]:
+        runtime = request.app.state.runtime
+        t = runtime.spec.bus.dead_letters
+        async with runtime.sessions() as session:
+            rows = await session.execute(select(t).order_by(t.c.id.desc()).limit(limit))
+            return [DeadLetter.model_validate(dict(r._mapping)) for r in rows]
+
+    return router
+
+
+class DeadLetter(BaseModel):
+    """A refused message: who sent it, why; never its content."""
+
+    id: int
+    received_at: dt.datetime
+    subject_sender: str
+    stream_sequence: int
+    message_id: str | None
+    reason: str
+    detail: str

@@ -1,0 +1,100 @@
+"""The operator read API over a tier's identity records (prefecture and agency).
+
+Resident codes travel in request bodies (POST), never in URLs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.contracts.identity import IdentityRecord, ResidentCode
+from jukinet.node.deps import SessionDep, guard
+from jukinet.node.problems import NotFound, problem_response, problem_responses
+from jukinet.records.store import RecordTables
+
+__all__ = ["RecordLookup", "RecordView", "record_counts", "records_router"]
+
+
+class RecordLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resident_code: ResidentCode
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    municipality: str
+    previous_code: str | None
+    record: IdentityRecord
+    recorded_at: dt.datetime
+
+
+class RecordView(BaseModel):
+    record: IdentityRecord
+    status: str
+    version: int
+    history: list[HistoryEntry]
+
+
+async def record_counts(session: AsyncSession, tables: RecordTables) -> dict[str, Any]:
+    t = tables.records
+    rows = await session.execute(select(t.c.status, func.count()).group_by(t.c.status))
+    history = await session.scalar(select(func.count()).select_from(tables.history))
+    return {"records": {row[0]: row[1] for row in rows}, "history": int(history or 0)}
+
+
+def records_router(tables: RecordTables) -> APIRouter:
+    router = APIRouter(prefix="/records", tags=["records"], dependencies=[guard("records.read")])
+
+    @router.post(
+        "/lookup",
+        response_model=RecordView,
+        responses=problem_responses(401, 404, 422),
+        summary="A resident's current identity record and its history",
+    )
+    async def lookup(
+        body: RecordLookup, session: SessionDep, request: Request
+    ) -> RecordView | JSONResponse:
+        r, h = tables.records, tables.history
+        row = (
+            await session.execute(select(r).where(r.c.resident_code == body.resident_code))
+        ).first()
+        audit = getattr(request.app.state, "audit_read", None)
+        if audit is not None:  # serving nodes log operator reads like any provision
+            await audit(session, body.resident_code, found=row is not None)
+        if row is None:
+            missing = NotFound("no identity record with that code")
+            return problem_response(missing.status, missing.body())  # keeps the log entry
+        history = await session.execute(
+            select(h).where(h.c.resident_code == body.resident_code).order_by(h.c.id)
+        )
+        return RecordView(
+            record=_record(row._mapping),
+            status=row.status,
+            version=row.version,
+            history=[
+                HistoryEntry(
+                    version=e.version,
+                    municipality=e.municipality,
+                    previous_code=e.previous_code,
+                    record=IdentityRecord.model_validate(json.loads(e.record)),
+                    recorded_at=e.recorded_at,
+                )
+                for e in history
+            ],
+        )
+
+    return router
+
+
+def _record(row: Any) -> IdentityRecord:
+    fields = IdentityRecord.model_fields
+    return IdentityRecord.model_validate({k: row[k] for k in fields})
