@@ -3,7 +3,8 @@
 Not ``page.extract_text()``: fpdf2 gives its CID-keyed CFF font an embedded code→CID
 CMap as /Encoding, which pypdf reads as a one-byte encoding and so interleaves NULs.
 Decoding the two-byte codes through the font's ToUnicode map is exact. (The same
-helpers as in tests/libs/test_copy_document.py, shared by the nationwide-copy tests.)
+helpers as in tests/services/municipal/copies/test_copy_document.py, shared by the
+nationwide-copy tests.)
 """
 
 from __future__ import annotations
