@@ -50,10 +50,33 @@ async def drop_databases(urls: list[str]) -> None:
         await admin_sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
-@pytest_asyncio.fixture(scope="module", params=BACKENDS, loop_scope="session")
+# Settings of the one federation every test module shares. A module that needs other
+# settings, or stops nodes, starts its own with `own_federation`.
+SHARED_ENV: dict[str, str] = {}
+
+
+@pytest_asyncio.fixture(scope="session", params=BACKENDS, loop_scope="session")
 async def federation(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LocalFederation]:
+    """The whole demo federation, started once per backend for the session. Tests keep
+    out of each other's way with fresh residents, operators and clients; they never
+    stop, restart or reconfigure its nodes."""
+    root = tmp_path_factory.mktemp("fed")
+    fed, urls = await make_federation(request.param, root, None, SHARED_ENV)
+    try:
+        yield fed
+    finally:
+        fed.stop()
+        await drop_databases(urls)
+
+
+@pytest_asyncio.fixture(scope="module", params=BACKENDS, loop_scope="session")
+async def own_federation(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LocalFederation]:
+    """A federation of this module's own (``RUN_NODES``, ``EXTRA_ENV``), for tests that
+    stop or reconfigure nodes."""
     only = getattr(request.module, "RUN_NODES", None)
     extra_env = getattr(request.module, "EXTRA_ENV", None)
     root = tmp_path_factory.mktemp("fed")

@@ -238,3 +238,9 @@ async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:
     assert personal_data.leaks(federation.root / "log") == []
+
+
+@pytest.fixture(scope="module")
+def federation(own_federation: LocalFederation) -> LocalFederation:
+    """This module's own federation (its RUN_NODES and EXTRA_ENV)."""
+    return own_federation

@@ -579,3 +579,9 @@ async def test_no_personal_data_reached_any_log(
 ) -> None:
     personal_data.add("新宿 一郎", "東京都新宿区西新宿二丁目8番1号")
     assert personal_data.leaks(federation.root / "log") == []
+
+
+@pytest.fixture(scope="module")
+def federation(own_federation: LocalFederation) -> LocalFederation:
+    """This module's own federation (its RUN_NODES and EXTRA_ENV)."""
+    return own_federation

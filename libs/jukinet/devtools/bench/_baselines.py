@@ -65,7 +65,7 @@ async def fastapi_hello(seconds: float, concurrency: int = 64) -> float:
     """Requests per second to a bare FastAPI app in its own uvicorn process."""
     port = free_port()
     args = [
-        sys.executable, "-m", "uvicorn", "jukinet.bench._hello:app", "--port", str(port),
+        sys.executable, "-m", "uvicorn", "jukinet.devtools.bench._hello:app", "--port", str(port),
         "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     server = await asyncio.create_subprocess_exec(
