@@ -21,7 +21,8 @@ from jukinet.contracts.principals import PrincipalKind
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage
 from jukinet.pki import utcnow
 from jukinet.reconcile.digests import REPAIR_MESSAGE_TYPE, apply_repair
-from jukinet.records.refusals import RefusalNotice, dead_letter_refused, notify_refusal
+from jukinet.records.errors import RecordRefused
+from jukinet.records.refusals import RefusalNotice, dead_letter_refused, notify_refusal, rejected
 from jukinet.records.store import apply_changes, log_stored
 
 __all__ = ["FORWARD_BATCH", "apply_forward"]
@@ -68,6 +69,8 @@ async def _apply_alone(
             await _apply_origin(session, origin, forward, now)
     except Rejected as exc:
         await _refuse_origin(session, origin, exc, now)
+    except RecordRefused as exc:  # a repair of another town's resident
+        await _refuse_origin(session, origin, rejected(exc), now)
     except (IntegrityError, DataError) as exc:
         await _refuse_origin(session, origin, Rejected("apply_failed", type(exc).__name__), now)
 

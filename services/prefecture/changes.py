@@ -17,7 +17,8 @@ from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.envelope import FORWARD_TYPE, Opener, SignedMessage, forward_item
 from jukinet.pki import utcnow
 from jukinet.reconcile.digests import REPAIR_MESSAGE_TYPE, apply_repair
-from jukinet.records.refusals import dead_letter_refused
+from jukinet.records.errors import RecordRefused
+from jukinet.records.refusals import dead_letter_refused, rejected
 from jukinet.records.store import apply_changes, log_stored
 from prefecture.codes import designations_of
 from prefecture.models import bus, records
@@ -74,10 +75,13 @@ async def apply_changes_message(
 async def apply_repair_message(session: AsyncSession, message: SignedMessage) -> None:
     """The municipality's own state of some records (reconciliation): set it here, and
     forward the municipality's signed message to the agency like any change."""
-    done = await apply_repair(
-        session, records, message.payload, municipality=message.issuer.code,
-        origin_message_id=message.message_id, now=utcnow(),
-    )  # fmt: skip
+    try:
+        done = await apply_repair(
+            session, records, message.payload, municipality=message.issuer.code,
+            origin_message_id=message.message_id, now=utcnow(),
+        )  # fmt: skip
+    except RecordRefused as exc:  # another town's resident: dead-lettered like any refusal
+        raise rejected(exc) from None
     forward = forward_item(message)
     await enqueue(session, bus, recipient=AGENCY, message_type=FORWARD_TYPE, payload=forward)
     log.info("repair applied: from=%s message=%s %s", message.issuer.code, message.message_id, done)

@@ -6,19 +6,18 @@ Resident codes travel in request bodies (POST), never in URLs.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.contracts.identity import IdentityRecord, ResidentCode
 from jukinet.node.deps import SessionDep, guard
 from jukinet.node.problems import NotFound, problem_response, problem_responses
-from jukinet.records.store import RecordTables
+from jukinet.records.repository import RecordRepository
+from jukinet.records.tables import RecordTables
 
 __all__ = ["RecordLookup", "RecordView", "record_counts", "records_router"]
 
@@ -45,10 +44,8 @@ class RecordView(BaseModel):
 
 
 async def record_counts(session: AsyncSession, tables: RecordTables) -> dict[str, Any]:
-    t = tables.records
-    rows = await session.execute(select(t.c.status, func.count()).group_by(t.c.status))
-    history = await session.scalar(select(func.count()).select_from(tables.history))
-    return {"records": {row[0]: row[1] for row in rows}, "history": int(history or 0)}
+    """Current records per status and history rows, for the status page."""
+    return await RecordRepository(session, tables).counts()
 
 
 def records_router(tables: RecordTables) -> APIRouter:
@@ -63,21 +60,17 @@ def records_router(tables: RecordTables) -> APIRouter:
     async def lookup(
         body: RecordLookup, session: SessionDep, request: Request
     ) -> RecordView | JSONResponse:
-        r, h = tables.records, tables.history
-        row = (
-            await session.execute(select(r).where(r.c.resident_code == body.resident_code))
-        ).first()
+        repo = RecordRepository(session, tables)
+        row = await repo.get(body.resident_code)
         audit = getattr(request.app.state, "audit_read", None)
         if audit is not None:  # serving nodes log operator reads like any provision
             await audit(session, body.resident_code, found=row is not None)
         if row is None:
             missing = NotFound("no identity record with that code")
             return problem_response(missing.status, missing.body())  # keeps the log entry
-        history = await session.execute(
-            select(h).where(h.c.resident_code == body.resident_code).order_by(h.c.id)
-        )
+        history = await repo.history(body.resident_code)
         return RecordView(
-            record=_record(row._mapping),
+            record=row.identity(),
             status=row.status,
             version=row.version,
             history=[
@@ -85,7 +78,7 @@ def records_router(tables: RecordTables) -> APIRouter:
                     version=e.version,
                     municipality=e.municipality,
                     previous_code=e.previous_code,
-                    record=IdentityRecord.model_validate(json.loads(e.record)),
+                    record=e.identity(),
                     recorded_at=e.recorded_at,
                 )
                 for e in history
@@ -93,8 +86,3 @@ def records_router(tables: RecordTables) -> APIRouter:
         )
 
     return router
-
-
-def _record(row: Any) -> IdentityRecord:
-    fields = IdentityRecord.model_fields
-    return IdentityRecord.model_validate({k: row[k] for k in fields})

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.bus import BusTables, dead_letter_part, enqueue
+from jukinet.bus import BusTables, Rejected, dead_letter_part, enqueue
 from jukinet.contracts.principals import Principal
+from jukinet.records.errors import RecordRefused
 from jukinet.records.store import RefusedChange
 
-__all__ = ["CHANGE_REFUSED", "RefusalNotice", "dead_letter_refused", "notify_refusal"]
+__all__ = ["CHANGE_REFUSED", "RefusalNotice", "dead_letter_refused", "notify_refusal", "rejected"]
 
 CHANGE_REFUSED = "identity.refused"  # a tier → the town whose change it refused
 
@@ -30,6 +31,12 @@ class RefusalNotice(BaseModel):
     message_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     correlation_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8,64}$")
     reason: str = Field(pattern=r"^[a-z_]{1,64}$")
+
+
+def rejected(refused: RecordRefused) -> Rejected:
+    """The record store's refusal as the message handler's: the inbox dead-letters it
+    with the same reason and detail."""
+    return Rejected(refused.reason, refused.detail)
 
 
 async def dead_letter_refused(
