@@ -8,12 +8,12 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.codes import REGISTRY, register_migrated, retire_codes
-from agency.models import OriginMessage, bus, records
+from agency.models import bus, records
+from agency.repository import OriginMessages
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, dead_letter_part
 from jukinet.contracts.codepool import CODES_MIGRATED_BATCH, parse_migrated
 from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
@@ -46,12 +46,7 @@ async def apply_forward(session: AsyncSession, message: SignedMessage, opener: O
             origins.append(_verified_origin(item, message, opener))
         except Rejected as exc:
             await _refuse(session, message.issuer.code, message.message_id, exc, now)
-    ids = [o.message_id for o in origins]
-    seen = set(
-        await session.scalars(
-            select(OriginMessage.message_id).where(OriginMessage.message_id.in_(ids))
-        )
-    )
+    seen = await OriginMessages(session).applied([o.message_id for o in origins])
     for origin in origins:
         if origin.message_id in seen:
             log.warning("origin already applied: message=%s", origin.message_id)
@@ -194,12 +189,7 @@ def _remember(
     session: AsyncSession, origin: SignedMessage, forward: SignedMessage, now: dt.datetime
 ) -> None:
     """Keep each applied municipal message: proof of origin, and de-duplication."""
-    session.add(
-        OriginMessage(
-            message_id=origin.message_id,
-            municipality=origin.issuer.code,
-            forwarded_by=forward.issuer.code,
-            token=origin.token,
-            received_at=now,
-        )
-    )
+    OriginMessages(session).remember(
+        origin.message_id, municipality=origin.issuer.code, forwarded_by=forward.issuer.code,
+        token=origin.token, now=now,
+    )  # fmt: skip

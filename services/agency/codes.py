@@ -15,12 +15,11 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from enum import StrEnum
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency.models import CodeRegistryEntry, bus, records
+from agency.models import CodeStatus, bus
+from agency.repository import CodeRegistry
 from jukinet.bus import Rejected, enqueue
 from jukinet.contracts.codepool import CODE_POOL, CodeDesignation, parse_refill_requests
 from jukinet.contracts.ids import generate_resident_code
@@ -46,12 +45,6 @@ RandBelow = Callable[[int], int]
 # Rounds of drawing before giving up on a full designation. With a real random source a
 # clash in the 10^10 code space is rare, so this only bounds a broken or faked one.
 MAX_DRAW_ROUNDS = 8
-_CHUNK = 1000  # codes per IN (...) query
-
-
-class CodeStatus(StrEnum):
-    DESIGNATED = "designated"
-    RETIRED = "retired"
 
 
 async def answer_refill(
@@ -105,17 +98,9 @@ async def designate(
     designation = CodeDesignation(
         designation_id=uuid.uuid4().hex, request_id=request_id, codes=codes
     )
-    rows = [
-        {
-            "code": code,
-            "municipality": municipality,
-            "status": CodeStatus.DESIGNATED.value,
-            "designation_id": designation.designation_id,
-            "designated_at": now,
-        }
-        for code in codes
-    ]
-    await session.execute(insert(CodeRegistryEntry), rows)
+    await CodeRegistry(session).designate(
+        codes, municipality, designation_id=designation.designation_id, now=now
+    )
     return designation
 
 
@@ -135,29 +120,12 @@ async def fresh_codes(session: AsyncSession, count: int, randbelow: RandBelow) -
 
 async def known_codes(session: AsyncSession, codes: Iterable[str]) -> set[str]:
     """Which of ``codes`` the agency has designated, retired, or holds records of."""
-    r, h = records.records, records.history
-    columns = (CodeRegistryEntry.code, r.c.resident_code, h.c.resident_code)
-    known: set[str] = set()
-    ordered = sorted(codes)
-    for start in range(0, len(ordered), _CHUNK):
-        part = ordered[start : start + _CHUNK]
-        for column in columns:
-            known.update(await session.scalars(select(column).where(column.in_(part))))
-    return known
+    return await CodeRegistry(session).known(codes)
 
 
 async def _designated_to(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]:
     """The municipality each of ``codes`` is designated to (retired codes are not)."""
-    found: dict[str, str] = {}
-    for start in range(0, len(codes), _CHUNK):
-        rows = await session.execute(
-            select(CodeRegistryEntry.code, CodeRegistryEntry.municipality).where(
-                CodeRegistryEntry.code.in_(list(codes[start : start + _CHUNK])),
-                CodeRegistryEntry.status == CodeStatus.DESIGNATED.value,
-            )
-        )
-        found.update({r.code: r.municipality for r in rows})
-    return found
+    return await CodeRegistry(session).designated_to(codes)
 
 
 REGISTRY = Designations(owners=_designated_to, covers=lambda town: True)
@@ -171,19 +139,12 @@ async def register_migrated(
     never saw are designated to it, the ones already its own stay; any other (another
     town's, retired, or on a record) is refused. Return (registered, refused)."""
     wanted = sorted(set(codes))
-    owners = await _designated_to(session, wanted)
+    registry = CodeRegistry(session)
+    owners = await registry.designated_to(wanted)
     mine = {c for c, town in owners.items() if town == municipality}
-    known = await known_codes(session, [c for c in wanted if c not in mine])
+    known = await registry.known([c for c in wanted if c not in mine])
     fresh = [c for c in wanted if c not in mine and c not in known]
-    if fresh:
-        await session.execute(
-            insert(CodeRegistryEntry),
-            [
-                {"code": c, "municipality": municipality, "status": CodeStatus.DESIGNATED.value,
-                 "designated_at": now}
-                for c in fresh
-            ],
-        )  # fmt: skip
+    await registry.designate(fresh, municipality, now=now)
     return len(fresh), len(known)
 
 
@@ -195,27 +156,10 @@ async def retire_codes(
     Return how many codes were newly retired."""
     if not retired:
         return 0
-    rows = await session.execute(
-        select(CodeRegistryEntry.code, CodeRegistryEntry.status).where(
-            CodeRegistryEntry.code.in_(sorted(retired))
-        )
-    )
-    status = {row[0]: row[1] for row in rows}
+    registry = CodeRegistry(session)
+    status = await registry.statuses(retired)
     designated = [c for c, s in status.items() if s != CodeStatus.RETIRED.value]
-    unknown = [c for c in retired if c not in status]
-    if designated:
-        await session.execute(
-            update(CodeRegistryEntry)
-            .where(CodeRegistryEntry.code.in_(designated))
-            .values(status=CodeStatus.RETIRED.value, retired_at=now)
-        )
-    if unknown:
-        await session.execute(
-            insert(CodeRegistryEntry),
-            [
-                {"code": c, "municipality": retired[c], "status": CodeStatus.RETIRED.value,
-                 "retired_at": now}
-                for c in unknown
-            ],
-        )  # fmt: skip
+    unknown = {c: town for c, town in retired.items() if c not in status}
+    await registry.retire(designated, now=now)
+    await registry.add_retired(unknown, now=now)
     return len(designated) + len(unknown)

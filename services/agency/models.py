@@ -4,6 +4,7 @@ resident-code registry, and bus tables."""
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -40,6 +41,11 @@ class OriginMessage(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
+class CodeStatus(StrEnum):
+    DESIGNATED = "designated"
+    RETIRED = "retired"
+
+
 class CodeRegistryEntry(Base):
     """Every resident code the agency has designated or seen retired. The primary key is
     national uniqueness; a row is never deleted, so no code is ever designated twice."""
@@ -49,7 +55,7 @@ class CodeRegistryEntry(Base):
 
     code: Mapped[str] = mapped_column(String(11), primary_key=True)
     municipality: Mapped[str] = mapped_column(String(6))  # designated to, or retired by
-    status: Mapped[str] = mapped_column(String(12))  # designated | retired
+    status: Mapped[str] = mapped_column(String(12))  # a CodeStatus
     designation_id: Mapped[str | None] = mapped_column(String(32))
     designated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

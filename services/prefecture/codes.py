@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected, dead_letter_part, enqueue
@@ -22,12 +21,12 @@ from jukinet.contracts.codepool import CODE_POOL_BATCH, parse_designations, pars
 from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage, forward_item
 from jukinet.records.store import Designations
-from prefecture.models import CodeDesignation, bus
+from prefecture.models import bus
+from prefecture.repository import DesignationRepository
 
 __all__ = ["designations_of", "learn_designations", "learn_migrated"]
 
 log = logging.getLogger("jukinet.prefecture.codes")
-_CHUNK = 1000
 
 
 def designations_of(prefecture: Principal) -> Designations:
@@ -40,16 +39,7 @@ def designations_of(prefecture: Principal) -> Designations:
 
 
 async def _owners(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(codes), _CHUNK):
-        part = list(codes[start : start + _CHUNK])
-        rows = await session.execute(
-            select(CodeDesignation.code, CodeDesignation.municipality).where(
-                CodeDesignation.code.in_(part)
-            )
-        )
-        found.update({r.code: r.municipality for r in rows})
-    return found
+    return await DesignationRepository(session).owners(codes)
 
 
 async def learn_designations(
@@ -111,12 +101,8 @@ async def _record(
 ) -> int:
     """Add the codes not known here; a code known as another town's stays theirs."""
     wanted = sorted(set(codes))
-    known = set((await _owners(session, wanted)).keys())
-    rows = [
-        {"code": c, "municipality": town, "source": source, "recorded_at": now}
-        for c in wanted
-        if c not in known
-    ]
-    if rows:
-        await session.execute(insert(CodeDesignation), rows)
-    return len(rows)
+    designations = DesignationRepository(session)
+    known = set((await designations.owners(wanted)).keys())
+    fresh = [c for c in wanted if c not in known]
+    await designations.add(fresh, town=town, source=source, now=now)
+    return len(fresh)
