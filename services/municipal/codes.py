@@ -14,9 +14,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected, enqueue
@@ -32,7 +30,9 @@ from jukinet.contracts.principals import AGENCY
 from jukinet.envelope import SignedMessage, forward_item
 from jukinet.node.problems import Problem
 from jukinet.pki import utcnow
-from municipal.models import CodePoolEntry, CodeRequest, Resident, bus
+from municipal.codes_repository import CodePoolRepository
+from municipal.models import bus
+from municipal.residents.repository import ResidentRepository
 
 __all__ = [
     "PoolExhausted",
@@ -67,34 +67,19 @@ async def draw_code(session: AsyncSession) -> str:
     The pool is kept small (its target size), so ordering it randomly is cheap; on
     PostgreSQL, rows another transaction is drawing are skipped rather than waited for.
     """
-    query = (
-        select(CodePoolEntry.code)
-        .where(CodePoolEntry.drawn_at.is_(None))
-        .order_by(func.random())
-        .limit(1)
-    )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    code = (await session.scalars(query)).first()
+    pool = CodePoolRepository(session)
+    code = await pool.any_undrawn()
     if code is None:
         raise PoolExhausted("the resident-code pool is empty; more are requested from the agency")
-    await session.execute(
-        update(CodePoolEntry).where(CodePoolEntry.code == code).values(drawn_at=utcnow())
-    )
+    await pool.mark_drawn(code, now=utcnow())
     return code
 
 
-async def undrawn_count(session: AsyncSession) -> int:
-    query = select(func.count()).select_from(CodePoolEntry).where(CodePoolEntry.drawn_at.is_(None))
-    return int(await session.scalar(query) or 0)
-
-
-async def pool_status(session: AsyncSession) -> dict[str, Any]:
+async def pool_status(session: AsyncSession) -> dict[str, int]:
     """Counts for the status page: undrawn codes and unanswered requests."""
-    awaiting = await session.scalar(
-        select(func.count()).select_from(CodeRequest).where(CodeRequest.answered_at.is_(None))
-    )
-    return {"undrawn": await undrawn_count(session), "requests_unanswered": int(awaiting or 0)}
+    pool = CodePoolRepository(session)
+    awaiting = await pool.unanswered_count()
+    return {"undrawn": await pool.undrawn_count(), "requests_unanswered": awaiting}
 
 
 async def request_refill(
@@ -102,29 +87,21 @@ async def request_refill(
 ) -> RefillRequest | None:
     """Ask the agency for codes (in the caller's transaction) when the pool is below its
     low-water mark and no request sent within the timeout is still unanswered."""
-    undrawn = await undrawn_count(session)
-    if undrawn >= policy.low_water or await _awaiting_answer(session, now - policy.timeout):
+    pool = CodePoolRepository(session)
+    undrawn = await pool.undrawn_count()
+    if undrawn >= policy.low_water or await pool.awaiting_answer(now - policy.timeout):
         return None
     request = RefillRequest(
         request_id=uuid.uuid4().hex,
         wanted=min(policy.target - undrawn, MAX_CODES_PER_REQUEST),
         remaining=undrawn,
     )
-    session.add(CodeRequest(request_id=request.request_id, wanted=request.wanted, requested_at=now))
+    pool.add_request(request.request_id, wanted=request.wanted, now=now)
     await enqueue(
         session, bus, recipient=AGENCY, message_type=CODE_REFILL_REQUEST,
         payload=request.model_dump(mode="json"), now=now,
     )  # fmt: skip
     return request
-
-
-async def _awaiting_answer(session: AsyncSession, since: dt.datetime) -> bool:
-    pending = await session.scalar(
-        select(CodeRequest.request_id)
-        .where(CodeRequest.answered_at.is_(None), CodeRequest.requested_at > since)
-        .limit(1)
-    )
-    return pending is not None
 
 
 async def receive_codes(session: AsyncSession, message: SignedMessage) -> int:
@@ -154,29 +131,20 @@ async def _store(session: AsyncSession, designation: CodeDesignation, now: dt.da
     reused = await _known_here(session, designation.codes)
     if reused:
         raise Rejected("code_reused", f"{reused} designated codes are already known here")
-    await session.execute(
-        insert(CodePoolEntry),
-        [{"code": c, "designation_id": designation.designation_id} for c in designation.codes],
-    )
+    pool = CodePoolRepository(session)
+    await pool.add(designation.codes, designation_id=designation.designation_id)
     if designation.request_id is not None:
-        await session.execute(
-            update(CodeRequest)
-            .where(CodeRequest.request_id == designation.request_id)
-            .values(answered_at=now, designation_id=designation.designation_id)
+        await pool.answered(
+            designation.request_id, designation_id=designation.designation_id, now=now
         )
 
 
 async def _known_here(session: AsyncSession, codes: Sequence[str]) -> int:
     """How many of ``codes`` are already in the pool or held by a resident."""
+    pool, residents = CodePoolRepository(session), ResidentRepository(session)
     known: set[str] = set()
     for start in range(0, len(codes), 1000):
         part = codes[start : start + 1000]
-        known.update(
-            await session.scalars(select(CodePoolEntry.code).where(CodePoolEntry.code.in_(part)))
-        )
-        known.update(
-            await session.scalars(
-                select(Resident.resident_code).where(Resident.resident_code.in_(part))
-            )
-        )
+        known.update(await pool.in_pool(part))
+        known.update(await residents.holding(part))
     return len(known)

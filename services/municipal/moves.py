@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, dead_letter_part, enqueue
@@ -23,6 +22,7 @@ from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.envelope import SignedMessage
 from jukinet.pki import utcnow
 from municipal.models import Resident, bus
+from municipal.residents.repository import ResidentRepository
 
 __all__ = [
     "MOVE_IN_NOTICE",
@@ -108,8 +108,7 @@ def _parse(item: object, message: SignedMessage) -> MoveInNotice:
 async def _apply_notice(
     session: AsyncSession, message: SignedMessage, notice: MoveInNotice
 ) -> None:
-    query = select(Resident).where(Resident.resident_code == notice.resident_code)
-    resident = (await session.scalars(query.with_for_update())).first()
+    resident = await ResidentRepository(session).with_code_for_update(notice.resident_code)
     if resident is None:
         raise Rejected("unknown_resident", "the notice names no resident of this municipality")
     if (resident.birth_date, resident.sex) != (notice.birth_date, notice.sex.value):

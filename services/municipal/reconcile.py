@@ -7,17 +7,17 @@ import logging
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import enqueue
-from jukinet.contracts.identity import ChangeReason, ResidentCode
+from jukinet.contracts.identity import ResidentCode
 from jukinet.contracts.principals import Principal
 from jukinet.node.deps import SessionDep, guard
 from jukinet.node.problems import Forbidden, problem_responses
 from jukinet.reconcile.digests import REPAIR_MESSAGE_TYPE, Entry, RepairPayload, RepairRecord, entry
-from municipal.models import Resident, bus
+from municipal.models import bus
 from municipal.residents.emit import identity_record
+from municipal.residents.repository import ResidentRepository
 
 Reconciler = guard("reconcile")
 
@@ -31,13 +31,8 @@ async def municipal_entries(
 ) -> list[Entry]:
     if municipality != node.code:
         raise Forbidden("a municipality reconciles only its own register")
-    moved_out = (Resident.status == "deleted") & (
-        Resident.change_reason == ChangeReason.MOVE_OUT.value
-    )
-    query = select(Resident).where(~moved_out)  # as tier_entries: they belong to the new town
-    if bucket is not None:
-        query = query.where(Resident.resident_code.like(f"{bucket}%"))
-    residents = await session.scalars(query.order_by(Resident.resident_code))
+    # the moved out are left out, as in tier_entries: they belong to the new town
+    residents = await ResidentRepository(session).reconcilable(bucket)
     out = []
     for resident in residents:
         record = identity_record(node, resident).model_dump()
@@ -64,10 +59,7 @@ repair_router = APIRouter(
 async def repair(body: RepairRequest, session: SessionDep, request: Request) -> dict[str, int]:
     node: Principal = request.app.state.runtime.node
     codes = sorted(set(body.codes))
-    found = {
-        r.resident_code: r
-        for r in await session.scalars(select(Resident).where(Resident.resident_code.in_(codes)))
-    }
+    found = {r.resident_code: r for r in await ResidentRepository(session).with_codes(codes)}
     payload = RepairPayload(
         records=[
             RepairRecord(record=identity_record(node, r), version=r.version) for r in found.values()

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import uuid
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.contracts.codepool import CODES_MIGRATED, MAX_CODES_PER_REQUEST
@@ -15,7 +14,14 @@ from jukinet.contracts.ids import generate_resident_code
 from jukinet.contracts.principals import Principal
 from jukinet.node.problems import Conflict
 from jukinet.pki import utcnow
-from municipal.models import CodePoolEntry, Resident, ResidentVersion, bus
+from municipal.bulk.repository import (
+    ImportRepository,
+    OutboxValues,
+    ResidentValues,
+    VersionValues,
+)
+from municipal.codes_repository import CodePoolRepository
+from municipal.residents.repository import ResidentRepository
 from municipal.residents.schemas import MigratedResident
 
 __all__ = ["import_register"]
@@ -45,16 +51,15 @@ async def _claim(
     session: AsyncSession, node: Principal, codes: list[str], now: dt.datetime
 ) -> None:
     claims = [
-        {
-            "recipient": node.prefecture_of.uri,
-            "message_type": CODES_MIGRATED,
-            "payload": json.dumps({"codes": codes[start : start + MAX_CODES_PER_REQUEST]}),
-            "created_at": now,
-        }
+        OutboxValues(
+            recipient=node.prefecture_of.uri,
+            message_type=CODES_MIGRATED,
+            payload=json.dumps({"codes": codes[start : start + MAX_CODES_PER_REQUEST]}),
+            created_at=now,
+        )
         for start in range(0, len(codes), MAX_CODES_PER_REQUEST)
     ]
-    if claims:
-        await session.execute(bus.outbox_items.insert(), claims)
+    await ImportRepository(session).enqueue(claims)
 
 
 class CodesTaken(Conflict):
@@ -63,32 +68,22 @@ class CodesTaken(Conflict):
 
 
 async def _refuse_taken(session: AsyncSession, given: list[str]) -> None:
+    residents = ResidentRepository(session)
     for start in range(0, len(given), _CHUNK):
-        part = given[start : start + _CHUNK]
-        query = select(func.count()).where(Resident.resident_code.in_(part))
-        taken = int(await session.scalar(query) or 0)
+        taken = await residents.count_holding(given[start : start + _CHUNK])
         if taken:
             raise CodesTaken(f"{taken} rows carry codes of residents already registered here")
 
 
 async def _fresh_codes(session: AsyncSession, count: int) -> list[str]:
     """Codes drawn at random, unused here (the pool's, residents', and each other)."""
+    residents, pool = ResidentRepository(session), CodePoolRepository(session)
     fresh: set[str] = set()
     while len(fresh) < count:
         batch = {generate_resident_code() for _ in range(count - len(fresh))} - fresh
         for start in range(0, len(batch), _CHUNK):
             part = sorted(batch)[start : start + _CHUNK]
-            taken = set(
-                await session.scalars(
-                    select(Resident.resident_code).where(Resident.resident_code.in_(part))
-                )
-            )
-            taken |= set(
-                await session.scalars(
-                    select(CodePoolEntry.code).where(CodePoolEntry.code.in_(part))
-                )
-            )
-            batch -= taken
+            batch -= await residents.holding(part) | await pool.in_pool(part)
         fresh |= batch
     return list(fresh)
 
@@ -101,7 +96,9 @@ async def _insert_chunk(
     now: dt.datetime,
 ) -> None:
     """Plain rows through Core inserts: ORM objects cost more than the SQL here."""
-    residents, versions, outbox = [], [], []
+    residents: list[ResidentValues] = []
+    versions: list[VersionValues] = []
+    outbox: list[OutboxValues] = []
     recipient = node.prefecture_of.uri
     for body, code in zip(rows, codes, strict=True):
         record = IdentityRecord(
@@ -111,31 +108,28 @@ async def _insert_chunk(
         )  # fmt: skip
         change = IdentityChange(record=record, version=1, correlation_id=uuid.uuid4().hex)
         resident_id = uuid.uuid4().hex
-        residents.append({
-            "id": resident_id, "resident_code": code, "name": body.name,
-            "name_kana": body.name_kana, "birth_date": body.birth_date, "sex": body.sex.value,
-            "address": body.address, "change_reason": body.reason.value,
-            "change_date": body.change_date, "status": "live", "version": 1,
-            "created_at": now, "updated_at": now,
-        })  # fmt: skip
-        versions.append({
-            "resident_id": resident_id, "version": 1, "resident_code": code,
-            "change_reason": body.reason.value, "change_date": body.change_date,
-            "record": record.model_dump_json(), "correlation_id": change.correlation_id,
-            "recorded_at": now,
-        })  # fmt: skip
+        residents.append(ResidentValues(
+            id=resident_id, resident_code=code, name=body.name,
+            name_kana=body.name_kana, birth_date=body.birth_date, sex=body.sex.value,
+            address=body.address, change_reason=body.reason.value,
+            change_date=body.change_date, status="live", version=1,
+            created_at=now, updated_at=now,
+        ))  # fmt: skip
+        versions.append(VersionValues(
+            resident_id=resident_id, version=1, resident_code=code,
+            change_reason=body.reason.value, change_date=body.change_date,
+            record=record.model_dump_json(), correlation_id=change.correlation_id,
+            recorded_at=now,
+        ))  # fmt: skip
         payload = json.dumps(
             change.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")
         )
         outbox.append(
-            {
-                "recipient": recipient,
-                "message_type": CHANGE_MESSAGE_TYPE,
-                "payload": payload,
-                "created_at": now,
-            }
-        )
-    tables = Resident.metadata.tables
-    await session.execute(tables[Resident.__tablename__].insert(), residents)
-    await session.execute(tables[ResidentVersion.__tablename__].insert(), versions)
-    await session.execute(bus.outbox_items.insert(), outbox)
+            OutboxValues(
+                recipient=recipient, message_type=CHANGE_MESSAGE_TYPE, payload=payload,
+                created_at=now,
+            )
+        )  # fmt: skip
+    repository = ImportRepository(session)
+    await repository.add_residents(residents, versions)
+    await repository.enqueue(outbox)

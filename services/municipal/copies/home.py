@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +37,7 @@ from jukinet.pki import utcnow
 from municipal.copies.models import CopyProvision
 from municipal.copies.protocol import COPY_REQUEST, CopyAnswer, CopyRequest, Refusal
 from municipal.copies.provide import find_person, records_for
+from municipal.copies.repository import CopyProvisions
 from municipal.models import Resident, operators
 
 __all__ = ["PROVIDE", "HomeContext", "Unanswerable", "answer_request"]
@@ -144,8 +144,8 @@ async def _provide(
     message: SignedMessage,
     request: CopyRequest,
 ) -> CopyAnswer:
-    seen = select(CopyProvision.id).where(CopyProvision.request_message_id == message.message_id)
-    if await session.scalar(seen) is not None:
+    provisions = CopyProvisions(session)
+    if await provisions.answered(message.message_id):
         raise _Refused("replayed", message.message_id)
     found = await find_person(session, request.person)
     people: list[Resident] = []
@@ -160,7 +160,7 @@ async def _provide(
             provision_id=provision_id,
             entries=records,
         )
-    session.add(_provision(provision_id, sender, message, request, answer, people))
+    provisions.add(_provision(provision_id, sender, message, request, answer, people))
     outcome = "ok" if answer.reason is None else f"refused:{answer.reason.value}"
     actor = Actor(request.clerk, Role(request.clerk_role))
     await append_operation(

@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 
 from nats.aio.client import Client
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.contracts.identity import Sex
@@ -27,6 +26,7 @@ from municipal.copies.document import CertifiedCopy, CopyEntry, render_pdf
 from municipal.copies.exchange import ExchangeFailed, request_copy
 from municipal.copies.models import IssuedCopy
 from municipal.copies.protocol import CopyAnswer, CopyRecord, CopyRequest, IssueCopy, Refusal
+from municipal.copies.repository import IssuedCopies
 from municipal.copies.settings import Issuer
 
 __all__ = [
@@ -206,14 +206,12 @@ def _outcome(row: IssuedCopy, outcome: str, reason: str | None) -> IssuedCopy:
 async def _save(counter: Counter, row: IssuedCopy) -> int:
     """Commit the row on its own; return its number (the copy's serial)."""
     async with counter.sessions() as session, session.begin():
-        session.add(row)
-        await session.flush()
+        serial = await IssuedCopies(session).add(row)
     context = {"origin": row.home_municipality, "message_id": row.request_message_id}
     log.info("copy %s: %s", row.outcome, row.reason or "ok", extra=context | {"count": row.people})
-    return row.id
+    return serial
 
 
 async def _mark(counter: Counter, serial: int, outcome: str, reason: str) -> None:
     async with counter.sessions() as session, session.begin():
-        query = update(IssuedCopy).where(IssuedCopy.id == serial)
-        await session.execute(query.values(outcome=outcome, reason=reason))
+        await IssuedCopies(session).mark(serial, outcome=outcome, reason=reason)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.contracts.identity import ChangeReason, canonical_name
 from municipal.copies.protocol import CopyOptions, CopyRecord, PersonQuery, Refusal
-from municipal.models import Household, Resident
+from municipal.models import Resident
+from municipal.residents.repository import HouseholdRepository, ResidentRepository
 
 __all__ = ["Found", "copy_record", "find_person", "records_for"]
 
@@ -40,12 +40,10 @@ async def find_person(session: AsyncSession, person: PersonQuery) -> Found:
     Deleted records stay in the register, so a person who moved out or died is found and
     refused for that reason rather than reported unknown.
     """
-    query = select(Resident)
-    if person.resident_code is not None:
-        query = query.where(Resident.resident_code == person.resident_code)
-    else:
-        query = query.where(Resident.birth_date == person.birth_date, Resident.name == person.name)
-    matches = [r for r in await session.scalars(query) if _matches(r, person)]
+    found = await ResidentRepository(session).matching(
+        code=person.resident_code, birth_date=person.birth_date, name=person.name
+    )
+    matches = [r for r in found if _matches(r, person)]
     live = [r for r in matches if r.status == "live"]
     if len(live) == 1:
         return Found(live[0], None)
@@ -79,19 +77,14 @@ async def records_for(
 ) -> tuple[list[Resident], list[CopyRecord]]:
     """The people on the copy (the person, or every live member of their household, head
     first) and their records as they travel."""
-    household = (
-        await session.get(Household, resident.household_id) if resident.household_id else None
-    )
+    residents = ResidentRepository(session)
+    household_id = resident.household_id
+    household = await HouseholdRepository(session).get(household_id) if household_id else None
     people = [resident]
     if options.whole_household and household is not None:
-        query = select(Resident).where(
-            Resident.household_id == household.id, Resident.status == "live"
-        )
-        members = list(await session.scalars(query))
+        members = await residents.live_members(household.id)
         people = sorted(members, key=lambda r: (r.id != household.head_id, r.created_at, r.id))
-    head = (
-        await session.get(Resident, household.head_id) if household and household.head_id else None
-    )
+    head = await residents.get(household.head_id) if household and household.head_id else None
     head_name = head.name if head is not None and head.status == "live" else None
     return people, [copy_record(p, head_name, options) for p in people]
 

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import Rejected, enqueue
@@ -17,6 +16,7 @@ from jukinet.envelope import SignedMessage
 from jukinet.lookups import DISCLOSURE_REQUEST, DISCLOSURE_RESPONSE_BATCH, DisclosureResponse
 from jukinet.node.problems import NotFound
 from jukinet.pki import utcnow
+from municipal.disclosures.repository import DisclosureRepository
 from municipal.models import Disclosure, DisclosureAnswer, bus
 from municipal.residents.service import get_resident
 
@@ -40,8 +40,7 @@ async def request_disclosure(
         resident_code=resident.resident_code,
         requested_at=utcnow(),
     )
-    session.add(disclosure)
-    await session.flush()
+    await DisclosureRepository(session).add(disclosure)
     payload = {"disclosure_id": disclosure.id, "resident_code": resident.resident_code}
     for tier in tiers(node):
         await enqueue(
@@ -54,12 +53,11 @@ async def request_disclosure(
 async def disclosure_view(
     session: AsyncSession, node: Principal, disclosure_id: str
 ) -> dict[str, Any]:
-    disclosure = await session.get(Disclosure, disclosure_id)
+    disclosures = DisclosureRepository(session)
+    disclosure = await disclosures.get(disclosure_id)
     if disclosure is None:
         raise NotFound("no such disclosure request")
-    rows = await session.scalars(
-        select(DisclosureAnswer).where(DisclosureAnswer.disclosure_id == disclosure_id)
-    )
+    rows = await disclosures.answers(disclosure_id)
     answers = {row.tier: json.loads(row.provisions) for row in rows}
     return {
         "id": disclosure.id,
@@ -82,14 +80,15 @@ async def record_answers(session: AsyncSession, message: SignedMessage) -> None:
         responses = [DisclosureResponse.model_validate(item) for item in items]
     except ValidationError:
         raise Rejected("invalid_payload", "not a disclosure response") from None
+    disclosures = DisclosureRepository(session)
     for response in responses:
-        disclosure = await session.get(Disclosure, response.disclosure_id)
+        disclosure = await disclosures.get(response.disclosure_id)
         if disclosure is None or disclosure.resident_code != response.resident_code:
             raise Rejected("unknown_disclosure", "an answer to a request this office did not make")
         provisions: Any = [p.model_dump(mode="json") for p in response.provisions]
         if response.refused is not None:
             provisions = {"refused": response.refused}
-        session.add(
+        disclosures.add_answer(
             DisclosureAnswer(
                 disclosure_id=disclosure.id,
                 tier=message.issuer.uri,

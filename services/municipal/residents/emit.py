@@ -22,6 +22,7 @@ from jukinet.contracts.identity import (
 from jukinet.contracts.principals import Principal
 from jukinet.pki import utcnow
 from municipal.models import Resident, ResidentVersion, bus
+from municipal.residents.repository import ResidentRepository
 
 __all__ = ["emit", "identity_record"]
 
@@ -60,7 +61,7 @@ async def emit(
         previous_municipality=previous_municipality,
         correlation_id=uuid.uuid4().hex,
     )
-    session.add(
+    await ResidentRepository(session).add_version(
         ResidentVersion(
             resident_id=resident.id,
             version=resident.version,
@@ -73,7 +74,6 @@ async def emit(
             detail=json.dumps(detail, ensure_ascii=False) if detail else None,
         )
     )
-    await session.flush()
     log.info(
         "change recorded",
         extra={"correlation_id": change.correlation_id, "version": change.version},

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.contracts.identity import ChangeReason
 from jukinet.node.problems import Conflict, NotFound
 from jukinet.pki import utcnow
-from municipal.models import Household, Resident, ResidentVersion
-from municipal.residents.schemas import HEAD, MoveHousehold
+from municipal.models import Household, Resident
+from municipal.residents.repository import HouseholdRepository, ResidentRepository
+from municipal.residents.schemas import HEAD, HistoryOut, MoveHousehold
 
 __all__ = ["change_head", "history", "household_of", "move_household"]
 
@@ -21,12 +21,10 @@ __all__ = ["change_head", "history", "household_of", "move_household"]
 async def household_of(
     session: AsyncSession, household_id: str
 ) -> tuple[Household, list[Resident]]:
-    household = await session.get(Household, household_id)
+    household = await HouseholdRepository(session).get(household_id)
     if household is None:
         raise NotFound("no such household in this municipality")
-    query = select(Resident).where(Resident.household_id == household_id, Resident.status == "live")
-    members = list(await session.scalars(query.order_by(Resident.created_at)))
-    return household, members
+    return household, await ResidentRepository(session).live_members(household_id)
 
 
 async def move_household(session: AsyncSession, resident: Resident, body: MoveHousehold) -> None:
@@ -37,7 +35,7 @@ async def move_household(session: AsyncSession, resident: Resident, body: MoveHo
         household = Household(
             id=uuid.uuid4().hex, head_id=resident.id, address=resident.address, created_at=utcnow()
         )
-        session.add(household)
+        HouseholdRepository(session).add(household)
         resident.household_id, resident.relation = household.id, HEAD
         return
     await household_of(session, body.household_id)
@@ -54,22 +52,17 @@ async def change_head(session: AsyncSession, household_id: str, resident_id: str
     return household
 
 
-async def history(session: AsyncSession, resident_id: str) -> list[dict[str, Any]]:
+async def history(session: AsyncSession, resident_id: str) -> list[HistoryOut]:
     """Every version, oldest first: a correction adds a version, the old one stays."""
-    query = (
-        select(ResidentVersion)
-        .where(ResidentVersion.resident_id == resident_id)
-        .order_by(ResidentVersion.version)
-    )
     return [
-        {
-            "version": v.version,
-            "change_reason": v.change_reason,
-            "change_date": v.change_date,
-            "resident_code": v.resident_code,
-            "record": json.loads(v.record),
-            "detail": json.loads(v.detail) if v.detail else None,
-            "recorded_at": v.recorded_at,
-        }
-        for v in await session.scalars(query)
+        HistoryOut(
+            version=v.version,
+            change_reason=ChangeReason(v.change_reason),
+            change_date=v.change_date,
+            resident_code=v.resident_code,
+            record=json.loads(v.record),
+            detail=json.loads(v.detail) if v.detail else None,
+            recorded_at=v.recorded_at,
+        )
+        for v in await ResidentRepository(session).versions(resident_id)
     ]

@@ -12,7 +12,6 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.contracts.identity import ChangeCategory, ChangeReason
@@ -23,6 +22,7 @@ from municipal.codes import draw_code
 from municipal.models import Household, Resident
 from municipal.moves import send_move_in_notice
 from municipal.residents.emit import emit
+from municipal.residents.repository import HouseholdRepository, ResidentRepository
 from municipal.residents.schemas import HEAD, ChangeResident, RegisterResident
 
 __all__ = ["ResidentDeleted", "apply_change", "get_resident", "register"]
@@ -72,7 +72,7 @@ async def register(
     resident.created_at = resident.created_at or utcnow()
     resident.updated_at = utcnow()
     await _join_household(session, resident, body.household_id, body.relation or HEAD)
-    session.add(resident)
+    ResidentRepository(session).add(resident)
     detail = _detail(body, actor, ("notified_on", "previous_address", "previous_municipality"))
     await emit(session, node, resident, previous_municipality=body.previous_municipality,
                detail=detail)  # fmt: skip
@@ -87,8 +87,7 @@ async def _reopened(session: AsyncSession, body: RegisterResident) -> Resident |
     record closed by a move-out, and only of the same person (birth date and sex)."""
     if body.resident_code is None:
         return None
-    query = select(Resident).where(Resident.resident_code == body.resident_code)
-    earlier = (await session.scalars(query.with_for_update())).first()
+    earlier = await ResidentRepository(session).with_code_for_update(body.resident_code)
     if earlier is None:
         return None
     if earlier.status == "live":
@@ -102,20 +101,21 @@ async def _reopened(session: AsyncSession, body: RegisterResident) -> Resident |
 async def _join_household(
     session: AsyncSession, resident: Resident, household_id: str | None, relation: str
 ) -> None:
+    households = HouseholdRepository(session)
     if household_id is None:
         household = Household(
             id=uuid.uuid4().hex, head_id=resident.id, address=resident.address, created_at=utcnow()
         )
-        session.add(household)
+        households.add(household)
         resident.household_id, resident.relation = household.id, HEAD
         return
-    if await session.get(Household, household_id) is None:
+    if await households.get(household_id) is None:
         raise NotFound("no such household in this municipality")
     resident.household_id, resident.relation = household_id, relation
 
 
 async def get_resident(session: AsyncSession, resident_id: str) -> Resident:
-    resident = await session.get(Resident, resident_id)
+    resident = await ResidentRepository(session).get(resident_id)
     if resident is None:
         raise NotFound("no such resident in this municipality")
     return resident
@@ -124,7 +124,7 @@ async def get_resident(session: AsyncSession, resident_id: str) -> Resident:
 async def apply_change(
     session: AsyncSession, node: Principal, resident_id: str, body: ChangeResident, actor: str
 ) -> Resident:
-    resident = await session.get(Resident, resident_id, with_for_update=True)
+    resident = await ResidentRepository(session).get(resident_id, for_update=True)
     if resident is None:
         raise NotFound("no such resident in this municipality")
     if resident.status != "live":

@@ -1,0 +1,67 @@
+"""The SQL of a bulk import: plain Core inserts of residents, their first versions and
+their outbox items, in the import's one transaction (ORM objects cost more than the SQL
+at this size). Codes already known here are read through the residents' and the code
+pool's repositories."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TypedDict
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from municipal.models import Resident, ResidentVersion, bus
+
+__all__ = ["ImportRepository", "OutboxValues", "ResidentValues", "VersionValues"]
+
+
+class ResidentValues(TypedDict):
+    id: str
+    resident_code: str
+    name: str
+    name_kana: str | None
+    birth_date: dt.date
+    sex: str
+    address: str
+    change_reason: str
+    change_date: dt.date
+    status: str
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class VersionValues(TypedDict):
+    resident_id: str
+    version: int
+    resident_code: str
+    change_reason: str
+    change_date: dt.date
+    record: str
+    correlation_id: str
+    recorded_at: dt.datetime
+
+
+class OutboxValues(TypedDict):
+    recipient: str
+    message_type: str
+    payload: str
+    created_at: dt.datetime
+
+
+class ImportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_residents(
+        self, residents: Sequence[ResidentValues], versions: Sequence[VersionValues]
+    ) -> None:
+        tables = Resident.metadata.tables
+        await self.session.execute(tables[Resident.__tablename__].insert(), residents)
+        await self.session.execute(tables[ResidentVersion.__tablename__].insert(), versions)
+
+    async def enqueue(self, items: Sequence[OutboxValues]) -> None:
+        """Queue outbox items as they are (the relay seals and sends them in order)."""
+        if items:
+            await self.session.execute(bus.outbox_items.insert(), items)
