@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
 
+from jukinet.node.repository import BusRepository
 from jukinet.node.session import SessionDep
 from jukinet.operators import guard
 
@@ -43,10 +43,9 @@ def operations_router() -> APIRouter:
         request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[DeadLetter]:
         runtime = request.app.state.runtime
-        t = runtime.spec.bus.dead_letters
         async with runtime.sessions() as session:
-            rows = await session.execute(select(t).order_by(t.c.id.desc()).limit(limit))
-            return [DeadLetter.model_validate(dict(r._mapping)) for r in rows]
+            rows = await BusRepository(session, runtime.spec.bus).dead_letters(limit)
+            return [DeadLetter.model_validate(r._asdict()) for r in rows]
 
     return router
 

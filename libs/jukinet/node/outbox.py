@@ -10,11 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, Table, and_, select, update
 
-from jukinet.bus import set_aside
 from jukinet.node.deps import OperatorAuth, SessionDep, guard
 from jukinet.node.problems import problem_responses
+from jukinet.node.repository import BusRepository
 from jukinet.pki import utcnow
 
 __all__ = ["OutboxSelection", "UndeliverableItem", "outbox_router"]
@@ -52,15 +51,6 @@ class Changed(BaseModel):
     count: int
 
 
-def _set_aside(items: Table, selection: OutboxSelection | None = None) -> ColumnElement[bool]:
-    clauses: list[ColumnElement[bool]] = [set_aside(items)]
-    if selection is not None and selection.ids:
-        clauses.append(items.c.id.in_(selection.ids))
-    if selection is not None and selection.recipient is not None:
-        clauses.append(items.c.recipient == selection.recipient)
-    return and_(*clauses)
-
-
 def outbox_router() -> APIRouter:
     router = APIRouter(prefix="/outbox", tags=["operations"])
 
@@ -75,8 +65,8 @@ def outbox_router() -> APIRouter:
         session: SessionDep,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> list[UndeliverableItem]:
-        t = request.app.state.runtime.spec.bus.outbox_items
-        rows = await session.execute(select(t).where(_set_aside(t)).order_by(t.c.id).limit(limit))
+        bus = request.app.state.runtime.spec.bus
+        rows = await BusRepository(session, bus).undeliverable(limit)
         return [
             UndeliverableItem(
                 id=r.id,
@@ -96,11 +86,8 @@ def outbox_router() -> APIRouter:
         summary="Put set-aside items back in line (they are sealed again in order)",
     )
     async def retry(body: OutboxSelection, request: Request, session: SessionDep) -> Changed:
-        t = request.app.state.runtime.spec.bus.outbox_items
-        result = await session.execute(
-            update(t).where(_set_aside(t, body)).values(undeliverable=None, set_aside_at=None)
-        )
-        count = int(getattr(result, "rowcount", 0) or 0)
+        bus = request.app.state.runtime.spec.bus
+        count = await BusRepository(session, bus).retry(body.ids, body.recipient)
         log.warning("operator put %d undeliverable outbox item(s) back in line", count)
         return Changed(count=count)
 
@@ -111,11 +98,8 @@ def outbox_router() -> APIRouter:
         summary="Close set-aside items for good: they never travel",
     )
     async def resolve(body: OutboxSelection, request: Request, session: SessionDep) -> Changed:
-        t = request.app.state.runtime.spec.bus.outbox_items
-        result = await session.execute(
-            update(t).where(_set_aside(t, body)).values(resolved_at=utcnow())
-        )
-        count = int(getattr(result, "rowcount", 0) or 0)
+        bus = request.app.state.runtime.spec.bus
+        count = await BusRepository(session, bus).resolve(body.ids, body.recipient, now=utcnow())
         log.warning("operator resolved %d undeliverable outbox item(s)", count)
         return Changed(count=count)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
-from sqlalchemy import MetaData, Table, func, select, text
+from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from jukinet.audit import CheckpointWriter, default_witness, with_checkpoints
@@ -28,7 +28,6 @@ from jukinet.bus import (
     InboxProcessor,
     OutboxRelay,
     connect,
-    set_aside,
     tls_context,
 )
 from jukinet.contracts.principals import Principal, PrincipalKind
@@ -37,6 +36,7 @@ from jukinet.db.engine import create_engine, session_factory
 from jukinet.db.migrations import upgrade
 from jukinet.envelope import Opener, RecipientDirectory, Sealer
 from jukinet.node.metrics import Metrics
+from jukinet.node.repository import BusRepository
 from jukinet.node.settings import NodeSettings
 from jukinet.pki import TrustStore
 
@@ -248,35 +248,9 @@ class NodeRuntime:
 
     async def undeliverable_by_reason(self) -> dict[str, int]:
         """Outbox items set aside and not resolved, per reason code."""
-        t = self.spec.bus.outbox_items
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(t.c.undeliverable, func.count())
-                .where(set_aside(t))
-                .group_by(t.c.undeliverable)
-            )
-            return {str(reason): int(n) for reason, n in rows}
+            return await BusRepository(session, self.spec.bus).undeliverable_by_reason()
 
     async def bus_status(self) -> dict[str, int]:
-        t = self.spec.bus
         async with self.sessions() as session:
-            backlog = await session.scalar(
-                select(func.count()).where(
-                    t.outbox_items.c.message_id.is_(None), t.outbox_items.c.undeliverable.is_(None)
-                )
-            )
-            undeliverable = await session.scalar(
-                select(func.count()).where(set_aside(t.outbox_items))
-            )
-            unsent = await session.scalar(
-                select(func.count()).where(t.outbox_messages.c.sent_at.is_(None))
-            )
-            dead = await session.scalar(select(func.count()).select_from(t.dead_letters))
-            received = await session.scalar(select(func.count()).select_from(t.inbox_messages))
-        return {
-            "outbox_unsealed": int(backlog or 0),
-            "outbox_unsent": int(unsent or 0),
-            "outbox_undeliverable": int(undeliverable or 0),
-            "inbox_received": int(received or 0),
-            "dead_letters": int(dead or 0),
-        }
+            return await BusRepository(session, self.spec.bus).counts()
