@@ -9,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.records.tables import HistoryRow, RecordRow, RecordTables
 
-__all__ = ["RecordCounts", "RecordRepository"]
-
-RecordCounts = dict[str, Any]
-"""``{"records": {status: count}, "history": count}``, for a node's status page."""
+__all__ = ["RecordRepository"]
 
 
 class RecordRepository:
@@ -95,13 +92,13 @@ class RecordRepository:
         if rows:
             await self.session.execute(self.tables.history.insert(), [r.values() for r in rows])
 
-    async def counts(self) -> RecordCounts:
-        """Current records per status and history rows: counts only."""
+    async def counts(self) -> dict[str, dict[str, int] | int]:
+        """``{"records": {status: count}, "history": count}``: counts only."""
         t = self.tables.records
         rows = await self.session.execute(select(t.c.status, func.count()).group_by(t.c.status))
         history = await self.session.scalar(select(func.count()).select_from(self.tables.history))
         return {"records": {row[0]: row[1] for row in rows}, "history": int(history or 0)}
 
-    def _history_columns(self) -> list[Any]:
+    def _history_columns(self) -> list[ColumnElement[Any]]:
         h = self.tables.history
         return [h.c[name] for name in HistoryRow._fields]
