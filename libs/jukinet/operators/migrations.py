@@ -88,8 +88,8 @@ def downgrade_0001() -> None:
         batch_op.drop_index(batch_op.f("ix_operator_challenges_expires_at"))
 
     op.drop_table("operator_challenges")
-    with op.batch_alter_table("operation_log", schema=None) as batch_op:
-        batch_op.drop_index("ix_operation_log_actor_at")
+    if op.get_bind().dialect.name != "postgresql":  # PostgreSQL dropped it (and its index) first
+        with op.batch_alter_table("operation_log", schema=None) as batch_op:
+            batch_op.drop_index("ix_operation_log_actor_at")
 
-    if op.get_bind().dialect.name != "postgresql":
         op.drop_table("operation_log")

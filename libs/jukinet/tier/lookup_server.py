@@ -1,0 +1,40 @@
+"""The lookup server of a prefecture or the agency: HTTPS with client certificates,
+beside the node's service. Each service names its settings and tables in a module of a
+few lines, run as ``python -m <service>.lookup_server`` (`jukinet up` starts it)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from fastapi import FastAPI
+
+from jukinet.lookups import LookupSettings, LookupTables, create_lookup_app, serve_lookups
+from jukinet.records.store import RecordTables
+
+__all__ = ["LookupServer"]
+
+SettingsT = TypeVar("SettingsT", bound=LookupSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class LookupServer(Generic[SettingsT]):
+    """A node's lookup server: its settings class (read from the environment and the
+    secrets directory) and the tables it answers from."""
+
+    settings_class: type[SettingsT]
+    records: RecordTables
+    lookups: LookupTables
+
+    def settings(self) -> SettingsT:
+        return self.settings_class(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
+
+    def create_app(self) -> FastAPI:
+        settings = self.settings()
+        return create_lookup_app(
+            settings, self.records, self.lookups, title=f"jukinet lookups ({settings.node.code})"
+        )
+
+    def main(self) -> None:
+        serve_lookups(self.settings(), self.create_app())
