@@ -13,16 +13,15 @@ from typer.testing import CliRunner
 
 from jukinet.cli import app
 from jukinet.cli.federation import _save_state
+from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE
 from jukinet.contracts.ids import generate_resident_code
-from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, eventually, query
+from tests.principals import AGENCY, KANAGAWA, YOKOHAMA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-YOKOHAMA = Principal.municipality("141003")
-KANAGAWA = Principal.prefecture("140007")
 COLUMNS = ["name", "name_kana", "birth_date", "sex", "address", "reason", "change_date"]
 
 
@@ -53,6 +52,14 @@ def good_rows(count: int, pd: PersonalData, seed: int) -> list[dict[str, str]]:
 
 async def municipal_count(fed: LocalFederation) -> int:
     return int((await query(fed, YOKOHAMA, "SELECT count(*) FROM residents"))[0][0])
+
+
+async def municipal_codes(fed: LocalFederation) -> set[str]:
+    return {c for (c,) in await query(fed, YOKOHAMA, "SELECT resident_code FROM residents")}
+
+
+async def last_item_id(fed: LocalFederation) -> int:
+    return int((await query(fed, YOKOHAMA, "SELECT coalesce(max(id), 0) FROM outbox_items"))[0][0])
 
 
 async def invoke(*args: str):
@@ -102,6 +109,8 @@ async def test_a_good_csv_imports_fully_and_reaches_the_agency(
     _save_state(federation)
     rows = good_rows(400, personal_data, seed=12)
     before = await municipal_count(federation)
+    earlier = await municipal_codes(federation)  # other modules' residents of Yokohama
+    mark = await last_item_id(federation)
     result = await invoke(
         "import",
         str(write_csv(tmp_path / "good.csv", rows)),
@@ -113,8 +122,10 @@ async def test_a_good_csv_imports_fully_and_reaches_the_agency(
     assert result.exit_code == 0, result.output
     assert "imported 400 residents" in result.output
     assert await municipal_count(federation) == before + 400
-    codes = await query(federation, YOKOHAMA, "SELECT resident_code FROM residents")
-    personal_data.add(*(c for (c,) in codes))
+    imported = await municipal_codes(federation) - earlier
+    assert len(imported) == 400
+    personal_data.add(*imported)
+    listed = ", ".join(f"'{c}'" for c in sorted(imported))
 
     async def everywhere() -> bool:
         counts = []
@@ -122,16 +133,20 @@ async def test_a_good_csv_imports_fully_and_reaches_the_agency(
             rows_ = await query(
                 federation,
                 node,
-                "SELECT count(*) FROM identity_records WHERE municipality = :m",
+                "SELECT count(*) FROM identity_records WHERE municipality = :m "
+                f"AND resident_code IN ({listed})",
                 m=YOKOHAMA.code,
             )
             counts.append(int(rows_[0][0]))
-        return counts == [before + 400, before + 400]
+        return counts == [400, 400]
 
     await eventually(everywhere, seconds=120)
     messages = await query(
-        federation, YOKOHAMA, "SELECT count(*), sum(item_count) FROM outbox_messages"
-    )
+        federation, YOKOHAMA,
+        "SELECT count(DISTINCT message_id), count(*) FROM outbox_items "
+        "WHERE id > :mark AND recipient = :r AND message_type = :t",
+        mark=mark, r=KANAGAWA.uri, t=CHANGE_MESSAGE_TYPE,
+    )  # fmt: skip
     assert int(messages[0][1]) >= 400
     assert int(messages[0][0]) < 400  # batched: many changes per signed message
 

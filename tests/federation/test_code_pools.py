@@ -5,6 +5,10 @@ forged or malformed pool messages are dead-lettered — on SQLite and on Postgre
 
 Tokyo (130001) and Shinjuku (131041) are not started: the test speaks as them, on
 channels no running node uses. Pools are kept tiny here so that refills happen.
+
+This module keeps a federation of its own: the shared one runs Tokyo and Shinjuku, whose
+channels the forged messages would take sequence numbers from; a pool of 20 there would
+starve the 400-row bulk import; and one test empties Chiyoda's pool behind its back.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sqlalchemy import Executable, insert, update
 from jukinet.contracts.codepool import CODE_POOL_BATCH, CODE_REFILL_REQUEST_BATCH
 from jukinet.contracts.federation import DEMO
 from jukinet.contracts.ids import generate_resident_code, is_valid_resident_code
-from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.principals import Principal
 from jukinet.contracts.subjects import inbox_prefix, message_subject
 from jukinet.db.engine import create_engine
 from jukinet.devtools.localfed import LocalFederation
@@ -31,15 +35,10 @@ from jukinet.envelope import RecipientDirectory, Sealer
 from jukinet.pki import Credentials, TrustStore, read_certificate, utcnow
 from municipal.models import CodePoolEntry, CodeRequest
 from tests.federation.support import PersonalData, database_url_of, eventually, query, tier_record
+from tests.principals import AGENCY, CHIYODA, HIRATSUKA, KANAGAWA, SHINJUKU, TOKYO, YOKOHAMA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
-YOKOHAMA = Principal.municipality("141003")
-SHINJUKU = Principal.municipality("131041")
-TOKYO = Principal.prefecture("130001")
-KANAGAWA = Principal.prefecture("140007")
 RUN_NODES = {n for n in DEMO.nodes if n not in (TOKYO, SHINJUKU)}
 TARGET, LOW_WATER = 20, 10
 EXTRA_ENV = {
@@ -337,5 +336,5 @@ async def test_no_personal_data_reached_any_log(
 
 @pytest.fixture(scope="module")
 def federation(own_federation: LocalFederation) -> LocalFederation:
-    """This module's own federation (its RUN_NODES and EXTRA_ENV)."""
+    """This module's own federation (its RUN_NODES and EXTRA_ENV; see the docstring)."""
     return own_federation

@@ -1,6 +1,9 @@
 """Nationwide copies (住民票の写しの広域交付), end to end: a clerk at Hiratsuka (Kanagawa)
 issues a certified copy of people registered at Chiyoda (Tokyo) — over the real broker,
-between running services, on SQLite and PostgreSQL."""
+between running services, on SQLite and PostgreSQL.
+
+The federation is shared with other modules: this module's operators have their own
+names, and its ledger checks look at its own clerk's rows."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typer.testing import CliRunner, Result
 from jukinet.bus import connect
 from jukinet.cli import app
 from jukinet.contracts.era import to_era
-from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.principals import Principal
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.envelope import Opener, RecipientDirectory, Sealer
 from jukinet.operators import IcCard, card_login, card_principal
@@ -26,16 +29,18 @@ from jukinet.pki import Credentials, RevocationList, TrustStore, read_certificat
 from municipal.copies.document import CERTIFICATION, TITLE
 from municipal.copies.exchange import read_answer, seal_request, send
 from municipal.copies.protocol import CopyAnswer, CopyRequest
+from tests.federation.isolation import certify_silent_town
 from tests.federation.support import PersonalData, database_url_of, query
 from tests.pdftext import text_of
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA, YOKOHAMA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-HIRATSUKA = Principal.municipality("142034")  # 平塚市, 神奈川県: issues the copies
-CHIYODA = Principal.municipality("131016")  # 千代田区, 東京都: where the people live
-YOKOHAMA = Principal.municipality("141003")
-KANAGAWA = Principal.prefecture("140007")
-RUN_NODES = {HIRATSUKA, CHIYODA, AGENCY}  # the agency designates resident codes
+# Hiratsuka (平塚市, 神奈川県) issues the copies; Chiyoda (千代田区, 東京都) is where the people
+# live. Nagoya is in the network (certified) and no node answers for it; no other module
+# names it.
+SILENT = Principal.municipality("231002")
+CLERK_SLUG, ADMIN_SLUG = "copies-clerk", "copies-admin"  # other modules have a tanaka
 PASSWORD = "correct horse battery"
 TODAY = dt.datetime.now(dt.UTC).date()
 JST_TODAY = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
@@ -44,7 +49,7 @@ DOMICILE = "北海道札幌市中央区北一条西二丁目1番地"  # 本籍: 
 FAMILY_HEAD = "川辺 源三郎"  # 筆頭者: never on a nationwide copy
 ADDRESS = "東京都千代田区千代田一丁目1番1号"
 FROM_ABROAD = "アメリカ合衆国ハワイ州ホノルル市"
-CLERK = card_principal(HIRATSUKA, "tanaka").uri
+CLERK = card_principal(HIRATSUKA, CLERK_SLUG).uri
 
 
 def _person(name: str, kana: str, birth: str, sex: str, **more: Any) -> dict[str, Any]:
@@ -116,7 +121,7 @@ async def register(
     administrator, created with `jukinet operators create` (a new IC card each)."""
     root = str(federation.layout.root)
     db = database_url_of(federation, HIRATSUKA)
-    for slug, role in (("tanaka", "clerk"), ("kato", "administrator")):
+    for slug, role in ((CLERK_SLUG, "clerk"), (ADMIN_SLUG, "administrator")):
         result = await cli("operators", "create", slug, "--role", role, "--node",
                            HIRATSUKA.uri, "--db", db, "--pki-root", root)  # fmt: skip
         assert result.exit_code == 0, result.output
@@ -137,7 +142,7 @@ async def clerk(
     federation: LocalFederation, register: dict[str, dict[str, Any]]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Hiratsuka's clerk, logged in with password and IC card."""
-    async with await _logged_in(federation, "tanaka") as client:
+    async with await _logged_in(federation, CLERK_SLUG) as client:
         yield client
 
 
@@ -294,26 +299,27 @@ async def test_own_residents_are_not_asked_for_over_the_network(
 @pytest.mark.parametrize(
     ("home", "status", "reason"),
     [
-        pytest.param(YOKOHAMA.code, 503, "unreachable", id="not-answering"),
+        pytest.param(SILENT.code, 503, "unreachable", id="not-answering"),
         pytest.param("011002", 422, "unknown_municipality", id="not-in-the-network"),
     ],
 )
 async def test_a_home_municipality_that_cannot_answer_is_reported_and_recorded(
     federation: LocalFederation, clerk: httpx.AsyncClient, home: str, status: int, reason: str
 ) -> None:
+    certify_silent_town(federation, SILENT)
     r = await clerk.post("/copies", json=_ask(HEAD) | {"home_municipality": home})
     assert r.status_code == status, r.text
     assert r.json()["reason"] == reason
-    sql = "SELECT home_municipality, outcome, reason FROM issued_copies ORDER BY id DESC"
-    assert (await _rows(federation, HIRATSUKA, sql))[0] == {
-        "home_municipality": home, "outcome": "failed", "reason": reason
+    sql = "SELECT home_municipality, outcome, reason, clerk FROM issued_copies ORDER BY id DESC"
+    assert (await _rows(federation, HIRATSUKA, sql, clerk=CLERK))[0] == {
+        "home_municipality": home, "outcome": "failed", "reason": reason, "clerk": CLERK
     }  # fmt: skip
 
 
 async def test_only_counter_roles_issue_copies(
     federation: LocalFederation, register: dict[str, dict[str, Any]]
 ) -> None:
-    async with await _logged_in(federation, "kato") as admin:
+    async with await _logged_in(federation, ADMIN_SLUG) as admin:
         assert (await admin.post("/copies", json=_ask(HEAD))).status_code == 403
     async with httpx.AsyncClient(base_url=federation.nodes[HIRATSUKA].url) as anonymous:
         assert (await anonymous.post("/copies", json=_ask(HEAD))).status_code == 401
@@ -324,8 +330,12 @@ async def test_only_counter_roles_issue_copies(
 # -- both ends record the exchange --------------------------------------------------------
 
 
-async def _rows(fed: LocalFederation, node: Principal, sql: str) -> list[dict[str, Any]]:
-    return [dict(r._mapping) for r in await query(fed, node, sql)]
+async def _rows(
+    fed: LocalFederation, node: Principal, sql: str, *, clerk: str | None = None
+) -> list[dict[str, Any]]:
+    """The rows, or only those of ``clerk`` (other modules' clerks issue copies too)."""
+    rows = [dict(r._mapping) for r in await query(fed, node, sql)]
+    return [r for r in rows if clerk is None or r["clerk"] == clerk]
 
 
 async def test_both_ends_record_the_exchange(
@@ -334,9 +344,11 @@ async def test_both_ends_record_the_exchange(
     await _copy(clerk, _ask(HEAD, whole_household=True))
     assert (await clerk.post("/copies", json=_ask(LEAVER))).status_code == 409
 
-    issued = await _rows(federation, HIRATSUKA, "SELECT * FROM issued_copies ORDER BY id")
+    issued = await _rows(
+        federation, HIRATSUKA, "SELECT * FROM issued_copies ORDER BY id", clerk=CLERK
+    )
     provided = await _rows(
-        federation, CHIYODA, "SELECT * FROM copy_provisions ORDER BY requested_at"
+        federation, CHIYODA, "SELECT * FROM copy_provisions ORDER BY requested_at", clerk=CLERK
     )
     here, there = issued[-2:], provided[-2:]
     assert [(r["outcome"], r["reason"], r["people"]) for r in here] == [
@@ -508,9 +520,3 @@ async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:
     assert personal_data.leaks(federation.root / "log") == []
-
-
-@pytest.fixture(scope="module")
-def federation(own_federation: LocalFederation) -> LocalFederation:
-    """This module's own federation (its RUN_NODES and EXTRA_ENV)."""
-    return own_federation

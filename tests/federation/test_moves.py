@@ -7,7 +7,6 @@ on file takes nothing over: the old town's record and every tier's copy of it st
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import nats
@@ -15,22 +14,24 @@ import pytest
 
 from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE
 from jukinet.contracts.ids import generate_resident_code
-from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.principals import Principal
 from jukinet.contracts.subjects import inbox_prefix, message_subject
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.envelope import FORWARD_TYPE, RecipientDirectory, Sealer
 from jukinet.pki import Credentials, TrustStore, read_certificate
 from jukinet.reconcile.driver import reconcile_federation
+from tests.federation.isolation import (
+    dead_letter_mark,
+    dead_letters_since,
+    metric,
+    reserve_sequence,
+)
 from tests.federation.support import PersonalData, eventually, query, tier_record
+from tests.principals import AGENCY, CHIYODA, HIRATSUKA, KANAGAWA, TOKYO, YOKOHAMA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-HIRATSUKA = Principal.municipality("142034")
-YOKOHAMA = Principal.municipality("141003")
-CHIYODA = Principal.municipality("131016")
-KANAGAWA = Principal.prefecture("140007")
-TOKYO = Principal.prefecture("130001")
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 
 
@@ -53,6 +54,15 @@ async def resident(fed: LocalFederation, town: Principal, rid: str) -> dict[str,
 
 
 record = tier_record
+
+
+async def known_upstream(fed: LocalFederation, person: dict[str, Any]) -> None:
+    """Wait until the agency holds the person's record, so that the move follows the
+    registration upstream. Otherwise a loaded machine (or a backlog other modules left
+    at the old town's prefecture) can deliver the move first, which is a case of its
+    own (test_a_move_in_overtaking_the_old_towns_record_takes_nothing_over)."""
+    code = person["resident_code"]
+    await eventually(lambda: has_record(fed, AGENCY, code), seconds=60)
 
 
 async def move_out(
@@ -126,6 +136,7 @@ async def test_a_move_leaves_every_tier_consistent(
 ) -> None:
     people = SyntheticResidents(seed=int(old.code) + int(new.code))
     person = await register(federation, old, people.registration(old.code), personal_data)
+    await known_upstream(federation, person)
     body = move_in(person, new, old, people)
     personal_data.add_body(body)
     await move_out(federation, old, person, body)
@@ -168,6 +179,7 @@ async def test_moving_back_reopens_the_old_record(
 ) -> None:
     people = SyntheticResidents(seed=77)
     person = await register(federation, YOKOHAMA, people.registration(YOKOHAMA.code), personal_data)
+    await known_upstream(federation, person)
     leaving = move_in(person, HIRATSUKA, YOKOHAMA, people)
     await move_out(federation, YOKOHAMA, person, leaving)
     away = await arrive(federation, HIRATSUKA, leaving, personal_data)
@@ -185,11 +197,9 @@ async def test_moving_back_reopens_the_old_record(
     assert view["status"] == "live"
 
 
-async def dead_letters(fed: LocalFederation, node: Principal) -> list[dict[str, Any]]:
-    async with fed.client(node) as client:
-        r = await client.get("/dead-letters")
-    r.raise_for_status()
-    return list(r.json())
+async def refused_since(fed: LocalFederation, node: Principal, mark: int) -> list[str]:
+    """The reasons of the node's dead letters after ``mark`` (other modules' are older)."""
+    return [d["reason"] for d in await dead_letters_since(fed, node, mark)]
 
 
 async def test_a_notice_about_an_unknown_resident_is_rejected(
@@ -201,12 +211,11 @@ async def test_a_notice_about_an_unknown_resident_is_rejected(
     stranger["id"] = "0" * 32
     body = move_in(stranger, YOKOHAMA, CHIYODA, people)
     personal_data.add_body(body)
+    mark = await dead_letter_mark(federation, CHIYODA)
     await arrive(federation, YOKOHAMA, body, personal_data)
 
     async def refused() -> bool:
-        return any(
-            d["reason"] == "unknown_resident" for d in await dead_letters(federation, CHIYODA)
-        )
+        return "unknown_resident" in await refused_since(federation, CHIYODA, mark)
 
     await eventually(refused, seconds=30)
 
@@ -220,16 +229,17 @@ async def test_a_notice_about_another_person_closes_nothing(
     person = await register(
         federation, HIRATSUKA, people.registration(HIRATSUKA.code), personal_data
     )
+    await known_upstream(federation, person)
     other = people.registration(YOKOHAMA.code)
     typo = move_in({**other, "resident_code": person["resident_code"], "address": "x"},
                    YOKOHAMA, HIRATSUKA, people)  # fmt: skip
     typo["birth_date"] = "1950-01-01" if person["birth_date"] != "1950-01-01" else "1951-01-01"
     personal_data.add_body(typo)
+    mark = await dead_letter_mark(federation, HIRATSUKA)
     await arrive(federation, YOKOHAMA, typo, personal_data)
 
     async def refused() -> bool:
-        reasons = [d["reason"] for d in await dead_letters(federation, HIRATSUKA)]
-        return "identity_mismatch" in reasons
+        return "identity_mismatch" in await refused_since(federation, HIRATSUKA, mark)
 
     await eventually(refused, seconds=30)
     assert (await resident(federation, HIRATSUKA, person["id"]))["status"] == "live"
@@ -247,12 +257,9 @@ async def test_a_notice_from_a_node_that_is_not_a_municipality_is_rejected(
         federation, HIRATSUKA, people.registration(HIRATSUKA.code), personal_data
     )
     layout = federation.layout
-    # the prefecture may write to its towns (disclosure answers), but sends no notices
-    last = await query(
-        federation, KANAGAWA,
-        "SELECT coalesce(max(sequence), 0) FROM outbox_messages WHERE recipient = :r",
-        r=HIRATSUKA.uri,
-    )  # fmt: skip
+    # the prefecture may write to its towns (disclosure answers), but sends no notices;
+    # the number is taken from Kanagawa's own channel, which goes on after it
+    sequence = await reserve_sequence(federation, KANAGAWA, HIRATSUKA)
     creds = Credentials.load(layout.node_dir(KANAGAWA), layout.ca_cert, KANAGAWA)
     trust = TrustStore(read_certificate(layout.ca_cert))
     sealer = Sealer(creds, RecipientDirectory.from_layout(layout, trust))
@@ -261,9 +268,10 @@ async def test_a_notice_from_a_node_that_is_not_a_municipality_is_rejected(
         "new_municipality": YOKOHAMA.code, "new_address": "神奈川県横浜市中区1-1",
     }  # fmt: skip
     token = sealer.seal(
-        audience=HIRATSUKA, type="move_in.notice.batch", payload={"items": [notice]}, sequence=last[0][0] + 1,
+        audience=HIRATSUKA, type="move_in.notice.batch", payload={"items": [notice]}, sequence=sequence,
         ttl=dt.timedelta(hours=1),
     ).token  # fmt: skip
+    mark = await dead_letter_mark(federation, HIRATSUKA)
     nc = await nats.connect(
         servers=[federation.nats_url], tls=federation.tls(KANAGAWA), tls_hostname="localhost",
         inbox_prefix=inbox_prefix(KANAGAWA), allow_reconnect=False,
@@ -275,8 +283,7 @@ async def test_a_notice_from_a_node_that_is_not_a_municipality_is_rejected(
         await nc.close()
 
     async def refused() -> bool:
-        reasons = [d["reason"] for d in await dead_letters(federation, HIRATSUKA)]
-        return "not_a_municipality" in reasons
+        return "not_a_municipality" in await refused_since(federation, HIRATSUKA, mark)
 
     await eventually(refused, seconds=30)
     still = await resident(federation, HIRATSUKA, person["id"])
@@ -305,13 +312,15 @@ async def test_a_move_in_without_a_move_out_takes_nothing_over(
     town refuses the notice, its record stays live, and the old tiers keep it."""
     people = SyntheticResidents(seed=int(old.code) + 91)
     person = await register(federation, old, people.registration(old.code), personal_data)
+    await known_upstream(federation, person)
     body = move_in(person, new, old, people)
     personal_data.add_body(body)
+    mark = await dead_letter_mark(federation, old)
     await arrive(federation, new, body, personal_data)
     code = person["resident_code"]
 
     async def refused() -> bool:
-        reasons = [d["reason"] for d in await dead_letters(federation, old)]
+        reasons = await refused_since(federation, old, mark)
         return "no_move_out" in reasons and await held_at(federation, AGENCY, code, new)
 
     await eventually(refused, seconds=60)
@@ -327,11 +336,13 @@ async def test_a_move_in_without_a_move_out_takes_nothing_over(
 
 
 async def test_a_move_in_overtaking_the_old_towns_record_takes_nothing_over(
-    federation: LocalFederation, personal_data: PersonalData
+    own_federation: LocalFederation, personal_data: PersonalData
 ) -> None:
     """Tokyo is down while Chiyoda records a birth; Yokohama records a move-in of that
     person naming Chiyoda, which reaches the agency first. The agency holds it as
-    history; when Chiyoda's record arrives, Chiyoda holds the person, not Yokohama."""
+    history; when Chiyoda's record arrives, Chiyoda holds the person, not Yokohama.
+    (Tokyo is stopped: this runs on the module's own federation, not the shared one.)"""
+    federation = own_federation
     people = SyntheticResidents(seed=94)
     federation.nodes[TOKYO].stop()
     try:
@@ -379,6 +390,7 @@ async def test_a_move_out_arriving_after_the_move_in_completes_the_move(
     town's move-out after it: then every tier hands the record over."""
     people = SyntheticResidents(seed=int(old.code) + 92)
     person = await register(federation, old, people.registration(old.code), personal_data)
+    await known_upstream(federation, person)
     body = move_in(person, new, old, people)
     personal_data.add_body(body)
     arrived = await arrive(federation, new, body, personal_data)
@@ -416,17 +428,21 @@ async def change_sent(fed: LocalFederation, town: Principal, to: Principal, afte
 
 
 async def test_a_refused_change_leaves_another_towns_change_in_the_same_forward(
-    federation: LocalFederation, personal_data: PersonalData
+    own_federation: LocalFederation, personal_data: PersonalData
 ) -> None:
     """Hiratsuka records a move-in naming the wrong previous town for a code Chiyoda
     holds; Yokohama records a birth; Kanagawa forwards both in one message. The agency
     refuses Hiratsuka's change alone — dead-lettered with its reason and origin, told to
-    Hiratsuka, and reported by reconciliation — and stores Yokohama's birth."""
+    Hiratsuka, and reported by reconciliation — and stores Yokohama's birth.
+    (Kanagawa is stopped: this runs on the module's own federation, not the shared one.)"""
+    federation = own_federation
     people = SyntheticResidents(seed=93)
     person = await register(federation, CHIYODA, people.registration(CHIYODA.code), personal_data)
     code = person["resident_code"]
     await eventually(lambda: has_record(federation, AGENCY, code), seconds=60)
     after = {t: await last_item_id(federation, t) for t in (HIRATSUKA, YOKOHAMA)}
+    async with federation.client(AGENCY) as client:
+        counted = await metric(client, "jukinet_dead_letters_total", reason="foreign_resident")
     federation.nodes[KANAGAWA].stop()
     try:
         wrong = move_in(person, HIRATSUKA, YOKOHAMA, people)  # Chiyoda holds the person
@@ -455,22 +471,22 @@ async def test_a_refused_change_leaves_another_towns_change_in_the_same_forward(
     view = await record(federation, AGENCY, code)
     assert view is not None
     assert (view["status"], view["record"]["municipality"]) == ("live", CHIYODA.code)
-    refused = [d for d in await dead_letters(federation, AGENCY) if d["message_id"] == origin]
+    refused = [
+        d for d in await dead_letters_since(federation, AGENCY, 0) if d["message_id"] == origin
+    ]
     assert [(d["reason"], d["subject_sender"]) for d in refused] == [
         ("foreign_resident", HIRATSUKA.code)
     ]
 
     async def told() -> bool:  # the agency's signed notice reached the town's counter
         seen = [(d["reason"], d["subject_sender"], d["message_id"]) for d in
-                await dead_letters(federation, HIRATSUKA)]  # fmt: skip
+                await dead_letters_since(federation, HIRATSUKA, 0)]  # fmt: skip
         return ("foreign_resident", AGENCY.code, origin) in seen
 
     await eventually(told, seconds=30)
     async with federation.client(AGENCY) as client:  # and counted like any dead letter
-        metrics = (await client.get("/metrics")).text
-    assert re.search(
-        r'^jukinet_dead_letters_total\{reason="foreign_resident"\} [1-9]', metrics, re.M
-    )
+        now = await metric(client, "jukinet_dead_letters_total", reason="foreign_resident")
+    assert now > counted
     nodes = {p.uri: n.url for p, n in federation.nodes.items()}
     reports = {
         (r.municipality, r.tier): r.drift
@@ -487,3 +503,9 @@ async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:
     assert personal_data.leaks(federation.root / "log") == []
+
+
+async def test_no_personal_data_reached_the_own_federations_logs(
+    own_federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    assert personal_data.leaks(own_federation.root / "log") == []

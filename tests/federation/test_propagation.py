@@ -10,15 +10,14 @@ import httpx
 import pytest
 
 from jukinet.contracts.identity import ChangeReason
-from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.principals import Principal
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, eventually, tier_record
+from tests.principals import AGENCY, CHIYODA, HIRATSUKA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
 RECORDING = [
     ChangeReason.BIRTH,
     ChangeReason.MOVE_IN,
