@@ -33,11 +33,14 @@ class UndeliverableItem(BaseModel):
     set_aside_at: dt.datetime | None
 
 
+OutboxId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]  # what the id column can compare
+
+
 class OutboxSelection(BaseModel):
     """Which set-aside items: the listed ids, or every one for ``recipient``."""
 
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] = Field(default_factory=list, max_length=10_000)
+    ids: list[OutboxId] = Field(default_factory=list, max_length=10_000)
     recipient: str | None = Field(default=None, max_length=80)
 
     @model_validator(mode="after")
