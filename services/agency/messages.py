@@ -9,32 +9,45 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agency.changes import FORWARD_BATCH, apply_forward
 from agency.codes import answer_refill
 from agency.models import bus, lookups, records
-from jukinet.bus import Apply, Rejected
 from jukinet.contracts.codepool import CODE_REFILL_REQUEST_BATCH
-from jukinet.contracts.principals import Principal, PrincipalKind
+from jukinet.contracts.principals import PrincipalKind
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.lookups import DISCLOSURE_REQUEST_BATCH, answer_disclosures
+from jukinet.node.router import MessageRouter, Senders
 from jukinet.pki import utcnow
 
-__all__ = ["accepts", "make_apply"]
+__all__ = ["message_router"]
 
 
-def accepts(sender: Principal) -> bool:
-    return sender.kind in (PrincipalKind.PREFECTURE, PrincipalKind.MUNICIPALITY)
+def message_router(signing_key: ed25519.Ed25519PrivateKey) -> MessageRouter:
+    router = MessageRouter("the agency does not accept")
 
+    async def disclosures(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
+        await answer_disclosures(
+            session, message, records=records, lookups=lookups, bus=bus,
+            signing_key=signing_key, now=utcnow(),
+        )  # fmt: skip
 
-def make_apply(signing_key: ed25519.Ed25519PrivateKey) -> Apply:
-    async def apply(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
-        if message.type == FORWARD_BATCH:
-            await apply_forward(session, message, opener)
-        elif message.type == DISCLOSURE_REQUEST_BATCH:
-            await answer_disclosures(
-                session, message, records=records, lookups=lookups, bus=bus,
-                signing_key=signing_key, now=utcnow(),
-            )  # fmt: skip
-        elif message.type == CODE_REFILL_REQUEST_BATCH:
-            await answer_refill(session, message, now=utcnow())
-        else:
-            raise Rejected("unsupported_type", f"the agency does not accept {message.type}")
+    async def refill(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
+        await answer_refill(session, message, now=utcnow())
 
-    return apply
+    router.register(
+        FORWARD_BATCH,
+        apply_forward,
+        senders=Senders.kinds(PrincipalKind.PREFECTURE, detail="only prefectures forward changes"),
+    )
+    router.register(
+        DISCLOSURE_REQUEST_BATCH,
+        disclosures,
+        senders=Senders.kinds(
+            PrincipalKind.MUNICIPALITY, detail="only municipalities request disclosures"
+        ),
+    )
+    router.register(
+        CODE_REFILL_REQUEST_BATCH,
+        refill,
+        senders=Senders.kinds(
+            PrincipalKind.MUNICIPALITY, detail="only municipalities are designated codes"
+        ),
+    )
+    return router

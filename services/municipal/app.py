@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -15,49 +14,24 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.app.factory import node_app
-from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected
-from jukinet.contracts.codepool import CODE_POOL_BATCH
-from jukinet.contracts.principals import AGENCY, PrincipalKind
-from jukinet.envelope import Opener, SignedMessage
 from jukinet.node.runtime import NodeRuntime, NodeSpec
 from jukinet.pki import utcnow
 from jukinet.reconcile.api import reconcile_router
-from jukinet.records.refusals import CHANGE_REFUSED
 from municipal.bulk.router import router as bulk_router
-from municipal.codes import PoolPolicy, pool_status, receive_codes, request_refill
+from municipal.codes import PoolPolicy, pool_status, request_refill
 from municipal.copies import router as copies_router
 from municipal.copies import start_copy_responder
 from municipal.disclosures.router import router as disclosures_router
-from municipal.disclosures.service import RESPONSE_BATCH, record_answers
+from municipal.messages import message_router
 from municipal.models import Base, Resident, bus, checkpoints
-from municipal.moves import MOVE_IN_NOTICE_BATCH, apply_move_in_notices
 from municipal.reconcile import municipal_entries, repair_router
-from municipal.refusals import record_refusals
 from municipal.residents.router import household_router
 from municipal.residents.router import router as residents_router
 from municipal.settings import MunicipalSettings
 
-__all__ = ["create_app"]
-
-REFUSED_BATCH = CHANGE_REFUSED + BATCH_TYPE_SUFFIX
+__all__ = ["create_app", "node_spec"]
 
 log = logging.getLogger("jukinet.municipal")
-
-
-async def _apply(session: AsyncSession, message: SignedMessage, opener: Opener) -> None:
-    if message.type == RESPONSE_BATCH:
-        await record_answers(session, message)
-        return
-    if message.type == CODE_POOL_BATCH:
-        await receive_codes(session, message)
-        return
-    if message.type == MOVE_IN_NOTICE_BATCH:
-        await apply_move_in_notices(session, message.audience, message)
-        return
-    if message.type == REFUSED_BATCH:
-        await record_refusals(session, message)
-        return
-    raise Rejected("unsupported_type", f"municipalities do not accept {message.type}")
 
 
 async def _counts(session: AsyncSession) -> dict[str, Any]:
@@ -66,15 +40,15 @@ async def _counts(session: AsyncSession) -> dict[str, Any]:
     return {"residents": residents, "code_pool": await pool_status(session)}
 
 
-SPEC = NodeSpec(
-    metadata=Base.metadata,
-    migrations=Path(__file__).parent / "migrations",
-    bus=bus,
-    apply=_apply,
-    accepts=lambda sender: False,  # replaced per node in create_app
-    counts=_counts,
-    checkpoints=checkpoints,
-)
+def node_spec(settings: MunicipalSettings) -> NodeSpec:
+    return NodeSpec(
+        metadata=Base.metadata,
+        migrations=Path(__file__).parent / "migrations",
+        bus=bus,
+        messages=message_router(settings.node),
+        counts=_counts,
+        checkpoints=checkpoints,
+    )
 
 
 async def _keep_pool_filled(runtime: NodeRuntime, policy: PoolPolicy, every: float) -> None:
@@ -100,13 +74,6 @@ async def _keep_pool_filled(runtime: NodeRuntime, policy: PoolPolicy, every: flo
 def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     settings = settings or MunicipalSettings(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
     node = settings.node
-    spec = dataclasses.replace(
-        SPEC,
-        accepts=lambda sender: (
-            sender in (AGENCY, node.prefecture_of) or sender.kind is PrincipalKind.MUNICIPALITY
-        ),
-    )  # disclosure answers and code pools; move-in notices from any municipality
-
     policy = PoolPolicy(
         target=settings.code_pool_target,
         low_water=settings.pool_low_water,
@@ -125,7 +92,7 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
         return stop
 
     title = f"jukinet municipal service ({node.code})"
-    app = node_app(settings, spec, title=title, on_start=start_pool)
+    app = node_app(settings, node_spec(settings), title=title, on_start=start_pool)
     app.include_router(bulk_router)  # before /residents/{id} routes
     app.include_router(residents_router)
     app.include_router(household_router)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import enqueue
 from jukinet.contracts.identity import ResidentCode
 from jukinet.contracts.principals import Principal
-from jukinet.node.deps import SessionDep, guard
+from jukinet.node.deps import SessionDep, StateDep, guard
 from jukinet.node.problems import Forbidden, problem_responses
 from jukinet.reconcile.digests import REPAIR_MESSAGE_TYPE, Entry, RepairPayload, RepairRecord, entry
 from municipal.models import bus
@@ -56,8 +56,8 @@ repair_router = APIRouter(
     responses=problem_responses(401, 422),
     summary="Send the register's own state of these codes to the prefecture (and on to the agency)",
 )
-async def repair(body: RepairRequest, session: SessionDep, request: Request) -> dict[str, int]:
-    node: Principal = request.app.state.runtime.node
+async def repair(body: RepairRequest, session: SessionDep, state: StateDep) -> dict[str, int]:
+    node = state.node
     codes = sorted(set(body.codes))
     found = {r.resident_code: r for r in await ResidentRepository(session).with_codes(codes)}
     payload = RepairPayload(
@@ -70,7 +70,7 @@ async def repair(body: RepairRequest, session: SessionDep, request: Request) -> 
         session, bus, recipient=node.prefecture_of, message_type=REPAIR_MESSAGE_TYPE,
         payload=payload.model_dump(mode="json"),
     )  # fmt: skip
-    metrics = request.app.state.metrics
+    metrics = state.metrics
     metrics.reconciliations.labels("repaired").inc(len(found))
     metrics.reconciliations.labels("absent").inc(len(payload.absent))
     log.info("repair sent", extra={"count": len(codes)})

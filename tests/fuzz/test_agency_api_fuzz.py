@@ -58,6 +58,7 @@ from jukinet.contracts.ids import generate_resident_code
 from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.lookups import create_lookup_app, load_permissions, load_table
 from jukinet.node.problems import PROBLEM_MEDIA_TYPE
+from jukinet.node.state import state_of
 from jukinet.node.tlsasgi import TLS_EXTENSION
 from jukinet.pki import PkiLayout, utcnow
 from jukinet.records.store import apply_changes
@@ -157,7 +158,7 @@ async def agency(
         operator = create_app(settings_)
         lookup = create_lookup_app(settings_, records, lookups, title="jukinet lookups (fuzz)")
         async with operator.router.lifespan_context(operator):  # applies the migrations
-            async with operator.state.runtime.sessions() as session, session.begin():
+            async with state_of(operator).sessions() as session, session.begin():
                 people = await _seed(session)
             async with lookup.router.lifespan_context(lookup):
                 yield Fixture(operator, lookup, layout, people)

@@ -1,6 +1,8 @@
-"""The FastAPI application every node service is built from: the runtime in the
-lifespan, problem+json, metrics and the operations routes; serving nodes (prefecture,
-agency) add the record, lookup-administration and reconciliation routes."""
+"""The FastAPI application every node service is built from: the runtime and the
+operator context in the lifespan (the app's typed state: :data:`jukinet.node.state.NODE`
+and :data:`jukinet.operators.OPERATORS`), problem+json, metrics and the operations
+routes; serving nodes (prefecture, agency) add the record, lookup-administration and
+reconciliation routes."""
 
 from __future__ import annotations
 
@@ -17,14 +19,15 @@ from jukinet.node.outbox import outbox_router
 from jukinet.node.problems import install_problem_handlers
 from jukinet.node.runtime import NodeRuntime, NodeSpec
 from jukinet.node.settings import NodeSettings
+from jukinet.node.state import NODE, NodeState, state_of
 from jukinet.operators import (
+    OPERATORS,
     AnonymousFailures,
     LoginGate,
     OperatorContext,
     OperatorTables,
     ThrottlePolicy,
     challenge_key,
-    install_refusal_audit,
     operator_routers,
 )
 from jukinet.reconcile.api import reconcile_router
@@ -47,10 +50,8 @@ def node_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = NodeRuntime(settings, spec, metrics)
         await runtime.start()
-        app.state.runtime = runtime
-        app.state.sessions = runtime.sessions
-        app.state.api_token = settings.api_token
-        app.state.operators = _operator_context(settings, spec, metrics)
+        NODE.put(app, NodeState(runtime))
+        OPERATORS.put(app, _operator_context(settings, spec, metrics, runtime))
         on_stop = await on_start(runtime) if on_start is not None else None
         try:
             yield
@@ -58,13 +59,13 @@ def node_app(
             if on_stop is not None:
                 on_stop()
             await runtime.stop()
+            NODE.put(app, None)
+            OPERATORS.put(app, None)
 
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
-    app.state.metrics = metrics
     install_problem_handlers(app)
-    install_refusal_audit(app)
     install_body_limit(app, settings.max_body_bytes, settings.max_import_bytes)
-    install_metrics(app, metrics, refresh=lambda: app.state.runtime.refresh_gauges())
+    install_metrics(app, metrics, refresh=lambda: state_of(app).runtime.refresh_gauges())
     app.include_router(operations_router())
     app.include_router(outbox_router())
     for router in operator_routers():
@@ -72,9 +73,12 @@ def node_app(
     return app
 
 
-def _operator_context(settings: NodeSettings, spec: NodeSpec, metrics: Metrics) -> OperatorContext:
+def _operator_context(
+    settings: NodeSettings, spec: NodeSpec, metrics: Metrics, runtime: NodeRuntime
+) -> OperatorContext:
     key, _ = settings.credentials().require_signing()
     return OperatorContext(
+        sessions=runtime.sessions,
         tables=OperatorTables.of(spec.metadata),
         node=settings.node,
         key=key,
@@ -99,8 +103,8 @@ def serving_node_app(
     """A prefecture or the agency: it holds identity records and serves lookups."""
     app = node_app(settings, spec, title=title)
     key, _ = settings.credentials().require_signing()
-    app.state.audit_read = operator_read_logger(lookups, key, settings.node.uri)
-    app.include_router(records_router(records))
+    read_logger = operator_read_logger(lookups, key, settings.node.uri)
+    app.include_router(records_router(records, read_logger))
     app.include_router(lookup_admin_router(lookups))
     app.include_router(reconcile_router(lambda s, m, b: tier_entries(s, records, m, b)))
     return app

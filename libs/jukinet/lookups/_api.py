@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.contracts.identity import Address, Name, ResidentCode, Sex
 from jukinet.contracts.principals import Principal, PrincipalKind
@@ -28,11 +28,12 @@ from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind
 from jukinet.node.metrics import Metrics
 from jukinet.node.problems import PROBLEM_MEDIA_TYPE, Unauthorized, problem_responses
+from jukinet.node.state import AppSlot
 from jukinet.node.tlsasgi import client_certificate_pem
 from jukinet.pki import PkiError, Purpose, TrustStore, utcnow, verify_presented
 from jukinet.records.store import RecordTables
 
-__all__ = ["LookupContext", "lookup_router"]
+__all__ = ["LOOKUPS", "LookupContext", "lookup_router"]
 
 log = logging.getLogger("jukinet.lookups")
 Affair = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,59}$", description="affair id")]
@@ -41,12 +42,25 @@ MAX_BATCH = 10_000
 
 @dataclass(frozen=True)
 class LookupContext:
+    """What a running lookup app reads (its lifespan puts it in :data:`LOOKUPS`)."""
+
+    sessions: async_sessionmaker[AsyncSession]
     records: RecordTables
     tables: LookupTables
     trust: TrustStore
     metrics: Metrics
     ledger: ProvisionLedger
     clock: Callable[[], dt.datetime] = utcnow
+
+
+LOOKUPS: AppSlot[LookupContext] = AppSlot("lookups", LookupContext)
+
+
+async def _context(request: Request) -> LookupContext:
+    return LOOKUPS.of(request.app)
+
+
+ContextDep = Annotated[LookupContext, Depends(_context)]
 
 
 class ByCode(BaseModel):
@@ -90,13 +104,12 @@ class BatchResult(BaseModel):
     results: list[BatchItem]
 
 
-def caller(request: Request) -> Principal:
+def caller(request: Request, context: ContextDep) -> Principal:
     """The principal named by the verified client certificate of this connection, checked
     on every request (a keep-alive connection opened before a revocation is refused too)."""
     pem = client_certificate_pem(request.scope)
     if pem is None:
         raise Unauthorized("a client certificate is required")
-    context: LookupContext = request.app.state.lookups
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
         return verify_presented(context.trust, cert, purpose=Purpose.TLS, at=context.clock())
@@ -107,10 +120,10 @@ def caller(request: Request) -> Principal:
 CallerDep = Annotated[Principal, Depends(caller)]
 
 
-async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def _read_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
     """A session that only reads; the handler closes it before waiting on the ledger
     (which writes on a connection of its own), so no request holds a connection idle."""
-    async with request.app.state.sessions() as session:
+    async with context.sessions() as session:
         yield session
 
 
@@ -119,7 +132,7 @@ Run = Callable[[Grant], Awaitable[tuple[BaseModel, Provision]]]
 
 
 async def _lookup(
-    request: Request,
+    context: LookupContext,
     session: AsyncSession,
     who: Principal,
     *,
@@ -130,7 +143,6 @@ async def _lookup(
 ) -> BaseModel | JSONResponse:
     """Decide, read, then commit the provision to the ledger — and answer only once it
     is logged. The request's own session only reads, and is closed before the wait."""
-    context: LookupContext = request.app.state.lookups
     now = context.clock()
     count = max(len(asked), 1)
     try:
@@ -197,11 +209,10 @@ def lookup_router() -> APIRouter:
     )
     async def lookup_by_code(
         body: ByCode,
-        request: Request,
+        context: ContextDep,
         session: LookupSession,
         who: CallerDep,
     ) -> Any:
-        context: LookupContext = request.app.state.lookups
 
         async def run(grant: Grant) -> tuple[BaseModel, Provision]:
             row = await by_code(session, context.records, body.resident_code)
@@ -214,7 +225,7 @@ def lookup_router() -> APIRouter:
             return CodeResult(found=True, record=project(row, grant.fields)), _with(who, provided)
 
         return await _lookup(
-            request,
+            context,
             session,
             who,
             affair=body.affair,
@@ -230,11 +241,10 @@ def lookup_router() -> APIRouter:
     )
     async def lookup_by_facts(
         body: ByFacts,
-        request: Request,
+        context: ContextDep,
         session: LookupSession,
         who: CallerDep,
     ) -> Any:
-        context: LookupContext = request.app.state.lookups
 
         async def run(grant: Grant) -> tuple[BaseModel, Provision]:
             rows = await by_facts(
@@ -255,7 +265,7 @@ def lookup_router() -> APIRouter:
             )
 
         return await _lookup(
-            request, session, who, affair=body.affair, kind=QueryKind.BY_FACTS, asked=[], run=run
+            context, session, who, affair=body.affair, kind=QueryKind.BY_FACTS, asked=[], run=run
         )
 
     @router.post(
@@ -265,9 +275,8 @@ def lookup_router() -> APIRouter:
         summary="Up to 10,000 residents by resident code",
     )
     async def lookup_batch(
-        body: Batch, request: Request, session: LookupSession, who: CallerDep
+        body: Batch, context: ContextDep, session: LookupSession, who: CallerDep
     ) -> Any:
-        context: LookupContext = request.app.state.lookups
         codes = list(dict.fromkeys(body.resident_codes))
 
         async def run(grant: Grant) -> tuple[BaseModel, Provision]:
@@ -290,7 +299,7 @@ def lookup_router() -> APIRouter:
             return BatchResult(results=items), _with(who, provided)
 
         return await _lookup(
-            request, session, who, affair=body.affair, kind=QueryKind.BATCH, asked=codes, run=run
+            context, session, who, affair=body.affair, kind=QueryKind.BATCH, asked=codes, run=run
         )
 
     return router

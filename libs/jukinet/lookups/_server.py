@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from jukinet.db.engine import create_engine, is_sqlite, session_factory
-from jukinet.lookups._api import LookupContext, lookup_router
+from jukinet.lookups._api import LOOKUPS, LookupContext, lookup_router
 from jukinet.lookups._ledger import ProvisionLedger
 from jukinet.lookups._monitor import MonitorRules
 from jukinet.lookups._store import LookupTables
@@ -73,20 +73,22 @@ def create_lookup_app(
             )
         )
         key, _ = settings.credentials().require_signing()
-        app.state.sessions = session_factory(engine)
         rules = settings.monitor_rules()
         ledger = ProvisionLedger(session_factory(ledger_engine), tables, key, rules)
-        app.state.lookups = LookupContext(
+        context = LookupContext(
+            sessions=session_factory(engine),
             records=records,
             tables=tables,
             trust=settings.trust(),
             metrics=metrics,
             ledger=ledger,
         )
+        LOOKUPS.put(app, context)
         ledger.start()
         try:
             yield
         finally:
+            LOOKUPS.put(app, None)
             await ledger.stop()
             await ledger_engine.dispose()
             await engine.dispose()

@@ -1,20 +1,35 @@
-"""What every service's HTTP API shares: the request transaction, the operator guard,
-health, readiness, status and dead letters."""
+"""What every service's HTTP API shares: the dependencies a handler declares (the node's
+state and runtime, the request transaction, the operator guard and the request's
+operation-log entry) and the routes every node has: health, readiness, status and dead
+letters."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from jukinet.node.repository import BusRepository
-from jukinet.node.session import SessionDep
-from jukinet.operators import guard
+from jukinet.node.session import SessionDep, TransactionDep
+from jukinet.node.state import NodeDep, RuntimeDep, StateDep
+from jukinet.operators import AuditDep, OperatorsDep, guard
 
-__all__ = ["DeadLetter", "OperatorAuth", "SessionDep", "guard", "operations_router"]
+__all__ = [
+    "AuditDep",
+    "DeadLetter",
+    "NodeDep",
+    "OperatorAuth",
+    "OperatorsDep",
+    "RuntimeDep",
+    "SessionDep",
+    "StateDep",
+    "TransactionDep",
+    "guard",
+    "operations_router",
+]
 
 OperatorAuth = guard("operations")  # the default guard of operations routes
 
@@ -28,21 +43,19 @@ def operations_router() -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/readyz", summary="Readiness: database and broker")
-    async def readyz(request: Request) -> JSONResponse:
-        state = await request.app.state.runtime.readiness()
+    async def readyz(runtime: RuntimeDep) -> JSONResponse:
+        state = await runtime.readiness()
         ready = all(value == "ok" for value in state.values())
         return JSONResponse({"ready": ready, **state}, status_code=200 if ready else 503)
 
     @router.get("/status", dependencies=[OperatorAuth], summary="Counts, backlog, dead letters")
-    async def status(request: Request) -> dict[str, Any]:
-        result: dict[str, Any] = await request.app.state.runtime.status()
-        return result
+    async def status(runtime: RuntimeDep) -> dict[str, Any]:
+        return await runtime.status()
 
     @router.get("/dead-letters", dependencies=[OperatorAuth], summary="Recent dead letters")
     async def dead_letters(
-        request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+        runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[DeadLetter]:
-        runtime = request.app.state.runtime
         async with runtime.sessions() as session:
             rows = await BusRepository(session, runtime.spec.bus).dead_letters(limit)
             return [DeadLetter.model_validate(r._asdict()) for r in rows]

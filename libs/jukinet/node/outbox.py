@@ -8,10 +8,10 @@ import datetime as dt
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from jukinet.node.deps import OperatorAuth, SessionDep, guard
+from jukinet.node.deps import OperatorAuth, RuntimeDep, SessionDep, guard
 from jukinet.node.problems import problem_responses
 from jukinet.node.repository import BusRepository
 from jukinet.pki import utcnow
@@ -33,11 +33,14 @@ class UndeliverableItem(BaseModel):
     set_aside_at: dt.datetime | None
 
 
+OutboxId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]  # what the id column can compare
+
+
 class OutboxSelection(BaseModel):
     """Which set-aside items: the listed ids, or every one for ``recipient``."""
 
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] = Field(default_factory=list, max_length=10_000)
+    ids: list[OutboxId] = Field(default_factory=list, max_length=10_000)
     recipient: str | None = Field(default=None, max_length=80)
 
     @model_validator(mode="after")
@@ -61,11 +64,11 @@ def outbox_router() -> APIRouter:
         summary="Outbox items set aside as undeliverable",
     )
     async def undeliverable(
-        request: Request,
+        runtime: RuntimeDep,
         session: SessionDep,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> list[UndeliverableItem]:
-        bus = request.app.state.runtime.spec.bus
+        bus = runtime.spec.bus
         rows = await BusRepository(session, bus).undeliverable(limit)
         return [
             UndeliverableItem(
@@ -85,8 +88,8 @@ def outbox_router() -> APIRouter:
         responses=problem_responses(401, 403, 422),
         summary="Put set-aside items back in line (they are sealed again in order)",
     )
-    async def retry(body: OutboxSelection, request: Request, session: SessionDep) -> Changed:
-        bus = request.app.state.runtime.spec.bus
+    async def retry(body: OutboxSelection, runtime: RuntimeDep, session: SessionDep) -> Changed:
+        bus = runtime.spec.bus
         count = await BusRepository(session, bus).retry(body.ids, body.recipient)
         log.warning("operator put %d undeliverable outbox item(s) back in line", count)
         return Changed(count=count)
@@ -97,8 +100,8 @@ def outbox_router() -> APIRouter:
         responses=problem_responses(401, 403, 422),
         summary="Close set-aside items for good: they never travel",
     )
-    async def resolve(body: OutboxSelection, request: Request, session: SessionDep) -> Changed:
-        bus = request.app.state.runtime.spec.bus
+    async def resolve(body: OutboxSelection, runtime: RuntimeDep, session: SessionDep) -> Changed:
+        bus = runtime.spec.bus
         count = await BusRepository(session, bus).resolve(body.ids, body.recipient, now=utcnow())
         log.warning("operator resolved %d undeliverable outbox item(s)", count)
         return Changed(count=count)

@@ -25,6 +25,7 @@ __all__ = [
     "Unauthorized",
     "install_problem_handlers",
     "problem_responses",
+    "status_of",
 ]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -139,6 +140,18 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)
     doc = {"type": _TYPE_BASE + "internal", "title": "Internal error", "status": 500}
     return problem_response(500, doc)
+
+
+def status_of(exc: BaseException) -> int:
+    """The status the handlers below answer ``exc`` with (what a request that raised it
+    is logged as, before the response exists)."""
+    if isinstance(exc, Problem):
+        return exc.status
+    if isinstance(exc, RequestValidationError):
+        return 422
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code
+    return 500
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from jukinet.audit import CheckpointWriter, default_witness, with_checkpoints
 from jukinet.bus import (
     UNDELIVERABLE_REASONS,
-    Apply,
     BusTables,
     Consumer,
     InboxProcessor,
@@ -37,6 +36,7 @@ from jukinet.db.migrations import upgrade
 from jukinet.envelope import Opener, RecipientDirectory, Sealer
 from jukinet.node.metrics import Metrics
 from jukinet.node.repository import BusRepository
+from jukinet.node.router import MessageRouter
 from jukinet.node.settings import NodeSettings
 from jukinet.pki import TrustStore
 
@@ -52,8 +52,7 @@ class NodeSpec:
     metadata: MetaData
     migrations: Path
     bus: BusTables
-    apply: Apply
-    accepts: Callable[[Principal], bool]
+    messages: MessageRouter  # what it takes over the bus, and from whom
     counts: Callable[[AsyncSession], Awaitable[dict[str, Any]]]
     checkpoints: Table | None = None  # where the checkpoints of the nodes it witnesses go
 
@@ -187,11 +186,11 @@ class NodeRuntime:
             tables=self.spec.bus,
             opener=self.opener,
             apply=(
-                self.spec.apply
+                self.spec.messages.apply
                 if self.spec.checkpoints is None
-                else with_checkpoints(self.spec.apply, self.spec.checkpoints)
+                else with_checkpoints(self.spec.messages.apply, self.spec.checkpoints)
             ),
-            accepts=self.spec.accepts,
+            accepts=self.spec.messages.accepts,
             on_outcome=lambda outcome, _sender: self.metrics.consumed.labels(outcome.value).inc(),
             on_dead_letter=lambda reason: self.metrics.dead_letters.labels(reason).inc(),
         )

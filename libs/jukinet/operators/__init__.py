@@ -2,11 +2,12 @@
 hash-chained operation log of everything they do."""
 
 from jukinet.operators._api import (
+    OPERATORS,
+    AuditDep,
+    AuditEntry,
     OperatorContext,
-    audit_refusal,
-    audit_target,
+    OperatorsDep,
     guard,
-    install_refusal_audit,
     record_operation,
 )
 from jukinet.operators._auth import (
@@ -31,28 +32,29 @@ from jukinet.operators._throttle import LoginGate, ThrottlePolicy
 
 __all__ = [
     "ANONYMOUS",
+    "OPERATORS",
     "SYSTEM",
     "Actor",
     "AnonymousFailures",
+    "AuditDep",
+    "AuditEntry",
     "AuthPolicy",
     "IcCard",
     "LoginGate",
     "Operation",
     "OperatorContext",
     "OperatorTables",
+    "OperatorsDep",
     "Role",
     "ThrottlePolicy",
     "append_only_sql",
     "append_operation",
-    "audit_refusal",
-    "audit_target",
     "card_login",
     "card_principal",
     "challenge_key",
     "challenge_message",
     "guard",
     "hash_password",
-    "install_refusal_audit",
     "list_operators",
     "operator_routers",
     "operator_tables",

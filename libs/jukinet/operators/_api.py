@@ -2,27 +2,29 @@
 and IC card, operator administration and the auditor's view of the operation log.
 
 The guard authenticates (an operator session, or the node's machine token), checks the
-route's action against the actor's role, and writes the operation-log entry: in the
-request's own transaction when the action succeeds, and in a fresh one (after the
-request's transaction rolled back) when it is refused or fails.
+route's action against the actor's role, and opens the request's operation-log entry
+(:class:`AuditEntry`). The entry is written in the request's own transaction when the
+action succeeds, and in a fresh one (after the request's transaction rolled back) when
+it is refused or fails — the guard, the handler, the request's validation or the commit.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request, params
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.contracts.principals import Principal
-from jukinet.node.problems import Forbidden, Unauthorized
-from jukinet.node.session import SessionDep
+from jukinet.node.problems import Forbidden, Unauthorized, status_of
+from jukinet.node.session import TransactionDep
+from jukinet.node.state import AppSlot
 from jukinet.operators._auth import TOKEN_PREFIX, AuthPolicy, resolve_token
 from jukinet.operators._model import SYSTEM, Actor, roles_for
 from jukinet.operators._oplog import Operation, append_operation
@@ -32,11 +34,12 @@ from jukinet.operators._throttle import LoginGate
 from jukinet.pki import TrustStore, utcnow
 
 __all__ = [
+    "OPERATORS",
+    "AuditDep",
+    "AuditEntry",
     "OperatorContext",
-    "audit_refusal",
-    "audit_target",
+    "OperatorsDep",
     "guard",
-    "install_refusal_audit",
     "record_operation",
 ]
 
@@ -46,8 +49,10 @@ _OPAQUE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 @dataclass(frozen=True)
 class OperatorContext:
-    """What the operator surface of one office needs, kept in ``app.state.operators``."""
+    """What the operator surface of one office needs, while the node runs (its lifespan
+    puts it in :data:`OPERATORS`)."""
 
+    sessions: async_sessionmaker[AsyncSession]  # short transactions of their own
     tables: OperatorTables
     node: Principal
     key: ed25519.Ed25519PrivateKey
@@ -59,44 +64,95 @@ class OperatorContext:
     gate: LoginGate = field(default_factory=LoginGate)
 
 
-def guard(action: str) -> Any:
-    """A route dependency: only roles allowed ``action`` pass; every attempt by a known
-    actor is chained in the operation log, an anonymous one only counted."""
+class AuditEntry:
+    """The operation-log entry of one request: the guard opens it (who, which action, on
+    what); the handler may name what the action created, or log a refusal it answered
+    without raising. One per request, shared by the guard and the handler."""
+
+    def __init__(self) -> None:
+        self._actor: Actor | None = None
+        self._action = ""
+        self._target: str | None = None
+        self._outcome: str | None = None
+
+    def open(self, actor: Actor, action: str, target: str | None) -> None:
+        if self._actor is not None and self._action != action:
+            raise RuntimeError(f"one guard per route: {self._action} and {action}")
+        self._actor, self._action, self._target = actor, action, target
+
+    def name_target(self, target: str) -> None:
+        """Name what the guarded action created (an opaque id) in its entry."""
+        self._target = target if _OPAQUE.fullmatch(target) else "(malformed)"
+
+    def refused(self, status: int) -> None:
+        """For a handler that answers a refusal without raising: log it as failed."""
+        self._outcome = f"failed:{status}"
+
+    def operation(self, outcome: str | None = None) -> Operation:
+        """The entry as written: ``outcome``, else the handler's refusal, else ok."""
+        if self._actor is None:
+            raise RuntimeError("the route is not guarded: there is no entry to write")
+        return Operation.of(
+            self._actor, self._action, self._target, outcome or self._outcome or "ok"
+        )
+
+
+async def _audit_entry() -> AuditEntry:
+    return AuditEntry()
+
+
+OPERATORS: AppSlot[OperatorContext] = AppSlot("operators", OperatorContext)
+
+
+async def _operators(request: Request) -> OperatorContext:
+    return OPERATORS.of(request.app)
+
+
+AuditDep = Annotated[AuditEntry, Depends(_audit_entry)]
+OperatorsDep = Annotated[OperatorContext, Depends(_operators)]
+_guards: dict[str, params.Depends] = {}
+
+
+def guard(action: str) -> params.Depends:
+    """A route dependency yielding the :class:`Actor`: only roles allowed ``action`` pass;
+    every attempt by a known actor is chained in the operation log, an anonymous one only
+    counted. Use it in ``dependencies=[guard(...)]`` or as ``Annotated[Actor, guard(...)]``
+    (one dependency per action, so a route that names it twice runs it once)."""
+    found = _guards.get(action)
+    if found is None:
+        found = _guards[action] = params.Depends(_guard(action), scope="function")
+    return found
+
+
+def _guard(action: str) -> Callable[..., AsyncIterator[Actor]]:
     allowed = roles_for(action)
 
     async def dependency(
         request: Request,
-        session: SessionDep,
+        ctx: OperatorsDep,
+        transaction: TransactionDep,
+        entry: AuditDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> AsyncIterator[Actor]:
-        ctx: OperatorContext = request.app.state.operators
-        target = _target(request)
-        actor = await _authenticate(request, ctx, credentials)
+        actor = await _authenticate(ctx, credentials)
         if actor is None:  # counted, not chained: anyone could send these without end
             ctx.strangers.note("no_credentials")
             raise Unauthorized("a valid operator session or node token is required")
-        request.state.audit = (actor, action, target)
+        entry.open(actor, action, _target(request))
+
+        async def failed(exc: Exception) -> None:  # after the rollback
+            status = status_of(exc)
+            outcome = f"refused:{status}" if status in (401, 403) else f"failed:{status}"
+            await _write(ctx, entry.operation(outcome))
+
+        transaction.on_failure(failed)
         if actor.role not in allowed:
             raise Forbidden(f"the {actor.role.value} role may not perform {action}")
         yield actor
-        target = getattr(request.state, "audit_target", None) or target
-        outcome = getattr(request.state, "audit_outcome", None) or "ok"
-        entry = Operation.of(actor, action, target, outcome)
-        await append_operation(session, ctx.tables, entry, ctx.key)
-        # request.state.audit stays until the request's transaction commits (see
-        # request_session): a failed commit is then logged as a failure
+        # in the request's transaction: a failed commit undoes it, and ``failed`` logs that
+        await append_operation(transaction.session, ctx.tables, entry.operation(), ctx.key)
 
-    return Depends(dependency, scope="function")
-
-
-def audit_target(request: Request, target: str) -> None:
-    """Name what a guarded action created (an opaque id) in its operation-log entry."""
-    request.state.audit_target = target if _OPAQUE.fullmatch(target) else "(malformed)"
-
-
-def audit_refusal(request: Request, status: int) -> None:
-    """For a handler that answers a refusal without raising: log it as failed."""
-    request.state.audit_outcome = f"failed:{status}"
+    return dependency
 
 
 def _target(request: Request) -> str | None:
@@ -110,7 +166,7 @@ def _target(request: Request) -> str | None:
 
 
 async def _authenticate(
-    request: Request, ctx: OperatorContext, credentials: HTTPAuthorizationCredentials | None
+    ctx: OperatorContext, credentials: HTTPAuthorizationCredentials | None
 ) -> Actor | None:
     """In a short session of its own: the request's transaction takes no connection (on
     SQLite, no write lock) before the handler needs it."""
@@ -118,7 +174,7 @@ async def _authenticate(
         return None
     token = credentials.credentials
     if token.startswith(TOKEN_PREFIX):
-        async with request.app.state.sessions() as session:
+        async with ctx.sessions() as session:
             return await resolve_token(session, ctx.tables, ctx.node, token, utcnow(), ctx.trust)
     if hmac.compare_digest(token.encode(), ctx.api_token.encode()):
         return SYSTEM
@@ -126,37 +182,12 @@ async def _authenticate(
 
 
 async def record_operation(
-    request: Request, actor: Actor, action: str, target: str | None, outcome: str
+    ctx: OperatorContext, actor: Actor, action: str, target: str | None, outcome: str
 ) -> None:
     """Write one entry in a transaction of its own."""
-    ctx: OperatorContext = request.app.state.operators
-    async with request.app.state.sessions() as session, session.begin():
-        await append_operation(
-            session, ctx.tables, Operation.of(actor, action, target, outcome), ctx.key
-        )
+    await _write(ctx, Operation.of(actor, action, target, outcome))
 
 
-Handler = Callable[[Request, Exception], Awaitable[Response]]
-
-
-def install_refusal_audit(app: FastAPI) -> None:
-    """Wrap the exception handlers: a guarded action that was refused or failed is logged
-    once its own transaction is gone (so the entry survives the rollback)."""
-    for key, handler in list(app.exception_handlers.items()):
-        app.exception_handlers[key] = _recording(cast(Handler, handler))
-
-
-def _recording(handler: Handler) -> Handler:
-    async def wrapped(request: Request, exc: Exception) -> Response:
-        response = await handler(request, exc)
-        pending = getattr(request.state, "audit", None)
-        if pending is not None:
-            request.state.audit = None
-            actor, action, target = pending
-            target = getattr(request.state, "audit_target", None) or target
-            status = response.status_code
-            outcome = f"refused:{status}" if status in (401, 403) else f"failed:{status}"
-            await record_operation(request, actor, action, target, outcome)
-        return response
-
-    return wrapped
+async def _write(ctx: OperatorContext, operation: Operation) -> None:
+    async with ctx.sessions() as session, session.begin():
+        await append_operation(session, ctx.tables, operation, ctx.key)

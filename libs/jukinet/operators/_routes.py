@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from jukinet.node.problems import NotFound, Problem, Unauthorized, problem_responses
 from jukinet.node.session import SessionDep
-from jukinet.operators._api import OperatorContext, guard, record_operation
+from jukinet.operators._api import OperatorContext, OperatorsDep, guard, record_operation
 from jukinet.operators._auth import LoginAttempt, LoginResult, issue_challenge, login, revoke_token
 from jukinet.operators._manage import list_operators, set_state
 from jukinet.operators._model import Actor
@@ -90,19 +90,12 @@ class VerifyOut(BaseModel):
     problem: str | None
 
 
-def _ctx(request: Request) -> OperatorContext:
-    ctx: OperatorContext = request.app.state.operators
-    return ctx
-
-
-async def _note_login(
-    request: Request, ctx: OperatorContext, slug: str, result: LoginResult
-) -> None:
+async def _note_login(ctx: OperatorContext, slug: str, result: LoginResult) -> None:
     """An attempt the operator's own card signed is chained in the operation log; any
     other is a stranger's, counted by cause (a fixed word) and never chained."""
     if result.proven:
         outcome = "ok" if result.failure is None else f"failed:{result.failure}"
-        await record_operation(request, result.actor, "auth.login", slug, outcome)
+        await record_operation(ctx, result.actor, "auth.login", slug, outcome)
     else:
         ctx.strangers.note(f"login_{result.failure or 'failed'}")
 
@@ -111,8 +104,7 @@ def auth_router() -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["operators"])
 
     @router.post("/challenge", summary="A one-time challenge for the IC card to sign")
-    async def challenge(request: Request) -> ChallengeOut:
-        ctx = _ctx(request)
+    async def challenge(ctx: OperatorsDep) -> ChallengeOut:
         c = issue_challenge(ctx.challenge_key, ctx.node, ctx.policy, utcnow())
         return ChallengeOut(challenge_id=c.id, challenge=c.nonce, expires_at=c.expires_at)
 
@@ -121,8 +113,7 @@ def auth_router() -> APIRouter:
         responses=problem_responses(401, 413, 422, 423, 429),
         summary="Password and IC card",
     )
-    async def do_login(body: LoginBody, request: Request) -> SessionOut:
-        ctx = _ctx(request)
+    async def do_login(body: LoginBody, request: Request, ctx: OperatorsDep) -> SessionOut:
         source = request.client.host if request.client is not None else "unknown"
         wait = ctx.gate.admit(source)
         if wait is not None:
@@ -132,7 +123,7 @@ def auth_router() -> APIRouter:
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
         attempt = LoginAttempt(**body.model_dump())
-        async with request.app.state.sessions() as session, session.begin():
+        async with ctx.sessions() as session, session.begin():
             result = await login(
                 session, ctx.tables, ctx.node, ctx.trust, ctx.policy, ctx.challenge_key,
                 attempt, utcnow(),
@@ -141,7 +132,7 @@ def auth_router() -> APIRouter:
             ctx.gate.failed(source)
         else:
             ctx.gate.succeeded(source)
-        await _note_login(request, ctx, body.operator, result)
+        await _note_login(ctx, body.operator, result)
         if result.failure == "locked":
             raise OperatorLocked("too many failed attempts; ask an administrator or wait")
         if result.token is None or result.expires_at is None:
@@ -152,9 +143,11 @@ def auth_router() -> APIRouter:
         )
 
     @router.post("/logout", status_code=204, summary="End this session")
-    async def logout(request: Request, session: SessionDep, actor: SessionActor) -> None:
+    async def logout(
+        request: Request, session: SessionDep, ctx: OperatorsDep, actor: SessionActor
+    ) -> None:
         token = request.headers.get("authorization", "").partition(" ")[2]
-        await revoke_token(session, _ctx(request).tables, token)
+        await revoke_token(session, ctx.tables, token)
 
     @router.get("/me", summary="Who this session belongs to")
     async def me(actor: SessionActor) -> dict[str, str | None]:
@@ -167,18 +160,18 @@ def admin_router() -> APIRouter:
     router = APIRouter(prefix="/operators", tags=["operators"])
 
     @router.get("", summary="This office's operators")
-    async def operators(request: Request, session: SessionDep, _: Manager) -> list[OperatorOut]:
-        rows = await list_operators(session, _ctx(request).tables)
+    async def operators(session: SessionDep, ctx: OperatorsDep, _: Manager) -> list[OperatorOut]:
+        rows = await list_operators(session, ctx.tables)
         return [OperatorOut.model_validate(r) for r in rows]
 
     @router.post("/{slug}/unlock", status_code=204, responses=problem_responses(403, 404))
-    async def unlock(slug: str, request: Request, session: SessionDep, _: Manager) -> None:
-        if not await set_state(session, _ctx(request).tables, slug):
+    async def unlock(slug: str, session: SessionDep, ctx: OperatorsDep, _: Manager) -> None:
+        if not await set_state(session, ctx.tables, slug):
             raise NotFound("no such operator")
 
     @router.post("/{slug}/disable", status_code=204, responses=problem_responses(403, 404))
-    async def disable(slug: str, request: Request, session: SessionDep, _: Manager) -> None:
-        if not await set_state(session, _ctx(request).tables, slug, disabled=True):
+    async def disable(slug: str, session: SessionDep, ctx: OperatorsDep, _: Manager) -> None:
+        if not await set_state(session, ctx.tables, slug, disabled=True):
             raise NotFound("no such operator")
 
     return router
@@ -189,20 +182,19 @@ def audit_router() -> APIRouter:
 
     @router.get("/operations", summary="The operation log, oldest first")
     async def operations(
-        request: Request,
         session: SessionDep,
+        ctx: OperatorsDep,
         _: Auditor,
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[OperationOut]:
-        log = _ctx(request).tables.operation_log
+        log = ctx.tables.operation_log
         query = select(log).where(log.c.seq > after).order_by(log.c.seq).limit(limit)
         rows = await session.execute(query)
         return [OperationOut.model_validate(dict(r._mapping)) for r in rows]
 
     @router.get("/operations/verify", summary="Verify the operation log's chain")
-    async def verify(request: Request, session: SessionDep, _: Auditor) -> VerifyOut:
-        ctx = _ctx(request)
+    async def verify(session: SessionDep, ctx: OperatorsDep, _: Auditor) -> VerifyOut:
         keys: list[ed25519.Ed25519PublicKey] = [ctx.key.public_key()]
         report = await verify_operations(session, ctx.tables, keys)
         return VerifyOut(

@@ -6,9 +6,10 @@ Resident codes travel in request bodies (POST), never in URLs.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from jukinet.node.problems import NotFound, problem_response, problem_responses
 from jukinet.records.repository import RecordRepository
 from jukinet.records.tables import RecordTables
 
-__all__ = ["RecordLookup", "RecordView", "record_counts", "records_router"]
+__all__ = ["ReadLogger", "RecordLookup", "RecordView", "record_counts", "records_router"]
 
 
 class RecordLookup(BaseModel):
@@ -48,7 +49,14 @@ async def record_counts(session: AsyncSession, tables: RecordTables) -> dict[str
     return await RecordRepository(session, tables).counts()
 
 
-def records_router(tables: RecordTables) -> APIRouter:
+class ReadLogger(Protocol):
+    """Logs an operator's read of a record like any provision (a serving node's
+    provision log, see ``jukinet.lookups.operator_read_logger``)."""
+
+    def __call__(self, session: AsyncSession, code: str, *, found: bool) -> Awaitable[None]: ...
+
+
+def records_router(tables: RecordTables, log_read: ReadLogger) -> APIRouter:
     router = APIRouter(prefix="/records", tags=["records"], dependencies=[guard("records.read")])
 
     @router.post(
@@ -57,14 +65,10 @@ def records_router(tables: RecordTables) -> APIRouter:
         responses=problem_responses(401, 404, 422),
         summary="A resident's current identity record and its history",
     )
-    async def lookup(
-        body: RecordLookup, session: SessionDep, request: Request
-    ) -> RecordView | JSONResponse:
+    async def lookup(body: RecordLookup, session: SessionDep) -> RecordView | JSONResponse:
         repo = RecordRepository(session, tables)
         row = await repo.get(body.resident_code)
-        audit = getattr(request.app.state, "audit_read", None)
-        if audit is not None:  # serving nodes log operator reads like any provision
-            await audit(session, body.resident_code, found=row is not None)
+        await log_read(session, body.resident_code, found=row is not None)
         if row is None:
             missing = NotFound("no identity record with that code")
             return problem_response(missing.status, missing.body())  # keeps the log entry

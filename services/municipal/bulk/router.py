@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from jukinet.node.deps import SessionDep, guard
+from jukinet.node.deps import AuditDep, NodeDep, SessionDep, guard
 from jukinet.node.problems import PROBLEM_MEDIA_TYPE, problem_responses
-from jukinet.operators import audit_refusal
+from jukinet.operators import AuditEntry
 from municipal.bulk.csvformat import parse_register
 from municipal.bulk.service import import_register
 
@@ -24,22 +24,24 @@ MAX_REPORTED = 1000
         "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
     },
 )
-async def import_csv(request: Request, session: SessionDep) -> JSONResponse:
+async def import_csv(
+    request: Request, session: SessionDep, node: NodeDep, audit: AuditDep
+) -> JSONResponse:
     raw = await request.body()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return _problem(request, [{"line": 0, "problem": "the file is not UTF-8"}], 0)
+        return _problem(audit, [{"line": 0, "problem": "the file is not UTF-8"}], 0)
     rows, errors = parse_register(text)
     if errors or not rows:
         reported = [{"line": e.line, "problem": e.problem} for e in errors[:MAX_REPORTED]]
-        return _problem(request, reported or [{"line": 1, "problem": "no rows"}], len(errors))
-    imported = await import_register(session, request.app.state.runtime.node, rows)
+        return _problem(audit, reported or [{"line": 1, "problem": "no rows"}], len(errors))
+    imported = await import_register(session, node, rows)
     return JSONResponse({"imported": imported}, status_code=201)
 
 
-def _problem(request: Request, errors: list[dict[str, object]], count: int) -> JSONResponse:
-    audit_refusal(request, 422)  # nothing was imported: the operation log says so
+def _problem(audit: AuditEntry, errors: list[dict[str, object]], count: int) -> JSONResponse:
+    audit.refused(422)  # nothing was imported: the operation log says so
     body = {
         "type": "https://jukinet.example/problems/import-rejected",
         "title": "The register was not imported: some rows are invalid",

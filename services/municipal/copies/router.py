@@ -9,14 +9,15 @@ broker_unavailable, unavailable). The person is named in the body, never in the 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from jukinet.node.deps import guard
+from jukinet.node.deps import AuditDep, StateDep, guard
 from jukinet.node.problems import problem_responses
-from jukinet.operators import Actor, audit_target
+from jukinet.node.state import NodeState
+from jukinet.operators import Actor
 from municipal.copies.issue import Counter, issue_copy
 from municipal.copies.protocol import IssueCopy
 from municipal.copies.settings import CopySettings
@@ -24,25 +25,16 @@ from municipal.copies.settings import CopySettings
 __all__ = ["router"]
 
 router = APIRouter(prefix="/copies", tags=["copies"])
-Issuer = guard("copies.issue")
+Issuer = Annotated[Actor, guard("copies.issue")]
 PDF = "application/pdf"
 _PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {PDF: {}}, "description": "The certified copy (住民票の写し)"}
 }
 
 
-def _settings(request: Request) -> CopySettings:
-    """Built on first use and kept with the app (never at import time)."""
-    state = request.app.state
-    settings: CopySettings | None = getattr(state, "copy_settings", None)
-    if settings is None:
-        settings = state.copy_settings = CopySettings()
-    return settings
-
-
-def _counter(request: Request) -> Counter:
-    runtime = request.app.state.runtime
-    settings = _settings(request)
+def _counter(state: NodeState) -> Counter:
+    runtime = state.runtime
+    settings = state.kept(CopySettings, CopySettings)  # built on first use, kept with the app
     return Counter(
         node=runtime.node,
         sessions=runtime.sessions,
@@ -60,9 +52,9 @@ def _counter(request: Request) -> Counter:
     responses={**_PDF_RESPONSE, **problem_responses(401, 403, 404, 409, 422, 502, 503)},
     summary="Issue a certified copy of a resident registered elsewhere (広域交付)",
 )
-async def issue(body: IssueCopy, request: Request, actor: Actor = Issuer) -> Response:
+async def issue(body: IssueCopy, state: StateDep, audit: AuditDep, actor: Issuer) -> Response:
     copy_id = uuid.uuid4().hex
-    audit_target(request, copy_id)
-    pdf = await issue_copy(_counter(request), body, actor, copy_id)
+    audit.name_target(copy_id)
+    pdf = await issue_copy(_counter(state), body, actor, copy_id)
     headers = {"Content-Disposition": f'inline; filename="copy-{copy_id}.pdf"'}
     return Response(pdf, media_type=PDF, headers=headers)

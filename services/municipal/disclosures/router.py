@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from jukinet.node.deps import SessionDep, guard
+from jukinet.node.deps import NodeDep, SessionDep, guard
 from jukinet.node.problems import problem_responses
 from municipal.disclosures import service
 
@@ -25,15 +25,11 @@ class DisclosureRequestIn(BaseModel):
     responses=problem_responses(401, 404, 422),
     summary="Ask the prefecture and the agency whom they gave this resident's record",
 )
-async def request(
-    body: DisclosureRequestIn, session: SessionDep, request: Request
-) -> dict[str, str]:
-    disclosure = await service.request_disclosure(
-        session, request.app.state.runtime.node, body.resident_id
-    )
+async def request(body: DisclosureRequestIn, session: SessionDep, node: NodeDep) -> dict[str, str]:
+    disclosure = await service.request_disclosure(session, node, body.resident_id)
     return {"id": disclosure.id, "status": "requested"}
 
 
 @router.get("/{disclosure_id}", responses=problem_responses(401, 404), summary="The answers so far")
-async def read(disclosure_id: str, session: SessionDep, request: Request) -> dict[str, Any]:
-    return await service.disclosure_view(session, request.app.state.runtime.node, disclosure_id)
+async def read(disclosure_id: str, session: SessionDep, node: NodeDep) -> dict[str, Any]:
+    return await service.disclosure_view(session, node, disclosure_id)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from jukinet.node.deps import SessionDep, guard
+from jukinet.node.deps import AuditDep, NodeDep, SessionDep, guard
 from jukinet.node.problems import problem_responses
-from jukinet.operators import Actor, audit_target
+from jukinet.operators import Actor
 from municipal.residents import households, service
 from municipal.residents.roles import require_ex_officio_role
 from municipal.residents.schemas import (
@@ -23,8 +25,8 @@ from municipal.residents.schemas import (
 router = APIRouter(prefix="/residents", tags=["residents"])
 household_router = APIRouter(prefix="/households", tags=["residents"])
 
-Writer = guard("residents.write")
-Reader = guard("residents.read")
+Writer = Annotated[Actor, guard("residents.write")]
+Reader = Annotated[Actor, guard("residents.read")]
 
 
 @router.post(
@@ -34,17 +36,16 @@ Reader = guard("residents.read")
     summary="Record a resident (記載)",
 )
 async def register(
-    body: RegisterResident, session: SessionDep, request: Request, actor: Actor = Writer
+    body: RegisterResident, session: SessionDep, node: NodeDep, audit: AuditDep, actor: Writer
 ) -> ResidentOut:
     require_ex_officio_role(actor, body.reason)
-    node = request.app.state.runtime.node
     resident = await service.register(session, node, body, actor.name)
-    audit_target(request, resident.id)
+    audit.name_target(resident.id)
     return ResidentOut.model_validate(resident)
 
 
 @router.get("/{resident_id}", responses=problem_responses(401, 403, 404), summary="One resident")
-async def get(resident_id: str, session: SessionDep, _: Actor = Reader) -> ResidentOut:
+async def get(resident_id: str, session: SessionDep, _: Reader) -> ResidentOut:
     return ResidentOut.model_validate(await service.get_resident(session, resident_id))
 
 
@@ -53,7 +54,7 @@ async def get(resident_id: str, session: SessionDep, _: Actor = Reader) -> Resid
     responses=problem_responses(401, 403, 404),
     summary="Every version of the resident's record (corrections keep the old versions)",
 )
-async def history(resident_id: str, session: SessionDep, _: Actor = Reader) -> list[HistoryOut]:
+async def history(resident_id: str, session: SessionDep, _: Reader) -> list[HistoryOut]:
     await service.get_resident(session, resident_id)
     return [HistoryOut.model_validate(v) for v in await households.history(session, resident_id)]
 
@@ -67,11 +68,10 @@ async def change(
     resident_id: str,
     body: ChangeResident,
     session: SessionDep,
-    request: Request,
-    actor: Actor = Writer,
+    node: NodeDep,
+    actor: Writer,
 ) -> ResidentOut:
     require_ex_officio_role(actor, body.reason)
-    node = request.app.state.runtime.node
     resident = await service.apply_change(session, node, resident_id, body, actor.name)
     return ResidentOut.model_validate(resident)
 
@@ -82,7 +82,7 @@ async def change(
     summary="Change household (世帯変更)",
 )
 async def move_household(
-    resident_id: str, body: MoveHousehold, session: SessionDep, _: Actor = Writer
+    resident_id: str, body: MoveHousehold, session: SessionDep, _: Writer
 ) -> ResidentOut:
     resident = await service.get_resident(session, resident_id)
     await households.move_household(session, resident, body)
@@ -95,7 +95,7 @@ class NewHead(BaseModel):
 
 
 @household_router.get("/{household_id}", responses=problem_responses(401, 403, 404))
-async def household(household_id: str, session: SessionDep, _: Actor = Reader) -> HouseholdOut:
+async def household(household_id: str, session: SessionDep, _: Reader) -> HouseholdOut:
     found, members = await households.household_of(session, household_id)
     return HouseholdOut(
         id=found.id,
@@ -111,7 +111,7 @@ async def household(household_id: str, session: SessionDep, _: Actor = Reader) -
     summary="Change the head of the household (世帯主変更)",
 )
 async def change_head(
-    household_id: str, body: NewHead, session: SessionDep, _: Actor = Writer
+    household_id: str, body: NewHead, session: SessionDep, _: Writer
 ) -> HouseholdOut:
     await households.change_head(session, household_id, body.resident_id)
     return await household(household_id, session, _)

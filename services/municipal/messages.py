@@ -1,0 +1,64 @@
+"""What a municipality accepts over the bus: disclosure answers and refusal notices from
+its tiers, resident-code pools from the agency, move-in notices from any municipality."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.bus import BATCH_TYPE_SUFFIX
+from jukinet.contracts.codepool import CODE_POOL_BATCH
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.envelope import Opener, SignedMessage
+from jukinet.node.router import MessageRouter, Senders
+from jukinet.records.refusals import CHANGE_REFUSED
+from municipal.codes import receive_codes
+from municipal.disclosures.service import RESPONSE_BATCH, record_answers
+from municipal.moves import MOVE_IN_NOTICE_BATCH, apply_move_in_notices
+from municipal.refusals import record_refusals
+
+__all__ = ["REFUSED_BATCH", "message_router"]
+
+REFUSED_BATCH = CHANGE_REFUSED + BATCH_TYPE_SUFFIX
+
+
+def message_router(node: Principal) -> MessageRouter:
+    router = MessageRouter("municipalities do not accept")
+    tiers = (AGENCY, node.prefecture_of)
+
+    async def answers(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
+        await record_answers(session, message)
+
+    async def codes(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
+        await receive_codes(session, message)
+
+    async def notices(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
+        await apply_move_in_notices(session, message.audience, message)
+
+    async def refusals(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
+        await record_refusals(session, message)
+
+    router.register(
+        RESPONSE_BATCH,
+        answers,
+        senders=Senders.only(*tiers, detail="disclosure answers come from the tiers asked"),
+    )
+    router.register(
+        CODE_POOL_BATCH,
+        codes,
+        senders=Senders.only(AGENCY, detail="only the agency designates resident codes"),
+    )
+    router.register(
+        MOVE_IN_NOTICE_BATCH,
+        notices,
+        senders=Senders.kinds(
+            PrincipalKind.MUNICIPALITY,
+            reason="not_a_municipality",
+            detail="only a municipality sends a move-in notice",
+        ),
+    )
+    router.register(
+        REFUSED_BATCH,
+        refusals,
+        senders=Senders.only(*tiers, detail="only this town's tiers report refusals"),
+    )
+    return router
