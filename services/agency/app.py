@@ -1,49 +1,35 @@
-"""The agency service: the national copy of identity records."""
+"""The agency service: the national copy of identity records and the national
+resident-code registry. What it shares with the prefectures is
+:class:`jukinet.tier.TierService`."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.messages import message_router
-from agency.models import Base, CodeRegistryEntry, bus, checkpoints, lookups, records
+from agency.models import Base, tables
+from agency.repository import CodeRegistry
 from agency.settings import AgencySettings
-from jukinet.app.factory import serving_node_app
-from jukinet.node.runtime import NodeSpec
-from jukinet.records.api import record_counts
+from jukinet.tier import TierService
 
-__all__ = ["create_app", "node_spec"]
+__all__ = ["create_app", "node_spec", "service"]
 
 
 async def _counts(session: AsyncSession) -> dict[str, Any]:
-    rows = await session.execute(
-        select(CodeRegistryEntry.status, func.count()).group_by(CodeRegistryEntry.status)
-    )
-    return {**(await record_counts(session, records)), "codes": {row[0]: row[1] for row in rows}}
+    return {"codes": await CodeRegistry(session).status_counts()}
 
 
-def node_spec(settings: AgencySettings) -> NodeSpec:
-    return NodeSpec(
-        metadata=Base.metadata,
-        migrations=Path(__file__).parent / "migrations",
-        bus=bus,
-        messages=message_router(settings.credentials().require_signing()[0]),
-        counts=_counts,
-        checkpoints=checkpoints,
-    )
-
-
-def create_app(settings: AgencySettings | None = None) -> FastAPI:
-    settings = settings or AgencySettings(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
-    return serving_node_app(
-        settings,
-        node_spec(settings),
-        title=f"jukinet agency service ({settings.node.code})",
-        records=records,
-        lookups=lookups,
-    )
+service = TierService(
+    name="agency",
+    settings_class=AgencySettings,
+    metadata=Base.metadata,
+    tables=tables,
+    migrations=Path(__file__).parent / "migrations",
+    messages=message_router,
+    counts=_counts,
+)
+create_app = service.create_app
+node_spec = service.node_spec

@@ -10,7 +10,7 @@ from agency.changes import FORWARD_BATCH, apply_forward
 from agency.codes import answer_refill
 from agency.models import bus, lookups, records
 from jukinet.contracts.codepool import CODE_REFILL_REQUEST_BATCH
-from jukinet.contracts.principals import PrincipalKind
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.lookups import DISCLOSURE_REQUEST_BATCH, answer_disclosures
 from jukinet.node.router import MessageRouter, Senders
@@ -19,7 +19,7 @@ from jukinet.pki import utcnow
 __all__ = ["message_router"]
 
 
-def message_router(signing_key: ed25519.Ed25519PrivateKey) -> MessageRouter:
+def message_router(_: Principal, signing_key: ed25519.Ed25519PrivateKey) -> MessageRouter:
     router = MessageRouter("the agency does not accept")
 
     async def disclosures(session: AsyncSession, message: SignedMessage, _: Opener) -> None:

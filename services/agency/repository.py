@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.models import CodeRegistryEntry, CodeStatus, OriginMessage, records
@@ -73,6 +73,11 @@ class CodeRegistry:
             )
             found.update({r.code: r.municipality for r in rows})
         return found
+
+    async def status_counts(self) -> dict[str, int]:
+        """How many codes the registry holds in each status (for /status)."""
+        query = select(CodeRegistryEntry.status, func.count()).group_by(CodeRegistryEntry.status)
+        return dict((await self.session.execute(query)).tuples())
 
     async def statuses(self, codes: Iterable[str]) -> dict[str, str]:
         """The registry status of each of ``codes`` it has a row for."""

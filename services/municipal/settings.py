@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from jukinet.contracts.principals import Principal, PrincipalKind
+from jukinet.contracts.principals import PrincipalKind
 from jukinet.node.settings import NodeSettings
 
 
 class MunicipalSettings(NodeSettings):
     model_config = SettingsConfigDict(env_prefix="JUKINET_MUNICIPAL_", extra="ignore", frozen=True)
+    runs_as: ClassVar[PrincipalKind | None] = PrincipalKind.MUNICIPALITY
 
     code_pool_target: int = Field(
         1000, ge=10, le=10_000_000, description="undrawn resident codes to hold after a refill"
@@ -28,13 +30,6 @@ class MunicipalSettings(NodeSettings):
     code_pool_check_seconds: float = Field(
         1.0, gt=0, le=3600, description="how often the pool size is checked"
     )
-
-    @field_validator("principal")
-    @classmethod
-    def _is_municipality(cls, value: str) -> str:
-        if Principal.parse(value).kind is not PrincipalKind.MUNICIPALITY:
-            raise ValueError("the municipal service runs as a municipality principal")
-        return value
 
     @model_validator(mode="after")
     def _low_water_below_target(self) -> MunicipalSettings:

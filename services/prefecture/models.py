@@ -8,23 +8,16 @@ import datetime as dt
 from sqlalchemy import Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from jukinet.audit import checkpoint_table
-from jukinet.bus import bus_tables
 from jukinet.db.engine import NAMING_CONVENTION, UtcDateTime
-from jukinet.lookups import lookup_tables
-from jukinet.operators import operator_tables
-from jukinet.records.store import record_tables
+from jukinet.tier.tables import tier_tables
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-bus = bus_tables(Base.metadata)
-records = record_tables(Base.metadata)
-lookups = lookup_tables(Base.metadata)
-operators = operator_tables(Base.metadata)
-checkpoints = checkpoint_table(Base.metadata)  # kept for the nodes this one witnesses
+tables = tier_tables(Base.metadata)
+bus, records, lookups = tables.bus, tables.records, tables.lookups
 
 
 class CodeDesignation(Base):

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from jukinet.lookups import LookupTables, lookup_admin_router, operator_read_logger
 from jukinet.node.bodylimit import install_body_limit
 from jukinet.node.deps import operations_router
 from jukinet.node.metrics import Metrics, install_metrics
@@ -30,12 +29,8 @@ from jukinet.operators import (
     challenge_key,
     operator_routers,
 )
-from jukinet.reconcile.api import reconcile_router
-from jukinet.reconcile.digests import tier_entries
-from jukinet.records.api import records_router
-from jukinet.records.store import RecordTables
 
-__all__ = ["OnStart", "node_app", "serving_node_app"]
+__all__ = ["OnStart", "node_app"]
 
 # Work a service adds at start; it may return what to run at stop.
 OnStart = Callable[[NodeRuntime], Awaitable[Callable[[], object] | None]]
@@ -90,21 +85,3 @@ def _operator_context(
         ),
         gate=LoginGate(ThrottlePolicy(per_minute=settings.login_per_minute)),
     )
-
-
-def serving_node_app(
-    settings: NodeSettings,
-    spec: NodeSpec,
-    *,
-    title: str,
-    records: RecordTables,
-    lookups: LookupTables,
-) -> FastAPI:
-    """A prefecture or the agency: it holds identity records and serves lookups."""
-    app = node_app(settings, spec, title=title)
-    key, _ = settings.credentials().require_signing()
-    read_logger = operator_read_logger(lookups, key, settings.node.uri)
-    app.include_router(records_router(records, read_logger))
-    app.include_router(lookup_admin_router(lookups))
-    app.include_router(reconcile_router(lambda s, m, b: tier_entries(s, records, m, b)))
-    return app

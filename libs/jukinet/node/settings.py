@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jukinet.contracts.principals import Principal
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.pki import Credentials, PkiLayout, RevocationList, TrustStore, read_certificate
 
 __all__ = ["NodeSettings"]
@@ -43,10 +44,14 @@ class NodeSettings(BaseSettings):
     login_per_minute: int = Field(30, ge=1, le=10_000, description="login attempts per source")
     anonymous_alert_threshold: int = Field(20, ge=1, description="anonymous failures a minute")
 
+    runs_as: ClassVar[PrincipalKind | None] = None  # the one kind a service runs as
+
     @field_validator("principal")
     @classmethod
     def _principal_is_valid(cls, value: str) -> str:
-        Principal.parse(value)
+        kind = Principal.parse(value).kind
+        if cls.runs_as is not None and kind is not cls.runs_as:
+            raise ValueError(f"this service runs as a {cls.runs_as.value} principal")
         return value
 
     @field_validator("checkpoint_witness")
