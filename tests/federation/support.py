@@ -14,6 +14,12 @@ from jukinet.contracts.principals import Principal
 from jukinet.db.engine import create_engine
 from jukinet.devtools.localfed import LocalFederation
 
+# The agency's lookup monitor suspends a client at this many refusals in ten minutes (the
+# default, set explicitly in the shared federation): a test that wants it to fire sends
+# that many, one that refuses on purpose (the quota's) stays below it, each as a client
+# of its own.
+MONITOR_MAX_REFUSALS = 20
+
 
 async def eventually(
     check: Callable[[], Awaitable[bool]], *, seconds: float = 60.0, every: float = 0.25
