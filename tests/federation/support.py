@@ -18,6 +18,7 @@ from jukinet.cli import app
 from jukinet.contracts.principals import Principal
 from jukinet.db.engine import create_engine
 from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.operators import IcCard, card_login, card_principal
 
 # The agency's lookup monitor suspends a client at this many refusals in ten minutes (the
@@ -116,6 +117,26 @@ async def tier_record(fed: LocalFederation, node: Principal, code: str) -> dict[
         return None
     r.raise_for_status()
     return dict(r.json())
+
+
+async def a_change_flows(
+    fed: LocalFederation, town: Principal, tier: Principal, pd: PersonalData
+) -> None:
+    """A birth registered at ``town`` reaches ``tier`` (bounded): the town's changes flow."""
+    body = SyntheticResidents(seed=31).registration(town.code)
+    pd.add_body(body)
+    async with fed.client(town) as client:
+        r = await client.post("/residents", json=body)
+    assert r.status_code == 201
+    code = r.json()["resident_code"]
+    pd.add(code)
+
+    async def stored() -> bool:
+        async with fed.client(tier) as client:
+            found = await client.post("/records/lookup", json={"resident_code": code})
+        return found.status_code == 200
+
+    await eventually(stored, seconds=30)
 
 
 class PersonalData:
