@@ -479,9 +479,3 @@ async def test_no_personal_data_reached_any_log(
 ) -> None:
     personal_data.add(PASSWORD)
     assert personal_data.leaks(operators.root / "log") == []
-
-
-@pytest.fixture(scope="module")
-def federation(own_federation: LocalFederation) -> LocalFederation:
-    """This module's own federation (its RUN_NODES and EXTRA_ENV)."""
-    return own_federation
