@@ -1,18 +1,78 @@
-"""Helpers for federation tests: waiting, reading node databases, PD bookkeeping."""
+"""Helpers for federation tests: waiting, reading node databases, PD bookkeeping,
+operators at the counter."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import text
+from typer.testing import CliRunner, Result
 
+from jukinet.cli import app
 from jukinet.contracts.principals import Principal
 from jukinet.db.engine import create_engine
 from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
+from jukinet.operators import IcCard, card_login, card_principal
+
+# The agency's lookup monitor suspends a client at this many refusals in ten minutes (the
+# default, set explicitly in the shared federation): a test that wants it to fire sends
+# that many, one that refuses on purpose (the quota's) stays below it, each as a client
+# of its own.
+MONITOR_MAX_REFUSALS = 20
+
+_SOURCES = itertools.count(10)
+
+
+def fresh_source() -> str:
+    """Another loopback address: another workstation, as far as a node can tell. One
+    counter for every module, so no two tests share a source's login budget or back-off
+    on the shared federation (127.0.0.1 is everyone's)."""
+    n = next(_SOURCES)
+    return f"127.0.{n // 250}.{n % 250 + 2}"
+
+
+PASSWORD = "correct horse battery"  # every test operator's
+
+
+async def cli(*args: str) -> Result:
+    """`jukinet ARGS`, with the operators' password at hand."""
+    env = {"JUKINET_OPERATOR_PASSWORD": PASSWORD}
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+
+
+def card_of(fed: LocalFederation, office: Principal, slug: str) -> IcCard:
+    return IcCard(fed.layout.node_dir(card_principal(office, slug)))
+
+
+def anonymous(
+    fed: LocalFederation, node: Principal, source: str | None = None
+) -> httpx.AsyncClient:
+    """A client of a node's API from ``source`` (a fresh workstation by default)."""
+    transport = httpx.AsyncHTTPTransport(local_address=source or fresh_source())
+    return httpx.AsyncClient(base_url=fed.nodes[node].url, timeout=30.0, transport=transport)
+
+
+async def log_in(
+    fed: LocalFederation,
+    office: Principal,
+    slug: str,
+    *,
+    password: str = PASSWORD,
+    card: IcCard | None = None,
+    at: Principal | None = None,
+    source: str | None = None,
+) -> httpx.Response:
+    """Password and IC card (the operator's own unless ``card``), at ``at`` or the office."""
+    async with anonymous(fed, at or office, source) as client:
+        card = card or card_of(fed, office, slug)
+        return await card_login(client, at or office, slug, password, card)
 
 
 async def eventually(
@@ -57,6 +117,26 @@ async def tier_record(fed: LocalFederation, node: Principal, code: str) -> dict[
         return None
     r.raise_for_status()
     return dict(r.json())
+
+
+async def a_change_flows(
+    fed: LocalFederation, town: Principal, tier: Principal, pd: PersonalData
+) -> None:
+    """A birth registered at ``town`` reaches ``tier`` (bounded): the town's changes flow."""
+    body = SyntheticResidents(seed=31).registration(town.code)
+    pd.add_body(body)
+    async with fed.client(town) as client:
+        r = await client.post("/residents", json=body)
+    assert r.status_code == 201
+    code = r.json()["resident_code"]
+    pd.add(code)
+
+    async def stored() -> bool:
+        async with fed.client(tier) as client:
+            found = await client.post("/records/lookup", json={"resident_code": code})
+        return found.status_code == 200
+
+    await eventually(stored, seconds=30)
 
 
 class PersonalData:

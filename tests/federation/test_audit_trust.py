@@ -4,7 +4,10 @@ forged purge, a truncated log, a log rewritten under a planted certificate — a
 checked under the wrong node is named as another node's, on SQLite and PostgreSQL.
 
 Each node sends its signed chain heads to its witness every second here (municipality
-→ prefecture → agency → a municipality), over the bus channels it already has."""
+→ prefecture → agency → a municipality), over the bus channels it already has. The logs
+are cut, forged and truncated for good, and the checkpoints are configured: so this
+module has a federation of its own (the agency, Kanagawa and Hiratsuka), not the shared
+one."""
 
 from __future__ import annotations
 
@@ -26,12 +29,10 @@ from jukinet.operators import Actor, Operation, Role, append_operation, operator
 from jukinet.pki import fingerprint
 from tests.certs import self_signed
 from tests.federation.support import PersonalData, database_url_of, eventually, execute, query
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
-KANAGAWA = Principal.prefecture("140007")
 RUN_NODES = {AGENCY, KANAGAWA, HIRATSUKA}
 EXTRA_ENV = {
     **{f"JUKINET_{p}_CHECKPOINT_SECONDS": "1" for p in ("AGENCY", "PREFECTURE", "MUNICIPAL")},

@@ -2,31 +2,26 @@
 that injects forged, misaddressed, replayed, expired or malformed messages gets them
 dead-lettered with a reason, nothing stored changes, and good messages keep flowing.
 
-Shinjuku (131041) is not started: the test holds its credentials and speaks as it.
+Shinjuku (131041) is not started: the test holds its credentials and speaks as it; and
+Tokyo is stopped for a while. So this module has a federation of its own (the agency,
+Tokyo and Chiyoda), not the shared one; test_hostile_shared has the hostile tests that
+need neither.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import nats
 import nats.errors
 import pytest
-from nats.aio.msg import Msg
 
-from jukinet.contracts.federation import DEMO
 from jukinet.contracts.ids import generate_resident_code
-from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.principals import Principal
 from jukinet.contracts.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
 from jukinet.devtools.localfed import LocalFederation
-from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.envelope import RecipientDirectory, Sealer
 from jukinet.pki import (
     CertificateAuthority,
@@ -38,21 +33,22 @@ from jukinet.pki import (
     utcnow,
 )
 from tests.federation.consumer_attacks import SHAPES, attack_round, drain, party
-from tests.federation.support import PersonalData, eventually, execute, query, tier_record
+from tests.federation.support import (
+    PersonalData,
+    a_change_flows,
+    eventually,
+    execute,
+    query,
+    tier_record,
+)
+from tests.principals import AGENCY, CHIYODA, KANAGAWA, SHINJUKU, TOKYO
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-SHINJUKU = Principal.municipality("131041")
-CHIYODA = Principal.municipality("131016")
-TOKYO = Principal.prefecture("130001")
-KANAGAWA = Principal.prefecture("140007")
-RUN_NODES = {n for n in DEMO.nodes if n != SHINJUKU}
+RUN_NODES = {AGENCY, TOKYO, CHIYODA}  # the agency hands Chiyoda its resident codes
 CHANGE_BATCH = "identity.change.batch"
 # Tokyo tolerates 2 s of clock skew, so a test can outwait a message's lifetime quickly
-EXTRA_ENV = {
-    "JUKINET_PREFECTURE_CLOCK_SKEW_SECONDS": "2",
-    "JUKINET_MUNICIPAL_UNDELIVERABLE_RETRY_SECONDS": "2",  # the set-aside test waits for it
-}
+EXTRA_ENV = {"JUKINET_PREFECTURE_CLOCK_SKEW_SECONDS": "2"}
 TTL = dt.timedelta(hours=1)
 
 
@@ -126,23 +122,6 @@ async def record_count(fed: LocalFederation) -> int:
     return int((await query(fed, TOKYO, "SELECT count(*) FROM identity_records"))[0][0])
 
 
-async def a_chiyoda_change_still_flows(fed: LocalFederation, pd: PersonalData) -> None:
-    body = SyntheticResidents(seed=31).registration(CHIYODA.code)
-    pd.add_body(body)
-    async with fed.client(CHIYODA) as client:
-        r = await client.post("/residents", json=body)
-    assert r.status_code == 201
-    code = r.json()["resident_code"]
-    pd.add(code)
-
-    async def stored() -> bool:
-        async with fed.client(TOKYO) as client:
-            found = await client.post("/records/lookup", json={"resident_code": code})
-        return found.status_code == 200
-
-    await eventually(stored, seconds=30)
-
-
 async def test_forged_misaddressed_replayed_and_expired_messages_are_dead_lettered(
     federation: LocalFederation,
     other_pki: tuple[PkiLayout, Any],
@@ -150,7 +129,7 @@ async def test_forged_misaddressed_replayed_and_expired_messages_are_dead_letter
     tmp_path: Path,
 ) -> None:
     layout = federation.layout
-    await a_chiyoda_change_still_flows(federation, personal_data)  # something to replay
+    await a_change_flows(federation, CHIYODA, TOKYO, personal_data)  # something to replay
     before = await record_count(federation)
     payload = {"items": [change()]}
     chiyoda, shinjuku = Speaker(federation, CHIYODA), Speaker(federation, SHINJUKU)
@@ -209,7 +188,7 @@ async def test_forged_misaddressed_replayed_and_expired_messages_are_dead_letter
         ]
     )
     assert await record_count(federation) == before
-    await a_chiyoda_change_still_flows(federation, personal_data)
+    await a_change_flows(federation, CHIYODA, TOKYO, personal_data)
 
 
 async def test_malformed_payloads_are_rejected_and_change_nothing(
@@ -297,44 +276,6 @@ async def test_no_node_reaches_another_nodes_consumer(federation: LocalFederatio
         await sub.unsubscribe()
 
 
-async def test_operations_identity_reads_no_message(
-    federation: LocalFederation, personal_data: PersonalData
-) -> None:
-    """The operations identity tries to make 東京都's stream republish to it, by update
-    and by creating it again; the definition stays, a real change still reaches 東京都,
-    and nothing reaches the operations identity."""
-    ops_principal = Principal(PrincipalKind.OPS, federation.federation.ops[0])
-    spy = f"{inbox_prefix(ops_principal)}.spy"
-    stream = stream_name(TOKYO)
-    body = {
-        "name": stream,
-        "subjects": [f"jukinet.msg.{TOKYO.code}.*"],
-        "num_replicas": 1,
-        "republish": {"src": ">", "dest": f"{spy}.>"},
-    }
-    async with party(federation, ops_principal) as ops:
-        got: list[Msg] = []
-
-        async def keep(msg: Msg) -> None:
-            got.append(msg)
-
-        sub = await ops.nc.subscribe(f"{spy}.>", cb=keep)
-        before = (await ops.js.stream_info(stream)).config
-        for verb in ("UPDATE", "CREATE"):
-            with contextlib.suppress(nats.errors.TimeoutError):  # refused by the broker
-                answer = await ops.nc.request(
-                    f"$JS.API.STREAM.{verb}.{stream}", json.dumps(body).encode(), timeout=2
-                )
-                assert "error" in json.loads(answer.data)
-        assert (await ops.js.stream_info(stream)).config == before
-
-        await a_chiyoda_change_still_flows(federation, personal_data)
-
-        await ops.nc.flush(timeout=2)
-        assert got == []
-        await sub.unsubscribe()
-
-
 async def shinjuku_channel_at_tokyo(fed: LocalFederation) -> int:
     rows = await query(
         fed, TOKYO, "SELECT last_sequence FROM inbox_channels WHERE sender = :s", s=SHINJUKU.uri
@@ -418,110 +359,6 @@ async def test_a_message_refused_for_time_takes_its_place_and_a_forged_one_does_
         return await record_count(federation) == before + 3
 
     await eventually(applied, seconds=30)
-
-
-OSAKA_KITA = Principal.municipality("271276")  # a real town, but not in this federation
-
-
-def move_in_from_osaka(people: SyntheticResidents, pd: PersonalData) -> dict[str, Any]:
-    body = people.registration(CHIYODA.code, reason="move_in")
-    body |= {
-        "previous_municipality": OSAKA_KITA.code,
-        "previous_address": "大阪府大阪市北区梅田一丁目1番1号",
-        "resident_code": generate_resident_code(),
-    }
-    pd.add_body(body)
-    pd.add(body["previous_address"])
-    return body
-
-
-async def chiyoda_status(fed: LocalFederation) -> dict[str, Any]:
-    async with fed.client(CHIYODA) as client:
-        r = await client.get("/status")
-    r.raise_for_status()
-    return dict(r.json())
-
-
-async def outbox_cli(fed: LocalFederation, *args: str) -> str:
-    """`jukinet outbox ARGS --node chiyoda --url …`, as an operator would run it."""
-    env = {**os.environ, "JUKINET_API_TOKEN": fed.api_token, "COLUMNS": "200"}
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("jukinet")), "outbox", *args,
-        "--node", CHIYODA.uri, "--url", fed.nodes[CHIYODA].url,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
-    assert proc.returncode == 0, out.decode()
-    return out.decode()
-
-
-async def undeliverable(fed: LocalFederation) -> list[dict[str, Any]]:
-    async with fed.client(CHIYODA) as client:
-        r = await client.get("/outbox/undeliverable")
-    r.raise_for_status()
-    return list(r.json())
-
-
-async def test_an_item_that_cannot_be_sealed_is_set_aside_and_nothing_else_waits(
-    federation: LocalFederation, personal_data: PersonalData
-) -> None:
-    """A move-in from a town with no certificate here: its notice is set aside (reason,
-    status, metric, alert), every later change of the town flows, and the operator can
-    retry or resolve it; once the town's certificate exists the notice is sealed."""
-    people = SyntheticResidents(seed=77)
-    async with federation.client(CHIYODA) as client:
-        r = await client.post("/residents", json=move_in_from_osaka(people, personal_data))
-    assert r.status_code == 201, r.text
-    await a_chiyoda_change_still_flows(federation, personal_data)
-
-    async def set_aside(count: int) -> bool:
-        return (await chiyoda_status(federation)).get("outbox_undeliverable") == count
-
-    await eventually(lambda: set_aside(1), seconds=30)
-    status = await chiyoda_status(federation)
-    assert status["outbox_undeliverable_reasons"] == {"no_recipient_certificate": 1}
-    assert status["outbox_unsealed"] == 0  # nothing waits behind it
-    (item,) = await undeliverable(federation)
-    assert item["recipient"] == OSAKA_KITA.uri
-    assert item["message_type"] == "move_in.notice"
-    assert item["reason"] == "no_recipient_certificate"
-    async with federation.client(CHIYODA) as client:
-        metrics = (await client.get("/metrics")).text
-    assert 'jukinet_outbox_undeliverable{reason="no_recipient_certificate"} 1.0' in metrics
-    chiyoda_log = (federation.root / "log" / f"{CHIYODA.slug}.log").read_text()
-    assert "alert outbox_undeliverable" in chiyoda_log
-
-    # retried while the town still has no certificate: set aside again, still alone
-    assert "retry: 1 item(s)" in await outbox_cli(
-        federation, "retry", "--recipient", OSAKA_KITA.uri
-    )
-    await eventually(lambda: set_aside(1), seconds=30)
-    async with federation.client(CHIYODA) as client:
-        r = await client.post("/residents", json=move_in_from_osaka(people, personal_data))
-    assert r.status_code == 201, r.text
-    await eventually(lambda: set_aside(2), seconds=30)
-    listing = await outbox_cli(federation, "list")
-    assert str(item["id"]) in listing
-    assert "no_recipient_certificate" in listing
-    assert "resolve: 1 item(s)" in await outbox_cli(federation, "resolve", str(item["id"]))
-    assert (await chiyoda_status(federation))["outbox_undeliverable"] == 1
-    logged = await query(
-        federation, CHIYODA, "SELECT outcome FROM operation_log WHERE action = 'outbox'"
-    )
-    assert [tuple(r) for r in logged] == [("ok",), ("ok",)]
-
-    # the town's certificate arrives: the waiting notice goes back in line by itself and
-    # is sealed (the broker does not route to a town outside the federation, so it stays
-    # unsent, on its own channel)
-    ca = CertificateAuthority.load(federation.layout.ca_dir)
-    federation.layout.issue(ca, OSAKA_KITA, validity=dt.timedelta(days=1))
-    await eventually(lambda: set_aside(0), seconds=90)
-    sealed = await query(
-        federation, CHIYODA, "SELECT count(*) FROM outbox_messages WHERE recipient = :r",
-        r=OSAKA_KITA.uri,
-    )  # fmt: skip
-    assert sealed[0][0] == 1
-    await a_chiyoda_change_still_flows(federation, personal_data)
 
 
 async def designate_here(fed: LocalFederation, code: str) -> None:

@@ -9,25 +9,32 @@ import datetime as dt
 from collections import Counter
 
 import pytest
-from sqlalchemy import MetaData
 from typer.testing import CliRunner
 
 from jukinet.cli import app
 from jukinet.contracts.ids import resident_code_check_digit
-from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
-from jukinet.db.engine import create_engine
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
-from jukinet.records.store import record_tables
-from tests.federation.support import PersonalData, database_url_of, execute, query
+from jukinet.pki import CertificateAuthority
+from tests.federation.support import (
+    MONITOR_MAX_REFUSALS,
+    PersonalData,
+    database_url_of,
+    eventually,
+    execute,
+    query,
+)
+from tests.principals import AGENCY, HIRATSUKA, MHLW
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-RUN_NODES = {AGENCY}
-# fifteen refusals must not trip the repeated-refusals rule: the quota alone decides here
-EXTRA_ENV = {"JUKINET_AGENCY_MONITOR_MAX_REFUSALS_PER_10_MINUTES": "1000"}
-MHLW = Principal(PrincipalKind.MINISTRY, "mhlw-license")
+# A client of its own with mhlw-license's grant, so no other test's lookups or quota
+# changes count here
+CLIENT = Principal(PrincipalKind.MINISTRY, "mhlw-ledger")
 AFFAIR = "medical-licences"
 QUOTA, CALLS = 5, 20
+# fifteen refusals must not trip the repeated-refusals rule: the quota alone decides here
+assert CALLS - QUOTA < MONITOR_MAX_REFUSALS
 
 
 def code(body: str) -> str:
@@ -35,24 +42,49 @@ def code(body: str) -> str:
 
 
 async def hold_one_record(fed: LocalFederation, pd: PersonalData) -> str:
-    """One identity record at the agency (written directly: no municipality runs here)."""
-    resident = code("4000000001")
+    """A new resident of Hiratsuka, once the agency holds its identity record."""
     name, address = "帳簿 一子", "神奈川県平塚市浅間町3-3"
-    row = {
-        "resident_code": resident, "municipality": "142034", "name": name,
-        "name_kana": "チョウボ イチコ", "birth_date": dt.date(1980, 6, 7), "sex": "female",
-        "address": address, "change_reason": "birth",
-        "change_date": dt.date(1980, 6, 7), "status": "live", "version": 1,
-        "origin_message_id": "0" * 32, "updated_at": dt.datetime.now(dt.UTC),
+    body = {
+        "name": name, "name_kana": "チョウボ イチコ", "birth_date": "1980-06-07",
+        "sex": "female", "address": address, "reason": "birth",
+        "change_date": "1980-06-07", "notified_on": "1980-06-07",
     }  # fmt: skip
-    pd.add(name, address, resident)
-    engine = create_engine(database_url_of(fed, AGENCY))
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(record_tables(MetaData()).records.insert().values(row))
-    finally:
-        await engine.dispose()
+    pd.add(name, address)
+    async with fed.client(HIRATSUKA) as client:
+        r = await client.post("/residents", json=body)
+    assert r.status_code == 201, r.text
+    resident = str(r.json()["resident_code"])
+    pd.add(resident)
+
+    async def at_agency() -> bool:  # read directly: an operator read would be a provision
+        rows = await query(
+            fed, AGENCY, "SELECT count(*) FROM identity_records WHERE resident_code = :c",
+            c=resident,
+        )  # fmt: skip
+        return int(rows[0][0]) == 1
+
+    await eventually(at_agency)
     return resident
+
+
+async def grant_of_its_own(fed: LocalFederation) -> None:
+    """CLIENT: mhlw-license's organisation and grant for AFFAIR, with a quota of QUOTA."""
+    await execute(
+        fed, AGENCY,
+        "INSERT INTO lookup_clients (client, organisation, sector, table_version) "
+        "SELECT :n, organisation, sector, table_version FROM lookup_clients WHERE client = :c",
+        n=CLIENT.name, c=MHLW.name,
+    )  # fmt: skip
+    await execute(
+        fed, AGENCY,
+        "INSERT INTO lookup_grants (client, affair, item, title, legal_basis, query_kinds, "
+        "fields, valid_from, valid_until, daily_quota, table_version) "
+        "SELECT :n, affair, item, title, legal_basis, query_kinds, fields, valid_from, "
+        "valid_until, :q, table_version FROM lookup_grants WHERE client = :c AND affair = :a",
+        n=CLIENT.name, q=QUOTA, c=MHLW.name, a=AFFAIR,
+    )  # fmt: skip
+    ca = CertificateAuthority.load(fed.layout.ca_dir)
+    fed.layout.issue(ca, CLIENT, validity=dt.timedelta(days=1))
 
 
 async def test_the_quota_holds_exactly_under_concurrent_lookups(
@@ -60,14 +92,10 @@ async def test_the_quota_holds_exactly_under_concurrent_lookups(
 ) -> None:
     held = await hold_one_record(federation, personal_data)
     absent = code("4000000002")
-    await execute(
-        federation, AGENCY,
-        "UPDATE lookup_grants SET daily_quota = :q WHERE client = 'mhlw-license' AND affair = :a",
-        q=QUOTA, a=AFFAIR,
-    )  # fmt: skip
-    before = (await query(federation, AGENCY, "SELECT count(*) FROM provision_log"))[0][0]
+    await grant_of_its_own(federation)
+    before = (await query(federation, AGENCY, "SELECT max(seq) FROM provision_log"))[0][0] or 0
 
-    async with federation.lookup_client(AGENCY, MHLW) as c:
+    async with federation.lookup_client(AGENCY, CLIENT) as c:
         responses = await asyncio.gather(
             *(
                 c.post(
@@ -89,7 +117,7 @@ async def test_the_quota_holds_exactly_under_concurrent_lookups(
     entries = await query(
         federation, AGENCY,
         "SELECT outcome, reason, fields FROM provision_log WHERE client = :c AND seq > :s",
-        c=MHLW.uri, s=before,
+        c=CLIENT.uri, s=before,
     )  # fmt: skip
     assert len(entries) == CALLS
     outcomes = Counter(outcome for outcome, _, _ in entries)
@@ -102,7 +130,8 @@ async def test_the_quota_holds_exactly_under_concurrent_lookups(
     }
     usage = await query(
         federation, AGENCY,
-        "SELECT count FROM lookup_usage WHERE client = 'mhlw-license' AND affair = :a", a=AFFAIR,
+        "SELECT count FROM lookup_usage WHERE client = :c AND affair = :a",
+        c=CLIENT.name, a=AFFAIR,
     )  # fmt: skip
     assert [u for (u,) in usage] == [QUOTA]
 
@@ -120,9 +149,3 @@ async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:
     assert personal_data.leaks(federation.root / "log") == []
-
-
-@pytest.fixture(scope="module")
-def federation(own_federation: LocalFederation) -> LocalFederation:
-    """This module's own federation (its RUN_NODES and EXTRA_ENV)."""
-    return own_federation

@@ -16,16 +16,20 @@ import pytest_asyncio
 from typer.testing import CliRunner
 
 from jukinet.cli import app
-from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.pki import CertificateAuthority
-from tests.federation.support import PersonalData, eventually, execute, query
+from tests.federation.support import (
+    MONITOR_MAX_REFUSALS,
+    PersonalData,
+    eventually,
+    execute,
+    query,
+)
+from tests.principals import AGENCY, CHIYODA, HIRATSUKA, KANAGAWA, MOFA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
-EXTRA_ENV = {"JUKINET_AGENCY_MONITOR_MAX_REFUSALS_PER_10_MINUTES": "4"}
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 
 
@@ -87,9 +91,13 @@ async def people(federation: LocalFederation, personal_data: PersonalData) -> di
         ),
     }
 
-    async def at_agency() -> bool:
-        rows = await query(federation, AGENCY, "SELECT count(*) FROM identity_records")
-        return int(rows[0][0]) >= 4
+    async def at_agency() -> bool:  # read directly: an operator read would be a provision
+        rows = await query(
+            federation, AGENCY,
+            "SELECT count(*) FROM identity_records WHERE resident_code IN (:a, :b, :c, :d)",
+            a=codes["unique"], b=codes["twin_a"], c=codes["twin_b"], d=codes["gone"],
+        )  # fmt: skip
+        return int(rows[0][0]) == 4
 
     await eventually(at_agency)
     return codes
@@ -136,7 +144,9 @@ async def test_a_permitted_lookup_provides_and_is_logged(
     rows = await query(
         federation,
         AGENCY,
-        "SELECT client, affair, outcome, residents FROM provision_log ORDER BY seq DESC LIMIT 1",
+        "SELECT client, affair, outcome, residents FROM provision_log "
+        "WHERE client = :c ORDER BY seq DESC LIMIT 1",
+        c=MOFA.uri,
     )
     assert rows[0][0] == "spiffe://jukinet/ministry/mofa-passport"
     assert rows[0][1:3] == ("passport-issuance", "provided")
@@ -296,7 +306,7 @@ async def test_repeated_refusals_suspend_a_client_until_reinstated(
     wrong = {"affair": "passport-issuance", "resident_code": people["unique"]}
     right = {"affair": "public-servant-pensions", "resident_code": people["unique"]}
     assert (await ask(federation, kkr, "/lookups/by-code", right)).status_code == 200
-    for _ in range(4):
+    for _ in range(MONITOR_MAX_REFUSALS):
         assert (await ask(federation, kkr, "/lookups/by-code", wrong)).status_code == 403
     r = await ask(federation, kkr, "/lookups/by-code", right)
     assert r.json()["reason"] == "client_suspended"
@@ -310,9 +320,6 @@ async def test_repeated_refusals_suspend_a_client_until_reinstated(
         )
         assert (await c.post("/lookup-admin/clients/kkr-pension/reinstate")).status_code == 200
     assert (await ask(federation, kkr, "/lookups/by-code", right)).status_code == 200
-
-
-KANAGAWA = Principal.prefecture("140007")
 
 
 async def test_prefecture_bodies_query_their_prefecture_under_its_own_table(
@@ -442,9 +449,3 @@ async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:
     assert personal_data.leaks(federation.root / "log") == []
-
-
-@pytest.fixture(scope="module")
-def federation(own_federation: LocalFederation) -> LocalFederation:
-    """This module's own federation (its RUN_NODES and EXTRA_ENV)."""
-    return own_federation

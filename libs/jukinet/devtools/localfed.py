@@ -363,15 +363,21 @@ class LocalFederation:
         chosen = [n for p, n in self.nodes.items() if only is None or p in only]
         for node in chosen:
             node.start()
-        await asyncio.gather(*(node.wait_ready() for node in chosen))
-        if any(n.principal.kind is PrincipalKind.AGENCY for n in chosen):
-            towns = [n.principal for n in chosen if n.principal.kind is PrincipalKind.MUNICIPALITY]
-            await asyncio.gather(*(self.wait_for_codes(town) for town in towns))
-        lookups = [s for p, s in self.lookup_servers.items() if only is None or p in only]
-        for server in lookups:
-            await load_permission_file(server)
+        codes = any(n.principal.kind is PrincipalKind.AGENCY for n in chosen)
+        await asyncio.gather(*(self._bring_up(node, codes=codes) for node in chosen))
+
+    async def _bring_up(self, node: NodeProcess, *, codes: bool) -> None:
+        """Wait for one node, then at once for what hangs on it alone — not for the
+        others: a serving node's lookup server (its permission table loaded while the
+        server starts: the server reads the tables only per request), a municipality's
+        first resident codes (``codes``: when the agency runs to hand them out)."""
+        await node.wait_ready()
+        server = self.lookup_servers.get(node.principal)
+        if server is not None:
             server.start()
-        await asyncio.gather(*(server.wait_ready() for server in lookups))
+            await asyncio.gather(load_permission_file(server), server.wait_ready())
+        if codes and node.principal.kind is PrincipalKind.MUNICIPALITY:
+            await self.wait_for_codes(node.principal)
 
     async def wait_for_codes(self, town: Principal, seconds: float = 60.0) -> None:
         """Until ``town`` holds resident codes: a new municipality's pool stays empty until
