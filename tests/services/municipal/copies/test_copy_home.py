@@ -24,6 +24,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import municipal.models
 from jukinet.contracts.ids import resident_code_check_digit
 from jukinet.contracts.principals import Principal
 from jukinet.contracts.subjects import copy_reply_subject, copy_request_subject
@@ -51,7 +52,7 @@ CHIYODA = Principal.municipality("131016")
 HIRATSUKA = Principal.municipality("142034")
 YOKOHAMA = Principal.municipality("141003")
 KANAGAWA = Principal.prefecture("140007")
-MIGRATIONS = Path(__file__).parents[2] / "services" / "municipal" / "migrations"
+MIGRATIONS = Path(municipal.models.__file__).parent / "migrations"
 DOMICILE = "北海道札幌市中央区北一条西二丁目1番地"
 FAMILY_HEAD = "川辺 源三郎"
 CLERK = "spiffe://jukinet/operator/142034/tanaka"
