@@ -15,7 +15,6 @@ from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import municipal.models
-from jukinet.contracts.principals import Principal
 from jukinet.db.engine import create_engine, session_factory
 from jukinet.db.migrations import upgrade
 from jukinet.operators import (
@@ -39,10 +38,10 @@ from jukinet.pki import (
     read_certificate,
     revoke,
 )
+from tests.principals import HIRATSUKA, YOKOHAMA
 
 MIGRATIONS = Path(municipal.models.__file__).parent / "migrations"
 TABLES = OperatorTables.of(municipal.models.Base.metadata)
-HIRATSUKA = Principal.municipality("142034")
 PASSWORD = "a long enough secret"
 POLICY = AuthPolicy()
 KEY = b"k" * 32  # the node's challenge key (derived from its signing key in a service)
@@ -146,7 +145,7 @@ async def test_a_signature_over_another_offices_challenge_is_refused(
     await enrol(session, card)
     now = clock()
     c = issue_challenge(KEY, HIRATSUKA, POLICY, now)
-    elsewhere = challenge_message(Principal.municipality("141003"), c.id, c.nonce)
+    elsewhere = challenge_message(YOKOHAMA, c.id, c.nonce)
     tried = LoginAttempt("abe", PASSWORD, c.id, card.sign(elsewhere), card.certificate_pem)
     async with session.begin():
         result = await login(session, TABLES, HIRATSUKA, trust, POLICY, KEY, tried, now)

@@ -43,11 +43,9 @@ from jukinet.db.migrations import upgrade
 from jukinet.envelope import SignedMessage
 from jukinet.pki import utcnow
 from jukinet.records.store import apply_changes
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA
 
 MIGRATIONS = Path(agency.models.__file__).parent / "migrations"
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
-KANAGAWA = Principal.prefecture("140007")
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 REQUEST_ID = "ab" * 16
 
