@@ -47,9 +47,11 @@ ENTRIES = 10
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
+async def engine(module_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The module's database with new tables and a log of ENTRIES operations."""
+    engine = create_engine(module_database_url)
     async with engine.begin() as conn:
+        await conn.run_sync(METADATA.drop_all)  # the last test's log, as it left it
         await conn.run_sync(METADATA.create_all)
     key = ed25519.Ed25519PrivateKey.generate()
     async with session_factory(engine)() as session, session.begin():
