@@ -209,9 +209,21 @@ def _draw(strategy: SearchStrategy[AnyCase]) -> list[AnyCase]:
     return drawn
 
 
+_generated: dict[str, list[tuple[str, GenerationMode, AnyCase]]] = {}
+
+
 def generate(app: FastAPI) -> list[tuple[str, GenerationMode, AnyCase]]:
-    """Up to EXAMPLES cases per operation and mode, from the app's OpenAPI document."""
-    schema = schemathesis.openapi.from_dict(app.openapi())
+    """Up to EXAMPLES cases per operation and mode, from the app's OpenAPI document. Drawn
+    once per document and run against each backend (drawing costs as much as sending)."""
+    document = app.openapi()
+    key = json.dumps(document, sort_keys=True)
+    if key not in _generated:
+        _generated[key] = _generate(document)
+    return _generated[key]
+
+
+def _generate(document: dict[str, Any]) -> list[tuple[str, GenerationMode, AnyCase]]:
+    schema = schemathesis.openapi.from_dict(document)
     cases: list[tuple[str, GenerationMode, AnyCase]] = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
