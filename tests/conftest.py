@@ -6,12 +6,18 @@ import datetime as dt
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 import pytest
+import pytest_asyncio
+from sqlalchemy import MetaData, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jukinet.contracts.federation import DEMO
+from jukinet.db.engine import create_engine
+from jukinet.db.migrations import upgrade
 from jukinet.pki import CertificateAuthority, PkiLayout, TrustStore, utcnow
 
 VALIDITY = dt.timedelta(days=7)
@@ -98,11 +104,14 @@ async def pg_databases() -> AsyncIterator[Callable[[], Awaitable[str]]]:
         await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """One fresh database URL per test, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'node.db'}"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@asynccontextmanager
+async def fresh_database(backend: str, directory: Path) -> AsyncIterator[str]:
+    """The URL of a new, empty database on ``backend`` (a PostgreSQL one is dropped after)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'node.db'}"
         return
     await require_postgres()
     name = f"jukinet_t_{secrets.token_hex(6)}"
@@ -111,3 +120,41 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
         await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """One fresh database URL per test, on each backend: for tests of migrations and of
+    commands that set a database up themselves."""
+    async with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest_asyncio.fixture(scope="module", params=BACKENDS, loop_scope="session")
+async def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """One fresh database per test module and backend. Creating and dropping a database
+    per test costs more than most tests, so a module migrates this one once, and its
+    tests start from empty tables (:func:`empty_tables`) or tables of their own."""
+    async with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+async def migrated(url: str, migrations: Path, metadata: MetaData) -> AsyncEngine:
+    """An engine on ``url`` upgraded to head, whose tables are exactly ``metadata``'s (so
+    that :func:`empty_tables` leaves nothing behind)."""
+    engine = create_engine(url)
+    await upgrade(engine, migrations)
+    async with engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert names - {"alembic_version"} == set(metadata.tables), "tables beyond the models"
+    return engine
+
+
+async def empty_tables(engine: AsyncEngine, metadata: MetaData) -> None:
+    """Delete every row of ``metadata``'s tables, children first: a migrated database as
+    fresh as a new one, without creating and migrating another."""
+    async with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(table.delete())

@@ -19,8 +19,8 @@ pytestmark = [
     pytest.mark.federation,
     pytest.mark.postgres,
     pytest.mark.asyncio(loop_scope="session"),
-    # two federations start (about 30 s and 10 s on two cores) and the two latency runs
-    # offer load for a fixed 10 s each: some 140 s on a small machine, whatever the sizes
+    # two federations start (about 30 s and 10 s on two cores); every run below is as
+    # short as its option allows, so the rest is a few seconds per section
     pytest.mark.timeout(600),
 ]
 
@@ -62,8 +62,9 @@ async def test_the_benchmark_reports_every_section(tmp_path: Path) -> None:
     pg = await require_postgres()
     out = tmp_path / "bench.json"
     args = [
-        "bench", "--size", str(SIZE), "--records", str(RECORDS), "--seconds", "2",
-        "--lookup-seconds", "1", "--light-rate", "2", "--pg-url", pg, "--out", str(out),
+        "bench", "--size", str(SIZE), "--records", str(RECORDS), "--seconds", "1",
+        "--lookup-seconds", "1", "--light-rate", "2", "--latency-seconds", "1",
+        "--baseline-seconds", "1", "--pg-url", pg, "--out", str(out),
     ]  # fmt: skip
     result = await asyncio.to_thread(CliRunner().invoke, app, args)
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
@@ -76,6 +77,8 @@ async def test_the_benchmark_reports_every_section(tmp_path: Path) -> None:
     assert doc["settings"]["size"] == SIZE
     assert doc["settings"]["records"] == RECORDS
     assert doc["settings"]["backend"] == "sqlite"
+    assert doc["settings"]["latency_seconds"] == 1
+    assert doc["settings"]["baseline_seconds"] == 1
     assert "pg_url" not in doc["settings"]
 
     figures = {f["name"]: f for f in doc["figures"]}

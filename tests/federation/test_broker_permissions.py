@@ -15,11 +15,9 @@ import dataclasses
 import json
 import secrets
 import ssl
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import nats
@@ -29,11 +27,13 @@ import pytest_asyncio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from typer.testing import CliRunner
 
 from jukinet.broker import NODES_ACCOUNT, DefinitionsDiffer, ensure_streams
 from jukinet.bus import tls_context
+from jukinet.cli import app
 from jukinet.contracts.federation import DEMO
-from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.contracts.subjects import CONSUMER, inbox_prefix, message_subject, stream_name
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.pki import CertificateAuthority, PkiLayout
@@ -46,15 +46,10 @@ from tests.federation.consumer_attacks import (
     party,
     server_account_hash,
 )
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA, MOFA, OPS, SHINJUKU, TOKYO
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-HIRATSUKA = Principal.municipality("142034")  # 平塚市, in Kanagawa
-YOKOHAMA = Principal.municipality("141003")  # 横浜市, in Kanagawa
-KANAGAWA = Principal.prefecture("140007")
-TOKYO = Principal.prefecture("130001")
-OPS = Principal(PrincipalKind.OPS, "admin")
-MINISTRY = Principal(PrincipalKind.MINISTRY, "mofa-passport")
 
 IN_KANAGAWA = "IN_140007"
 TIMEOUT = 1.0  # every request, fetch and wait below is bounded by this (or 2 s)
@@ -315,7 +310,7 @@ def _other_ca(fed: LocalFederation, other: PkiLayout) -> ssl.SSLContext:
 
 def _ministry(fed: LocalFederation, other: PkiLayout) -> ssl.SSLContext:
     """A valid certificate of the federation CA, for a principal that is no broker user."""
-    return fed.tls(MINISTRY)
+    return fed.tls(MOFA)
 
 
 @pytest.mark.parametrize(
@@ -507,8 +502,6 @@ async def test_ops_identity_cannot_read_or_hold_messages(
 
 # -- 8: another node's consumer (issue 12, item 4) ----------------------------------------
 
-CHIYODA = Principal.municipality("131016")  # 千代田区, in Tokyo
-
 
 @dataclass
 class Bench:
@@ -675,7 +668,7 @@ async def test_ops_cannot_turn_a_nodes_consumer_towards_itself(fed: LocalFederat
 
 
 # a broker of the demo federation on which 新宿区's and 横浜市's streams do not exist yet
-SHINJUKU, IN_SHINJUKU, IN_YOKOHAMA = Principal.municipality("131041"), "IN_131041", "IN_141003"
+IN_SHINJUKU, IN_YOKOHAMA = "IN_131041", "IN_141003"
 PARTIAL = dataclasses.replace(
     DEMO, municipalities=tuple(c for c in DEMO.municipalities if c not in ("131041", "141003"))
 )
@@ -720,21 +713,12 @@ async def test_ops_reads_nothing_from_a_stream_it_defines(fresh: LocalFederation
 
 
 async def _init_streams(fed: LocalFederation) -> tuple[int, str]:
-    """`jukinet broker init-streams` against ``fed``'s broker, as operations run it."""
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "jukinet"),
-        "broker",
-        "init-streams",
-        "--server",
-        fed.nats_url,
-        "--pki-root",
-        str(fed.layout.root),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
+    """`jukinet broker init-streams` against ``fed``'s broker, as operations run it (the
+    command itself, in-process: a new interpreter would only add its start-up)."""
+    args = ["broker", "init-streams", "--server", fed.nats_url, "--pki-root", str(fed.layout.root)]
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)
+    failure = f"\n{result.exception!r}" if result.exception is not None else ""
+    return result.exit_code, result.output + failure
 
 
 async def _definitions(ops: Party) -> dict[str, tuple[Any, Any, int]]:

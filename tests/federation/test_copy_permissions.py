@@ -17,19 +17,14 @@ import pytest
 import pytest_asyncio
 from nats.aio.msg import Msg
 
-from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.contracts.subjects import copy_reply_subject, copy_request_subject, copy_requests_to
 from jukinet.devtools.localfed import LocalFederation
 from tests.federation.consumer_attacks import Party
 from tests.federation.test_broker_permissions import TIMEOUT, connected, violation
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA, OPS, YOKOHAMA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
-
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
-YOKOHAMA = Principal.municipality("141003")
-KANAGAWA = Principal.prefecture("140007")
-OPS = Principal(PrincipalKind.OPS, "admin")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -19,17 +19,15 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from jukinet.bus import BusTables, OutboxRelay, bus_tables, connect, enqueue
-from jukinet.contracts.principals import Principal
 from jukinet.contracts.subjects import CONSUMER, inbox_prefix, stream_name
 from jukinet.db.engine import create_engine, session_factory
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.envelope import Opener, RecipientDirectory, Sealer, SignedMessage
 from jukinet.pki import Credentials, TrustStore, read_certificate, utcnow
+from tests.principals import HIRATSUKA, KANAGAWA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-HIRATSUKA = Principal.municipality("142034")
-KANAGAWA = Principal.prefecture("140007")
 TTL = dt.timedelta(days=3)
 
 

@@ -15,15 +15,22 @@ from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, eventually, query
+from tests.principals import KANAGAWA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
 TOWNS = [Principal.municipality(c) for c in DEMO.municipalities]
-KANAGAWA = Principal.prefecture("140007")
 RESIDENTS_PER_TOWN = 100
 MOVES = 4  # 400 registrations + 1,600 moves = 2,000 changes
 TOTAL = len(TOWNS) * RESIDENTS_PER_TOWN * (1 + MOVES)
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+
+
+@pytest.fixture(scope="module")
+def federation(own_federation: LocalFederation) -> LocalFederation:
+    """This module's own federation: it kills and restarts the broker, a prefecture and
+    the agency, and counts every change at every tier, so it never shares one."""
+    return own_federation
 
 
 class Burst:
@@ -34,8 +41,10 @@ class Burst:
         *,
         residents_per_town: int = RESIDENTS_PER_TOWN,
         moves: int = MOVES,
+        towns: list[Principal] = TOWNS,
     ) -> None:
         self.fed = fed
+        self.towns = towns
         self.pd = pd
         self.residents_per_town = residents_per_town
         self.moves = moves
@@ -61,13 +70,13 @@ class Burst:
             self.done += 1
 
     async def run(self) -> None:
-        clients = {t: self.fed.client(t) for t in TOWNS}
+        clients = {t: self.fed.client(t) for t in self.towns}
         try:
             await asyncio.gather(
                 *(
                     self.resident_life(clients[town], town)
                     for _ in range(self.residents_per_town)
-                    for town in TOWNS
+                    for town in self.towns
                 )
             )
         finally:
@@ -104,9 +113,11 @@ async def restart(fed: LocalFederation, node: Principal, burst: Burst, log: list
     await fed.nodes[node].wait_ready()
 
 
-async def municipal_state(fed: LocalFederation) -> dict[str, tuple[str, int, str]]:
+async def municipal_state(
+    fed: LocalFederation, towns: list[Principal] = TOWNS
+) -> dict[str, tuple[str, int, str]]:
     state = {}
-    for town in TOWNS:
+    for town in towns:
         rows = await query(fed, town, "SELECT resident_code, version, status FROM residents")
         state.update({code: (town.code, version, status) for code, version, status in rows})
     return state

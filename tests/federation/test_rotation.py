@@ -15,18 +15,17 @@ import pytest
 import pytest_asyncio
 
 from jukinet.bus import tls_context
-from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.principals import AGENCY
 from jukinet.contracts.subjects import inbox_prefix, message_subject
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.envelope import RecipientDirectory, Sealer
 from jukinet.pki import Credentials, TrustStore, read_certificate
 from tests.federation.support import eventually, query
+from tests.principals import HIRATSUKA, KANAGAWA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
-HIRATSUKA = Principal.municipality("142034")
-KANAGAWA = Principal.prefecture("140007")
 CHANGES = 120
 
 
@@ -37,7 +36,7 @@ async def fed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalFe
     quiet = {"JUKINET_MUNICIPAL_CHECKPOINT_SECONDS": "0"}
     federation = LocalFederation(Path(tmp_path_factory.mktemp("rotation")), extra_env=quiet)
     try:
-        await federation.start()
+        await federation.start(only={HIRATSUKA, KANAGAWA, AGENCY})  # the path it rotates on
         yield federation
     finally:
         federation.stop()

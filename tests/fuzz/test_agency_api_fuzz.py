@@ -55,7 +55,7 @@ from agency.models import lookups, records
 from agency.settings import AgencySettings
 from jukinet.contracts.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
 from jukinet.contracts.ids import generate_resident_code
-from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
+from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.lookups import create_lookup_app, load_permissions, load_table
 from jukinet.node.problems import PROBLEM_MEDIA_TYPE
 from jukinet.node.state import state_of
@@ -63,6 +63,7 @@ from jukinet.node.tlsasgi import TLS_EXTENSION
 from jukinet.pki import PkiLayout, utcnow
 from jukinet.records.store import apply_changes
 from tests.conftest import admin_sql, require_postgres
+from tests.principals import CHIYODA, HIRATSUKA, JPA, MOFA
 
 REPO = Path(__file__).resolve().parents[2]
 PERMISSIONS = REPO / "services" / "agency" / "permissions" / "table.toml"
@@ -80,8 +81,6 @@ MIN_ECHO_LENGTH = 6  # shorter strings occur in any text by chance
 AnyCase = Case[Any]
 
 SUSPENDED = ("cao-disaster", "nta-tax", "kkr-pension")  # not used by the lookup fuzz
-HIRATSUKA = "142034"
-CHIYODA = "131016"
 
 
 @dataclass(frozen=True)
@@ -173,11 +172,11 @@ async def _seed(session: AsyncSession) -> list[Person]:
     twin_b = Person(generate_resident_code(), "同名 花子", dt.date(1990, 5, 5), Sex.FEMALE, "東京都千代田区丸の内1-1")  # fmt: skip
     gone = Person(generate_resident_code(), "故人 次郎", dt.date(1940, 3, 3), Sex.MALE, "東京都千代田区永田町1-1")  # fmt: skip
     changes = [
-        _change(unique, HIRATSUKA, ChangeReason.BIRTH, 1),
-        _change(twin_a, HIRATSUKA, ChangeReason.BIRTH, 1),
-        _change(twin_b, CHIYODA, ChangeReason.BIRTH, 1),
-        _change(gone, CHIYODA, ChangeReason.BIRTH, 1),
-        _change(gone, CHIYODA, ChangeReason.DEATH, 2),
+        _change(unique, HIRATSUKA.code, ChangeReason.BIRTH, 1),
+        _change(twin_a, HIRATSUKA.code, ChangeReason.BIRTH, 1),
+        _change(twin_b, CHIYODA.code, ChangeReason.BIRTH, 1),
+        _change(gone, CHIYODA.code, ChangeReason.BIRTH, 1),
+        _change(gone, CHIYODA.code, ChangeReason.DEATH, 2),
     ]
     origin = secrets.token_hex(16)
     await apply_changes(session, records, changes, origin_message_id=origin, now=utcnow())
@@ -211,9 +210,21 @@ def _draw(strategy: SearchStrategy[AnyCase]) -> list[AnyCase]:
     return drawn
 
 
+_generated: dict[str, list[tuple[str, GenerationMode, AnyCase]]] = {}
+
+
 def generate(app: FastAPI) -> list[tuple[str, GenerationMode, AnyCase]]:
-    """Up to EXAMPLES cases per operation and mode, from the app's OpenAPI document."""
-    schema = schemathesis.openapi.from_dict(app.openapi())
+    """Up to EXAMPLES cases per operation and mode, from the app's OpenAPI document. Drawn
+    once per document and run against each backend (drawing costs as much as sending)."""
+    document = app.openapi()
+    key = json.dumps(document, sort_keys=True)
+    if key not in _generated:
+        _generated[key] = _generate(document)
+    return _generated[key]
+
+
+def _generate(document: dict[str, Any]) -> list[tuple[str, GenerationMode, AnyCase]]:
+    schema = schemathesis.openapi.from_dict(document)
     cases: list[tuple[str, GenerationMode, AnyCase]] = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
@@ -512,8 +523,6 @@ def _tls_pem(layout: PkiLayout, principal: Principal) -> str:
     return (layout.node_dir(principal) / "tls.crt").read_text()
 
 
-MOFA = Principal(PrincipalKind.MINISTRY, "mofa-passport")  # by_code, by_facts
-JPA = Principal(PrincipalKind.MINISTRY, "jpa-pension")  # by_code, batch
 GRANTED = {MOFA.name: "passport-issuance", JPA.name: "pension-existence-check"}
 
 
@@ -545,7 +554,7 @@ async def test_lookup_api_fuzz_finds_no_server_errors(agency: Fixture) -> None:
     identities: dict[str, str | None] = {
         MOFA.name: _tls_pem(agency.layout, MOFA),
         JPA.name: _tls_pem(agency.layout, JPA),
-        "municipality": _tls_pem(agency.layout, Principal.municipality(HIRATSUKA)),
+        "municipality": _tls_pem(agency.layout, HIRATSUKA),
         "no certificate": None,
         "not a certificate": garbage,
     }

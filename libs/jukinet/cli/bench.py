@@ -32,6 +32,13 @@ def bench(
         float, typer.Option(min=1, help="Light load for latency (also measured at 5x).")
     ] = 10.0,
     lookup_seconds: Annotated[float, typer.Option(min=1, help="Each lookup run.")] = 10.0,
+    latency_seconds: Annotated[
+        float, typer.Option(min=1, help="Each light-load latency run.")
+    ] = 10.0,
+    baseline_seconds: Annotated[
+        float | None,
+        typer.Option(min=1, help="Envelope and FastAPI baseline runs (default 3 s and 5 s)."),
+    ] = None,
     lookups: Annotated[bool, typer.Option(help="Measure lookups (needs PostgreSQL).")] = True,
     pg_url: Annotated[
         str | None,
@@ -50,6 +57,8 @@ def bench(
         seconds=seconds,
         light_rate=light_rate,
         lookup_seconds=lookup_seconds,
+        latency_seconds=latency_seconds,
+        baseline_seconds=baseline_seconds,
         pg_url=pg_url or default_pg_url(),
         lookups=lookups,
     )

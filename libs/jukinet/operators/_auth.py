@@ -23,8 +23,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -51,6 +52,7 @@ from jukinet.pki import (
 )
 
 __all__ = [
+    "PASSWORD_PARAMETERS",
     "AuthPolicy",
     "Challenge",
     "LoginAttempt",
@@ -65,7 +67,8 @@ __all__ = [
     "revoke_token",
 ]
 
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory defaults
+PASSWORD_PARAMETERS = RFC_9106_LOW_MEMORY  # argon2id, as PasswordHasher() hashes by default
+_hasher = PasswordHasher()  # for verifying, by the parameters the stored hash names
 TOKEN_PREFIX = "jks_"  # noqa: S105 - marks session tokens, is no secret
 MIN_PASSWORD = 12
 _CHALLENGE_INFO = b"jukinet operator login challenges"
@@ -79,10 +82,12 @@ class AuthPolicy:
     challenge_ttl: dt.timedelta = dt.timedelta(minutes=2)
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, parameters: Parameters = PASSWORD_PARAMETERS) -> str:
+    """argon2id of ``password``. Other ``parameters`` are for tests that need no real
+    cost; verifying reads the parameters from the stored hash."""
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"a password has at least {MIN_PASSWORD} characters")
-    return _hasher.hash(password)
+    return PasswordHasher.from_parameters(parameters).hash(password)
 
 
 def card_principal(node: Principal, slug: str) -> Principal:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from argon2 import Parameters
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.operators._auth import hash_password
+from jukinet.operators._auth import PASSWORD_PARAMETERS, hash_password
 from jukinet.operators._model import Role
 from jukinet.operators._tables import OperatorTables
 from jukinet.pki import fingerprint, utcnow
@@ -30,6 +31,7 @@ async def register_operator(
     role: Role,
     password: str,
     card: x509.Certificate,
+    password_parameters: Parameters = PASSWORD_PARAMETERS,
 ) -> None:
     if role is Role.SYSTEM:
         raise ValueError("system is not an operator role")
@@ -40,7 +42,7 @@ async def register_operator(
         t.insert().values(
             slug=slug,
             role=role.value,
-            password_hash=hash_password(password),
+            password_hash=hash_password(password, password_parameters),
             card_certificate=_pem(card),
             card_fingerprint=fingerprint(card),
             failed_attempts=0,

@@ -37,9 +37,8 @@ from jukinet.db.migrations import upgrade
 from jukinet.envelope import SignedMessage
 from jukinet.operators import Actor, Operation, Role, append_operation, operator_tables
 from jukinet.pki import Credentials, PkiLayout, Purpose, read_certificate
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA
 
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 METADATA = MetaData()
 OPERATIONS = operator_tables(METADATA)
@@ -48,9 +47,11 @@ ENTRIES = 10
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
+async def engine(module_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The module's database with new tables and a log of ENTRIES operations."""
+    engine = create_engine(module_database_url)
     async with engine.begin() as conn:
+        await conn.run_sync(METADATA.drop_all)  # the last test's log, as it left it
         await conn.run_sync(METADATA.create_all)
     key = ed25519.Ed25519PrivateKey.generate()
     async with session_factory(engine)() as session, session.begin():
@@ -114,7 +115,7 @@ def test_a_purge_of_entries_a_checkpoint_saw_as_young_is_forged() -> None:
 
 def _message(layout: PkiLayout, sender: Principal, items: list[dict[str, Any]]) -> SignedMessage:
     return SignedMessage(
-        issuer=sender, audience=Principal.prefecture("140007"), message_id="0" * 32,
+        issuer=sender, audience=KANAGAWA, message_id="0" * 32,
         issued_at=0, expires_at=0, sequence=1, type="audit.checkpoint.batch",
         payload={"items": items}, token="",
         signer=read_certificate(layout.public_cert(sender, Purpose.SIGN)),

@@ -18,9 +18,8 @@ from jukinet.contracts.chains import FORGED, GENESIS, KeyRing, check_entry
 from jukinet.contracts.principals import Principal
 from jukinet.pki import CertificateAuthority, PkiLayout, Purpose, TrustStore, fingerprint
 from tests.certs import self_signed
+from tests.principals import CHIYODA, HIRATSUKA
 
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
 VALIDITY = dt.timedelta(days=2)
 
 

@@ -20,12 +20,11 @@ from jukinet.contracts.principals import Principal
 from jukinet.db.engine import create_engine, session_factory
 from jukinet.envelope import RecipientDirectory, Sealer
 from jukinet.pki import CertificateAuthority, Credentials, PkiLayout, TrustStore
+from tests.principals import HIRATSUKA, KANAGAWA, OSAKA_KITA
 
 pytestmark = pytest.mark.asyncio
 
-HIRATSUKA = Principal.municipality("142034")
-KANAGAWA = Principal.prefecture("140007")
-OSAKA_KITA = Principal.municipality("271276")  # exists nationally; no certificate here
+# OSAKA_KITA exists nationally, but the session PKI holds no certificate for it
 
 
 @pytest_asyncio.fixture

@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+import agency.models
 from jukinet.cli import app
 from jukinet.db.engine import create_engine
 
-ROOT = Path(__file__).resolve().parents[2]
-TABLE = ROOT / "services" / "agency" / "permissions" / "table.toml"
+TABLE = Path(agency.models.__file__).parent / "permissions" / "table.toml"
 runner = CliRunner()
 
 

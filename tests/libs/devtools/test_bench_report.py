@@ -3,12 +3,15 @@ each row carries that ratio (value / baseline value) and whether the target was 
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
 import pytest
 
+from jukinet.cli.bench import bench
 from jukinet.devtools.bench import Figure, Report, Target
+from jukinet.devtools.bench._run import BenchOptions
 
 
 @pytest.mark.parametrize(
@@ -60,3 +63,15 @@ def test_rows_carry_ratios_to_their_baselines_and_the_targets_met(tmp_path: Path
     assert doc["settings"] == {"size": 3}
     assert [f["name"] for f in doc["figures"]] == list(rows)
     assert doc["figures"][1]["ratio"] == pytest.approx(2.5)
+
+
+def test_make_bench_keeps_its_durations() -> None:
+    """`jukinet bench` without options measures as the README's figures were measured:
+    the shorter runs are only for test_bench."""
+    cli = {n: p.default for n, p in inspect.signature(bench).parameters.items()}
+    for defaults in (cli, vars(BenchOptions())):
+        assert (defaults["seconds"], defaults["latency_seconds"]) == (30, 10)
+        assert defaults["lookup_seconds"] == 10
+        assert defaults["baseline_seconds"] is None  # 3 s of seal+open, 5 s of FastAPI hello
+        assert (defaults["size"], defaults["records"]) == (100_000, 1_000_000)
+        assert defaults["light_rate"] == 10

@@ -30,12 +30,8 @@ from jukinet.envelope import (
     WrongAudience,
 )
 from jukinet.pki import CertificateAuthority, Credentials, PkiLayout, TrustStore, utcnow
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA, TOKYO
 
-HIRATSUKA = Principal.municipality("142034")
-YOKOHAMA = Principal.municipality("141003")
-CHIYODA = Principal.municipality("131016")
-KANAGAWA = Principal.prefecture("140007")
-TOKYO = Principal.prefecture("130001")
 TTL = dt.timedelta(minutes=10)
 CHANGE = {"kind": "birth", "code": "12345678903", "name": "山田 太郎"}
 

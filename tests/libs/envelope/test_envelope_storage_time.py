@@ -31,9 +31,8 @@ from jukinet.pki import (
     revoke,
     utcnow,
 )
+from tests.principals import HIRATSUKA, KANAGAWA
 
-HIRATSUKA = Principal.municipality("142034")
-KANAGAWA = Principal.prefecture("140007")
 CHANGE = {"kind": "birth"}
 NOW = utcnow()
 REVOKED_AT = NOW - dt.timedelta(minutes=1)

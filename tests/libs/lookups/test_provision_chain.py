@@ -38,10 +38,12 @@ LATER = START + dt.timedelta(days=8 * 365)  # when a retention purge may drop th
 
 
 @pytest.fixture
-async def chain(database_url: str, layout: PkiLayout) -> AsyncIterator[tuple[AsyncEngine, str]]:
-    engine = create_engine(database_url)
+async def chain(
+    module_database_url: str, layout: PkiLayout
+) -> AsyncIterator[tuple[AsyncEngine, str]]:
+    """The module's database with new tables and a chain of ENTRIES provisions."""
+    engine = await _new_tables(module_database_url)
     async with engine.begin() as conn:
-        await conn.run_sync(TABLES.provisions.metadata.create_all)
         for statement in append_only_sql(conn.dialect.name):
             await conn.exec_driver_sql(statement)
     key = _agency_key(layout)
@@ -49,9 +51,22 @@ async def chain(database_url: str, layout: PkiLayout) -> AsyncIterator[tuple[Asy
         for i in range(ENTRIES):
             await append(session, TABLES, _provision(i), key)
     try:
-        yield engine, database_url
+        yield engine, module_database_url
     finally:
         await engine.dispose()
+
+
+async def _new_tables(url: str) -> AsyncEngine:
+    """An engine on the module's database, where the tables the last test left (and
+    their append-only triggers) are dropped and the provision tables created anew."""
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        for statement in drop_append_only_sql(conn.dialect.name):
+            await conn.exec_driver_sql(statement)
+        await conn.run_sync(OPERATIONS.operation_log.metadata.drop_all)
+        await conn.run_sync(TABLES.provisions.metadata.drop_all)
+        await conn.run_sync(TABLES.provisions.metadata.create_all)
+    return engine
 
 
 def _agency_key(layout: PkiLayout) -> ed25519.Ed25519PrivateKey:
@@ -213,15 +228,13 @@ async def test_the_cli_proves_the_log_or_names_the_first_broken_entry(
 
 
 async def test_entries_signed_before_a_rotation_still_verify(
-    database_url: str, ca, tmp_path
+    module_database_url: str, ca, tmp_path
 ) -> None:
     """After the node's signing key is rotated, `audit verify` checks each entry against
     every signing certificate the node has had."""
     rotated = PkiLayout(tmp_path / "pki")
-    engine = create_engine(database_url)
+    engine = await _new_tables(module_database_url)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(TABLES.provisions.metadata.create_all)
         for round_ in range(2):
             creds = rotated.issue(ca, AGENCY, validity=dt.timedelta(days=2))
             key, _ = creds.require_signing()
@@ -232,7 +245,7 @@ async def test_entries_signed_before_a_rotation_still_verify(
             "audit",
             "verify",
             "--db",
-            database_url,
+            module_database_url,
             "--node",
             AGENCY.uri,
             "--pki-root",
@@ -304,12 +317,11 @@ async def test_a_signed_anchor_must_respect_the_retention_period(chain, layout: 
 
 
 async def test_the_purge_cli_needs_the_nodes_key_and_is_logged(
-    database_url: str, layout: PkiLayout
+    module_database_url: str, layout: PkiLayout
 ) -> None:
-    engine = create_engine(database_url)
+    engine = await _new_tables(module_database_url)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(TABLES.provisions.metadata.create_all)
             await conn.run_sync(OPERATIONS.operation_log.metadata.create_all)
         old, now = dt.datetime(2018, 4, 1, tzinfo=dt.UTC), dt.datetime.now(dt.UTC)
         async with session_factory(engine)() as session, session.begin():
@@ -317,7 +329,7 @@ async def test_the_purge_cli_needs_the_nodes_key_and_is_logged(
                 await append(
                     session, TABLES, dataclasses.replace(_provision(i), at=at), _agency_key(layout)
                 )
-        base = ["--db", database_url, "--node", AGENCY.uri, "--pki-root", str(layout.root)]
+        base = ["--db", module_database_url, "--node", AGENCY.uri, "--pki-root", str(layout.root)]
         runner = CliRunner()
         purged = await asyncio.to_thread(
             runner.invoke, app, ["audit", "purge", *base, "--keep-days", "365"]

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from argon2 import extract_parameters
+from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
 from cryptography import x509
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import municipal.models
-from jukinet.contracts.principals import Principal
-from jukinet.db.engine import create_engine, session_factory
-from jukinet.db.migrations import upgrade
+from jukinet.db.engine import session_factory
 from jukinet.operators import (
     AuthPolicy,
     IcCard,
@@ -30,7 +31,13 @@ from jukinet.operators import (
     replace_card,
     set_state,
 )
-from jukinet.operators._auth import LoginAttempt, issue_challenge, login, resolve_token
+from jukinet.operators._auth import (
+    PASSWORD_PARAMETERS,
+    LoginAttempt,
+    issue_challenge,
+    login,
+    resolve_token,
+)
 from jukinet.pki import (
     CertificateAuthority,
     PkiLayout,
@@ -39,25 +46,36 @@ from jukinet.pki import (
     read_certificate,
     revoke,
 )
+from tests.conftest import empty_tables, migrated
+from tests.principals import HIRATSUKA, YOKOHAMA
 
 MIGRATIONS = Path(municipal.models.__file__).parent / "migrations"
 TABLES = OperatorTables.of(municipal.models.Base.metadata)
-HIRATSUKA = Principal.municipality("142034")
 PASSWORD = "a long enough secret"
 POLICY = AuthPolicy()
 KEY = b"k" * 32  # the node's challenge key (derived from its signing key in a service)
+# argon2id at next to no cost: these tests are about logging in, not about the hash (the
+# production parameters are checked once, in test_passwords_are_hashed_as_in_production)
+CHEAP = CHEAPEST
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-@pytest.fixture
-async def session(database_url: str) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(database_url)
-    await upgrade(engine, MIGRATIONS)
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def engine(module_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A municipality's database, migrated once for the module."""
+    engine = await migrated(module_database_url, MIGRATIONS, municipal.models.Base.metadata)
     try:
-        async with session_factory(engine)() as s:
-            yield s
+        yield engine
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session on the module's database, emptied first: every test enrols abe anew."""
+    await empty_tables(engine, municipal.models.Base.metadata)
+    async with session_factory(engine)() as s:
+        yield s
 
 
 @pytest.fixture
@@ -73,6 +91,7 @@ async def enrol(session: AsyncSession, card: IcCard) -> None:
         await register_operator(
             session, TABLES, slug="abe", role=Role.CLERK, password=PASSWORD,
             card=x509.load_pem_x509_certificate(card.certificate_pem.encode()),
+            password_parameters=CHEAP,
         )  # fmt: skip
 
 
@@ -146,7 +165,7 @@ async def test_a_signature_over_another_offices_challenge_is_refused(
     await enrol(session, card)
     now = clock()
     c = issue_challenge(KEY, HIRATSUKA, POLICY, now)
-    elsewhere = challenge_message(Principal.municipality("141003"), c.id, c.nonce)
+    elsewhere = challenge_message(YOKOHAMA, c.id, c.nonce)
     tried = LoginAttempt("abe", PASSWORD, c.id, card.sign(elsewhere), card.certificate_pem)
     async with session.begin():
         result = await login(session, TABLES, HIRATSUKA, trust, POLICY, KEY, tried, now)
@@ -188,7 +207,29 @@ async def test_a_disabled_operator_or_a_revoked_card_is_refused(
 async def test_a_password_has_at_least_twelve_characters() -> None:
     with pytest.raises(ValueError, match="12"):
         hash_password("short")
+    with pytest.raises(ValueError, match="12"):
+        hash_password("short", CHEAP)
     assert hash_password(PASSWORD).startswith("$argon2id$")
+
+
+async def test_passwords_are_hashed_as_in_production(
+    session: AsyncSession, card: IcCard, trust: TrustStore
+) -> None:
+    """The one test with the real cost: an operator registered without parameters gets
+    argon2id with RFC 9106's low-memory parameters (64 MiB, 3 passes, 4 lanes), and logs
+    in with it."""
+    assert PASSWORD_PARAMETERS == RFC_9106_LOW_MEMORY
+    assert (RFC_9106_LOW_MEMORY.memory_cost, RFC_9106_LOW_MEMORY.time_cost) == (65536, 3)
+    async with session.begin():
+        await register_operator(
+            session, TABLES, slug="abe", role=Role.CLERK, password=PASSWORD,
+            card=x509.load_pem_x509_certificate(card.certificate_pem.encode()),
+        )  # fmt: skip
+        row = (await session.execute(TABLES.operators.select())).one()
+    assert extract_parameters(row.password_hash) == RFC_9106_LOW_MEMORY
+    token, failure = await attempt(session, card, trust, clock())
+    assert failure is None
+    assert token is not None
 
 
 async def test_a_new_card_or_a_disabled_account_ends_open_sessions(

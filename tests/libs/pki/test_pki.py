@@ -21,9 +21,7 @@ from jukinet.pki import (
     read_certificate,
     utcnow,
 )
-
-CHIYODA = Principal.municipality("131016")
-HIRATSUKA = Principal.municipality("142034")
+from tests.principals import CHIYODA, HIRATSUKA
 
 
 def _cert(layout: PkiLayout, principal: Principal, purpose: Purpose):

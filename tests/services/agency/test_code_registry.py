@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import agency.models
 from agency.codes import (
@@ -38,16 +39,14 @@ from jukinet.contracts.codepool import (
 from jukinet.contracts.identity import ChangeReason, IdentityChange, IdentityRecord, Sex
 from jukinet.contracts.ids import is_valid_resident_code, resident_code_check_digit
 from jukinet.contracts.principals import Principal
-from jukinet.db.engine import create_engine, session_factory
-from jukinet.db.migrations import upgrade
+from jukinet.db.engine import session_factory
 from jukinet.envelope import SignedMessage
 from jukinet.pki import utcnow
 from jukinet.records.store import apply_changes
+from tests.conftest import empty_tables, migrated
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA
 
 MIGRATIONS = Path(agency.models.__file__).parent / "migrations"
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
-KANAGAWA = Principal.prefecture("140007")
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 REQUEST_ID = "ab" * 16
 
@@ -69,14 +68,22 @@ def source(bodies: Iterable[int]) -> Callable[[int], int]:
     return randbelow
 
 
-@pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine, MIGRATIONS)
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def engine(module_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The agency's database, migrated once for the module."""
+    engine = await migrated(module_database_url, MIGRATIONS, agency.models.Base.metadata)
     try:
-        yield session_factory(engine)
+        yield engine
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the module's database, emptied first: every test starts from an empty
+    registry and holds no records."""
+    await empty_tables(engine, agency.models.Base.metadata)
+    return session_factory(engine)
 
 
 async def registry(sessions: async_sessionmaker[AsyncSession]) -> dict[str, CodeRegistryEntry]:

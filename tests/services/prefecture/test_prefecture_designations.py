@@ -19,11 +19,10 @@ from jukinet.envelope import Opener, RecipientDirectory, Sealer, SignedMessage
 from jukinet.pki import Credentials, PkiLayout, TrustStore, utcnow
 from prefecture.codes import learn_designations
 from prefecture.models import Base, CodeDesignation
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA
 
 pytestmark = pytest.mark.asyncio
 
-KANAGAWA = Principal.prefecture("140007")
-HIRATSUKA = Principal.municipality("142034")
 TTL = dt.timedelta(hours=1)
 
 
@@ -58,7 +57,7 @@ async def test_a_designation_that_does_not_verify_is_dead_lettered_alone(
     layout: PkiLayout, trust: TrustStore, database_url: str
 ) -> None:
     good, forged = [generate_resident_code()], [generate_resident_code()]
-    impostor = Principal.municipality("131016")  # signs, but is not the agency
+    impostor = CHIYODA  # signs, but is not the agency
     message = passed_on(layout, trust, [
         {"origin": pool(layout, trust, impostor, forged)}, {"origin": "not a token"},
         {"origin": pool(layout, trust, AGENCY, good)},

@@ -58,6 +58,8 @@ class BenchOptions:
     seconds: float = 30.0  # sustained propagation
     light_rate: float = 10.0  # changes/s for the latency figures (and five times that)
     lookup_seconds: float = 10.0
+    latency_seconds: float = 10.0  # each of the two light-load latency runs
+    baseline_seconds: float | None = None  # None: 3 s of seal+open, 5 s of FastAPI hello
     pg_url: str = DEFAULT_PG
     lookups: bool = True
 
@@ -102,9 +104,11 @@ async def _federation_figures(
 async def _baselines(
     fed: LocalFederation, root: Path, report: Report, options: BenchOptions
 ) -> None:
-    report.add(Figure(ENVELOPE, envelope_round_trips(fed), "msg/s"))
+    short = options.baseline_seconds
+    envelope = envelope_round_trips(fed, 3.0 if short is None else short)
+    report.add(Figure(ENVELOPE, envelope, "msg/s"))
     report.add(Figure("JetStream publish, pipelined, mTLS", await jetstream_publish(fed), "msg/s"))
-    report.add(Figure(HELLO, await fastapi_hello(5.0), "req/s"))
+    report.add(Figure(HELLO, await fastapi_hello(5.0 if short is None else short), "req/s"))
     report.add(Figure("bulk insert, SQLite executemany", sqlite_executemany(root), "rows/s"))
     if await _pg_available(options.pg_url):
         report.add(Figure(COPY, await copy_baseline(options.pg_url), "rows/s"))
@@ -126,7 +130,7 @@ async def _propagation(fed: LocalFederation, options: BenchOptions, report: Repo
         (options.light_rate, Target(250, at="most")),
         (options.light_rate * 5, None),
     ):
-        latency = await light_load_latency(fed, rate, 10.0)
+        latency = await light_load_latency(fed, rate, options.latency_seconds)
         at = f"at {rate:g} changes/s"
         report.add(Figure(f"commit→agency latency p50 {at}", latency.p50, "ms"))
         report.add(Figure(f"commit→agency latency p99 {at}", latency.p99, "ms", target=target))

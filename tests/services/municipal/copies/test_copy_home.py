@@ -24,6 +24,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import municipal.models
 from jukinet.contracts.ids import resident_code_check_digit
 from jukinet.contracts.principals import Principal
 from jukinet.contracts.subjects import copy_reply_subject, copy_request_subject
@@ -44,14 +45,11 @@ from municipal.copies.protocol import (
 )
 from municipal.models import Base, Household, Resident, operators
 from tests.conftest import PG_ADMIN_URL, admin_sql, require_postgres
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA, YOKOHAMA
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-CHIYODA = Principal.municipality("131016")
-HIRATSUKA = Principal.municipality("142034")
-YOKOHAMA = Principal.municipality("141003")
-KANAGAWA = Principal.prefecture("140007")
-MIGRATIONS = Path(__file__).parents[4] / "services" / "municipal" / "migrations"
+MIGRATIONS = Path(municipal.models.__file__).parent / "migrations"
 DOMICILE = "北海道札幌市中央区北一条西二丁目1番地"
 FAMILY_HEAD = "川辺 源三郎"
 CLERK = "spiffe://jukinet/operator/142034/tanaka"

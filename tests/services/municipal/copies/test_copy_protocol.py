@@ -34,10 +34,8 @@ from municipal.copies.protocol import (
 from municipal.copies.provide import copy_record
 from municipal.copies.settings import DEMO_ISSUERS, CopiesNotConfigured, CopySettings
 from municipal.models import Resident
+from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA
 
-HIRATSUKA = Principal.municipality("142034")
-CHIYODA = Principal.municipality("131016")
-KANAGAWA = Principal.prefecture("140007")
 CODE = "1234567890" + str(resident_code_check_digit("1234567890"))
 DOMICILE = "北海道札幌市中央区北一条西二丁目1番地"
 FAMILY_HEAD = "川辺 源三郎"

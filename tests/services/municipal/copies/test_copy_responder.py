@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from jukinet.contracts.principals import Principal
 from municipal.copies.home import HomeContext
 from municipal.copies.responder import QUEUE, CopyResponder
+from tests.principals import CHIYODA
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-CHIYODA = Principal.municipality("131016")
 EVERY = 0.01
 
 
