@@ -26,22 +26,29 @@ async def make_federation(
     only: set[Principal] | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> tuple[LocalFederation, list[str]]:
+    """On PostgreSQL, a database for each node that starts (one that is not started has
+    none: starting it later fails on a database that does not exist)."""
     databases: dict[Principal, str] = {}
+    server = PG_ADMIN_URL.rsplit("/", 1)[0]
     if backend == "postgresql":
         await require_postgres()
         for node in DEMO.nodes:
-            name = f"jukinet_f_{secrets.token_hex(5)}"
-            await admin_sql(f'CREATE DATABASE "{name}"')
-            databases[node] = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+            if only is None or node in only:
+                name = f"jukinet_f_{secrets.token_hex(5)}"
+                await admin_sql(f'CREATE DATABASE "{name}"')
+                databases[node] = f"{server}/{name}"
+
+    def database_url(node: Principal) -> str:
+        return databases.get(node, f"{server}/jukinet_f_not_started")
+
     fed = LocalFederation(
-        root,
-        database_url=databases.__getitem__ if databases else None,
-        extra_env=extra_env or {},
+        root, database_url=database_url if databases else None, extra_env=extra_env or {}
     )
     try:
         await fed.start(only=only)
     except BaseException:
         fed.stop()
+        await drop_databases(list(databases.values()))
         raise
     return fed, list(databases.values())
 
