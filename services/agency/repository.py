@@ -77,7 +77,7 @@ class CodeRegistry:
     async def status_counts(self) -> dict[str, int]:
         """How many codes the registry holds in each status (for /status)."""
         query = select(CodeRegistryEntry.status, func.count()).group_by(CodeRegistryEntry.status)
-        return dict((await self.session.execute(query)).tuples())
+        return {row[0]: row[1] for row in await self.session.execute(query)}
 
     async def statuses(self, codes: Iterable[str]) -> dict[str, str]:
         """The registry status of each of ``codes`` it has a row for."""
