@@ -19,12 +19,13 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(STAMP): $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv with the locked dependencies (uv, from PyPI)
 
 run: install ## Make the dev PKI if missing and run a local federation (Ctrl-C stops it)
+	$(BIN)/python -m compileall -q libs services
 	$(BIN)/jukinet up
 
 lint: install ## ruff, mypy --strict and the import contracts
@@ -34,6 +35,7 @@ lint: install ## ruff, mypy --strict and the import contracts
 	$(BIN)/lint-imports
 
 test: lint ## Lint, then the whole test suite (PostgreSQL tests skip with a message if absent)
+	$(BIN)/python -m compileall -q libs services
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install ## Benchmarks: prints a table and writes var/bench.json
