@@ -17,7 +17,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from jukinet.bus import connect, tls_context
 from jukinet.contracts.federation import BROKER_NAMES, DEMO, Federation
 from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.db.engine import create_engine, session_factory
+from jukinet.devtools.forkserver import ForkedProcess, fork_server
 from jukinet.lookups import load_permissions, load_table, lookup_tables
 from jukinet.node.logs import logging_config
 from jukinet.pki import (
@@ -41,7 +41,7 @@ from jukinet.pki import (
     utcnow,
 )
 
-__all__ = ["LocalFederation", "NodeProcess", "ensure_pki", "free_port"]
+__all__ = ["LocalFederation", "NodeProcess", "ensure_pki", "free_port", "share_listen_ports"]
 
 _SERVICE = {
     PrincipalKind.MUNICIPALITY: "municipal",
@@ -55,8 +55,18 @@ SERVER_KEEP_ALIVE_S = 30
 CLIENT_KEEP_ALIVE_S = 10.0
 
 
-_LISTEN_PORTS = range(20000, 32000)  # below Linux's ephemeral range (32768-60999)
+LISTEN_PORTS = range(20000, 32000)  # below Linux's ephemeral range (32768-60999)
+_listen_ports = LISTEN_PORTS
 _handed_out: set[int] = set()
+
+
+def share_listen_ports(index: int, count: int) -> None:
+    """Hand out only the ``index``-th of ``count`` equal slices of the listening ports,
+    so that processes starting federations side by side never pick the same port."""
+    global _listen_ports
+    size = len(LISTEN_PORTS) // count
+    start = LISTEN_PORTS.start + index * size
+    _listen_ports = range(start, start + size)
 
 
 def free_port() -> int:
@@ -65,7 +75,7 @@ def free_port() -> int:
     federation would take it before the server starts; so pick below that range, and
     never the same port twice in this process."""
     for _ in range(1000):
-        port = _LISTEN_PORTS.start + secrets.randbelow(len(_LISTEN_PORTS))
+        port = _listen_ports.start + secrets.randbelow(len(_listen_ports))
         if port in _handed_out:
             continue
         with socket.socket() as s:
@@ -111,7 +121,7 @@ class NodeProcess:
     log_file: Path
     module: str | None = None  # run ``python -m module`` instead of the node's app
     probe_tls: ssl.SSLContext | None = None  # readiness over HTTPS with this client
-    _proc: subprocess.Popen[bytes] | None = None
+    _proc: ForkedProcess | None = None
 
     @property
     def service(self) -> str:
@@ -125,19 +135,15 @@ class NodeProcess:
     def start(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             return
-        args = [
-            sys.executable, "-m", "uvicorn", f"{self.service}.app:create_app", "--factory",
+        module, args = "uvicorn", [
+            f"{self.service}.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-config", self.env["JUKINET_LOG_CONFIG"], "--no-access-log", "--no-proxy-headers",
             "--timeout-keep-alive", str(SERVER_KEEP_ALIVE_S),
         ]  # fmt: skip
         if self.module is not None:
-            args = [sys.executable, "-m", self.module]
-        with self.log_file.open("ab") as log:
-            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                args, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
+            module, args = self.module, []
+        self._proc = fork_server().spawn(module, args, {**os.environ, **self.env}, self.log_file)
 
     def kill(self) -> None:
         """Stop abruptly, as a crash or power loss would."""
