@@ -197,7 +197,8 @@ class NodeRuntime:
         self.consumer = Consumer(
             nc=self.nc, node=self.node, processor=processor, after_batch=self.notify_outbox
         )
-        await asyncio.gather(self.relay.run(), self.consumer.run())
+        poll = self.settings.outbox_poll_seconds
+        await asyncio.gather(self.relay.run(poll_interval=poll), self.consumer.run())
 
     async def _connect_forever(self) -> Client:
         credentials = self.settings.credentials()

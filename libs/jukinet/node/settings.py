@@ -37,6 +37,13 @@ class NodeSettings(BaseSettings):
     undeliverable_retry_seconds: float = Field(
         30.0, gt=0, le=3600, description="how often items waiting for a certificate are retried"
     )
+    outbox_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="how often the outbox is read without a commit here waking it (rows "
+        "that another process wrote, such as `jukinet import`)",
+    )
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="cap on request bodies")
     max_import_bytes: int = Field(
         4 * 1024**3, ge=1024, description="cap on a bulk import's body (read after login)"
