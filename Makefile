@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Test processes side by side (pytest-xdist); a federation group stays in one of them.
+PYTEST_WORKERS ?= 2
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -36,7 +38,7 @@ lint: install ## ruff, mypy --strict and the import contracts
 
 test: lint ## Lint, then the whole test suite (PostgreSQL tests skip with a message if absent)
 	$(BIN)/python -m compileall -q libs services
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 bench: install ## Benchmarks: prints a table and writes var/bench.json
 	$(BIN)/jukinet bench

@@ -14,11 +14,64 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 from jukinet.contracts.federation import DEMO
 from jukinet.db.engine import create_engine
 from jukinet.db.migrations import upgrade
+from jukinet.devtools.localfed import share_listen_ports
 from jukinet.pki import CertificateAuthority, PkiLayout, TrustStore, utcnow
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker starts its federations on ports of its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None:
+        share_listen_ports(
+            int(worker.removeprefix("gw")), int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+        )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> FederationGroups:
+    return FederationGroups(config, log)
+
+
+class FederationGroups(LoadScopeScheduling):
+    """Hands each worker whole groups (:func:`federation_group`), so that a federation is
+    started once per group rather than once per worker that touches it."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return federation_group(nodeid) or nodeid
+
+
+# The heaviest module, first on PostgreSQL (last on SQLite, by name): two workers then
+# never run its two bursts of changes at the same time.
+_FIRST = "tests/federation/test_resilience.py::"
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the items by fixture parameters
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    first = [i for i in items if i.nodeid.startswith(_FIRST) and "[postgresql" in i.nodeid]
+    items[:] = first + [i for i in items if i not in first]
+
+
+# Needs the connections that the PostgreSQL federations leave free, so runs beside them.
+_POSTGRESQL_GROUP = {"test_bench.py"}
+
+
+def federation_group(nodeid: str) -> str | None:
+    """A federation test's backend (the shared and the module federations of one backend
+    stay in one worker), or its module when it has no backend (the broker or federation of
+    its own starts once); ``None`` for the rest, which any worker may run."""
+    path, _, name = nodeid.partition("::")
+    if not path.startswith("tests/federation/"):
+        return None
+    if Path(path).name in _POSTGRESQL_GROUP:
+        return "postgresql"
+    params = name.partition("[")[2].removesuffix("]").split("-")
+    return next((b for b in ("sqlite", "postgresql") if b in params), path)
+
 
 VALIDITY = dt.timedelta(days=7)
 CA_START = utcnow() - dt.timedelta(days=30)

@@ -194,5 +194,5 @@ async def test_the_operator_api_needs_the_token(federation: LocalFederation) -> 
 async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:
-    assert len(personal_data.values) > 20
+    assert len(personal_data.values) > 10  # one backend's tests: a worker runs one backend
     assert personal_data.leaks(federation.root / "log") == []
