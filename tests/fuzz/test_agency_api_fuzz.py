@@ -42,11 +42,17 @@ import pytest
 import pytest_asyncio
 import requests
 import schemathesis
+import schemathesis.specs.openapi.schemas  # see below
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.strategies import SearchStrategy
 from schemathesis import Case, GenerationMode
 from schemathesis.core.result import Ok
+
+# schemathesis imports its OpenAPI machinery on first use; pytest rewrites it (it is a
+# plugin), and CPython 3.11's ast.parse failed there once, deep in a running test
+# ("AST constructor recursion depth mismatch"). Imported at collection, it is parsed
+# with a shallow stack.
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
