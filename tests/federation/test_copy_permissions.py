@@ -41,14 +41,22 @@ async def broker(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Loca
 
 
 async def _ask(town: Party, home: Principal, payload: bytes) -> Msg:
-    """``town`` asks ``home`` and waits for the answer on its own reply subject."""
-    reply = copy_reply_subject(town.principal, home, secrets.token_hex(16))
-    sub = await town.nc.subscribe(reply, max_msgs=1)
-    await town.nc.publish(copy_request_subject(home, town.principal), payload, reply=reply)
-    try:
-        msg: Msg = await sub.next_msg(timeout=2)
-    finally:
-        await sub.unsubscribe()
+    """``town`` asks ``home`` and waits for the answer on its own reply subject.
+
+    On a loaded machine the broker has, rarely, answered "no responders" (status 503)
+    although ``home`` had subscribed and flushed; such a request is asked again, a few
+    times at most. Any other answer, or none, is returned or fails as it is."""
+    for _ in range(3):  # bounded
+        reply = copy_reply_subject(town.principal, home, secrets.token_hex(16))
+        sub = await town.nc.subscribe(reply, max_msgs=1)
+        await town.nc.publish(copy_request_subject(home, town.principal), payload, reply=reply)
+        try:
+            msg: Msg = await sub.next_msg(timeout=2)
+        finally:
+            await sub.unsubscribe()
+        if (msg.headers or {}).get("Status") != "503":
+            return msg
+        await asyncio.sleep(0.2)
     return msg
 
 
@@ -81,7 +89,8 @@ async def _yokohama_asks_chiyoda(fed: LocalFederation) -> None:
     """Real copy traffic between two other towns: a request and its answer."""
     async with connected(fed, YOKOHAMA) as town, connected(fed, CHIYODA) as home:
         serving = await _answer_one(home)
-        assert (await _ask(town, CHIYODA, b"not for spies")).data == b"answer:not for spies"
+        answer = await _ask(town, CHIYODA, b"not for spies")
+        assert answer.data == b"answer:not for spies", answer.headers
         await serving
 
 
