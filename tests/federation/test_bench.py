@@ -46,6 +46,16 @@ EXPECTED = {
     "single lookup p50 at 100 records": "ms",
     "single lookup p50 at 1,000 records": "ms",
     "single lookup p50 at 10,000 records": "ms",
+    "CPU per registration, commit to agency": "µs CPU/op",
+    "  load generator during it (registration, commit to agency)": "cores",
+    "CPU per delivered change at 2 changes/s": "µs CPU/op",
+    "CPU per delivered change at 10 changes/s": "µs CPU/op",
+    "CPU per migrated resident, import to agency": "µs CPU/op",
+    "  load generator during it (migrated resident, import to agency)": "cores",
+    "CPU per single lookup, mTLS + logged": "µs CPU/op",
+    "  load generator during it (single lookup, mTLS + logged)": "cores",
+    "CPU per code in batch lookups": "µs CPU/op",
+    "  load generator during it (code in batch lookups)": "cores",
 }
 WITH_TARGET = {
     "changes municipality→agency, sustained (sqlite)",
@@ -55,6 +65,10 @@ WITH_TARGET = {
     "single lookup p99, 64 conns, 10,000 records",
     "batch lookups (10,000 codes), logged",
     "single lookup p50 at 10,000 records",
+    "CPU per registration, commit to agency",
+    "CPU per migrated resident, import to agency",
+    "CPU per single lookup, mTLS + logged",
+    "CPU per code in batch lookups",
 }
 
 

@@ -169,6 +169,10 @@ class NodeProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.running and self._proc is not None else None
+
     async def wait_ready(self, seconds: float = 60.0) -> None:
         path = "/healthz" if self.module is not None else "/readyz"
         verify: ssl.SSLContext | bool = self.probe_tls or True
@@ -406,6 +410,12 @@ class LocalFederation:
             process.stop()
         for broker in self.brokers:
             broker.stop()
+
+    def pids(self) -> list[int | None]:
+        """Every process of the federation: brokers, nodes, lookup servers (``None``: not
+        running)."""
+        processes = [*self.nodes.values(), *self.lookup_servers.values()]
+        return [b.pid for b in self.brokers] + [p.pid for p in processes]
 
     def client(self, node: Principal) -> httpx.AsyncClient:
         """An HTTP client for a node's operator API."""

@@ -20,6 +20,8 @@ class LoadResult:
     items: int
     seconds: float
     latencies_ms: list[float]
+    all_calls: int = 0  # the warm-up's too: what the CPU over the whole run was spent on
+    all_items: int = 0
 
     @property
     def per_second(self) -> float:
@@ -56,13 +58,14 @@ async def closed_loop(
     begin = time.perf_counter()
     measure_from = begin + warmup
     stop_at = measure_from + seconds
-    calls = 0
+    calls, items_all = 0, 0
 
     async def worker() -> None:
-        nonlocal calls
+        nonlocal calls, items_all
         while (now := time.perf_counter()) < stop_at:
             calls += 1
             items = await operation(calls)
+            items_all += items
             end = time.perf_counter()
             if now >= measure_from:
                 latencies.append((end - now) * 1000)
@@ -71,4 +74,4 @@ async def closed_loop(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - measure_from
-    return LoadResult(counted[0], counted[1], elapsed, latencies)
+    return LoadResult(counted[0], counted[1], elapsed, latencies, calls, items_all)

@@ -19,7 +19,7 @@ from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.devtools.bench._load import LoadResult, closed_loop
 from jukinet.devtools.localfed import LocalFederation
 
-__all__ = ["LookupBench", "RecordSeeder", "asyncpg_lookups", "copy_baseline"]
+__all__ = ["BATCH_SIZE", "LookupBench", "RecordSeeder", "asyncpg_lookups", "copy_baseline"]
 
 PENSION = Principal(PrincipalKind.MINISTRY, "jpa-pension")
 AFFAIR = "pension-existence-check"  # by_code and batch, a 50M daily quota
@@ -28,6 +28,7 @@ COLUMNS = (
     "change_reason", "change_date", "status", "version", "origin_message_id", "updated_at",
 )  # fmt: skip
 TOWNS = ("131016", "131041", "142034", "141003")
+BATCH_SIZE = 10_000  # codes a batch lookup asks for
 _FIRST_BODY = 3_000_000_000  # 10-digit bodies from here; the 11th digit is the check digit
 
 
@@ -154,7 +155,7 @@ class LookupBench:
 
             return await closed_loop(one, concurrency=workers, seconds=seconds)
 
-    async def batches(self, held: int, seconds: float, size: int = 10_000) -> LoadResult:
+    async def batches(self, held: int, seconds: float, size: int = BATCH_SIZE) -> LoadResult:
         """Batches of ``size`` codes from a few concurrent callers; items = codes found."""
         rng = random.Random(3)  # noqa: S311
         async with self._session(4) as client:

@@ -35,9 +35,11 @@ async def _until_agency_holds(fed: LocalFederation, rows: int, seconds: float = 
     raise TimeoutError("the agency did not receive every change")
 
 
-async def sustained_changes(fed: LocalFederation, seconds: float, concurrency: int = 32) -> float:
-    """Registrations per second from commit at four municipalities to stored at the
-    agency, sustained for ``seconds`` of offered load."""
+async def sustained_changes(
+    fed: LocalFederation, seconds: float, concurrency: int = 32
+) -> tuple[int, float]:
+    """Registrations (how many, and per second) from commit at four municipalities to
+    stored at the agency, sustained for ``seconds`` of offered load."""
     towns = _towns(fed)
     people = SyntheticResidents(seed=1)
     bodies = [people.registration(t.code) for t in towns for _ in range(50)]
@@ -62,7 +64,7 @@ async def sustained_changes(fed: LocalFederation, seconds: float, concurrency: i
         for client in clients.values():
             await client.aclose()
     await _until_agency_holds(fed, before + sent)
-    return sent / (time.perf_counter() - start)
+    return sent, sent / (time.perf_counter() - start)
 
 
 class Latency:

@@ -22,7 +22,9 @@ from jukinet.devtools.bench._baselines import (
     jetstream_publish,
     sqlite_executemany,
 )
+from jukinet.devtools.bench._cpu import CpuMeter, CpuUse
 from jukinet.devtools.bench._lookups import (
+    BATCH_SIZE,
     LookupBench,
     RecordSeeder,
     asyncpg_lookups,
@@ -44,6 +46,7 @@ UNMONITORED = {
     "JUKINET_AGENCY_MONITOR_MAX_PER_MINUTE": "1000000000",
     "JUKINET_AGENCY_MONITOR_MAX_RESIDENTS_PER_10_MINUTES": "1000000000",
 }
+CPU_OP = "µs CPU/op"  # summed over the federation's processes and PostgreSQL backends
 HELLO = "FastAPI hello"
 ENVELOPE = "envelope seal+open"
 ASYNCPG = "asyncpg indexed lookup (64 conns)"
@@ -90,15 +93,33 @@ async def _federation_figures(
     console.print(f"local federation on {options.backend}: baselines")
     async with _databases(options, options.backend) as urls:
         fed = LocalFederation(root, database_url=urls)
+        meter = _meter(fed, options, urls)
         try:
             await fed.start()
             await _baselines(fed, root, report, options)
             console.print(f"changes: {options.seconds:.0f} s sustained, then light load")
-            await _propagation(fed, options, report)
+            await _propagation(fed, meter, options, report)
             console.print(f"bulk migration of {options.size:,} residents")
-            await _migration(fed, options, root, report)
+            await _migration(fed, meter, options, root, report)
         finally:
             fed.stop()
+
+
+def _meter(
+    fed: LocalFederation, options: BenchOptions, urls: Callable[[Principal], str] | None
+) -> CpuMeter:
+    """A meter of ``fed``'s processes and, on PostgreSQL, of its databases' backends."""
+    if urls is None:
+        return CpuMeter(fed)
+    names = [urls(node).rsplit("/", 1)[1] for node in fed.federation.nodes]
+    return CpuMeter(fed, options.pg_url, names)
+
+
+def _cpu_figures(report: Report, name: str, use: CpuUse, operations: int, target: float) -> None:
+    """CPU per operation for ``name``, and the load generator's share beside it."""
+    report.add(Figure(f"CPU per {name}", use.per_op_us(operations), CPU_OP,
+                      target=Target(target, at="most")))  # fmt: skip
+    report.add(Figure(f"  load generator during it ({name})", use.generator_share, "cores"))
 
 
 async def _baselines(
@@ -114,8 +135,12 @@ async def _baselines(
         report.add(Figure(COPY, await copy_baseline(options.pg_url), "rows/s"))
 
 
-async def _propagation(fed: LocalFederation, options: BenchOptions, report: Report) -> None:
-    rate = await sustained_changes(fed, options.seconds)
+async def _propagation(
+    fed: LocalFederation, meter: CpuMeter, options: BenchOptions, report: Report
+) -> None:
+    async with meter.measure() as use:
+        sent, rate = await sustained_changes(fed, options.seconds)
+    _cpu_figures(report, "registration, commit to agency", use, sent, 1000)
     report.add(
         Figure(
             f"changes municipality→agency, sustained ({options.backend})",
@@ -130,16 +155,21 @@ async def _propagation(fed: LocalFederation, options: BenchOptions, report: Repo
         (options.light_rate, Target(250, at="most")),
         (options.light_rate * 5, None),
     ):
-        latency = await light_load_latency(fed, rate, options.latency_seconds)
+        async with meter.measure() as use:
+            latency = await light_load_latency(fed, rate, options.latency_seconds)
         at = f"at {rate:g} changes/s"
+        report.add(Figure(f"CPU per delivered change {at}",
+                          use.per_op_us(len(latency.samples_ms)), CPU_OP))  # fmt: skip
         report.add(Figure(f"commit→agency latency p50 {at}", latency.p50, "ms"))
         report.add(Figure(f"commit→agency latency p99 {at}", latency.p99, "ms", target=target))
 
 
 async def _migration(
-    fed: LocalFederation, options: BenchOptions, root: Path, report: Report
+    fed: LocalFederation, meter: CpuMeter, options: BenchOptions, root: Path, report: Report
 ) -> None:
-    result = await bulk_migration(fed, options.size, root)
+    async with meter.measure() as use:
+        result = await bulk_migration(fed, options.size, root)
+    _cpu_figures(report, "migrated resident, import to agency", use, result.residents, 100)
     base = "bulk insert, SQLite executemany"
     if options.backend == "postgresql":
         base = COPY
@@ -172,10 +202,12 @@ async def _lookups(
     seeder, bench = RecordSeeder(url), LookupBench(fed)
     steps = sorted({max(options.records // 100, 100), max(options.records // 10, 100)})
     p50s: list[Figure] = []
+    meter = CpuMeter(fed, options.pg_url, [url.rsplit("/", 1)[1]])
     for size in [*steps, options.records]:
         console.print(f"lookups with {size:,} records at the agency")
         await seeder.grow_to(size)
-        singles = await bench.singles(size, options.lookup_seconds)
+        async with meter.measure() as singles_cpu:
+            singles = await bench.singles(size, options.lookup_seconds)
         p50s.append(Figure(f"single lookup p50 at {size:,} records", singles.p50, "ms"))
     loaded = f"{options.records:,} records loaded at the agency (COPY)"
     report.add(Figure(loaded, seeder.rows_per_second, "rows/s", baseline=COPY))
@@ -194,7 +226,9 @@ async def _lookups(
     )
     report.add(Figure(f"single lookup p99, 64 conns, {held}", singles.p99, "ms",
                       target=Target(50, at="most")))  # fmt: skip
-    batches = await bench.batches(options.records, options.lookup_seconds)
+    _cpu_figures(report, "single lookup, mTLS + logged", singles_cpu, singles.all_calls, 400)
+    async with meter.measure() as batches_cpu:
+        batches = await bench.batches(options.records, options.lookup_seconds)
     report.add(
         Figure(
             "batch lookups (10,000 codes), logged",
@@ -204,6 +238,8 @@ async def _lookups(
             target=Target(30_000),
         )
     )
+    codes = batches.all_calls * BATCH_SIZE
+    _cpu_figures(report, "code in batch lookups", batches_cpu, codes, 20)
     first = p50s[0]
     for figure in p50s:
         scaled = figure is not first
