@@ -39,10 +39,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Federat
 
 class FederationGroups(LoadScopeScheduling):
     """Hands each worker whole groups (:func:`federation_group`), so that a federation is
-    started once per group rather than once per worker that touches it."""
+    started once per group rather than once per worker that touches it; other tests go
+    by module, as their module-scoped databases and fixtures expect."""
 
     def _split_scope(self, nodeid: str) -> str:
-        return federation_group(nodeid) or nodeid
+        return federation_group(nodeid) or nodeid.partition("::")[0]
 
 
 # The heaviest module, first on PostgreSQL (last on SQLite, by name): two workers then
@@ -56,14 +57,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = first + [i for i in items if i not in first]
 
 
-# Needs the connections that the PostgreSQL federations leave free, so runs beside them.
+# Runs one after another with the PostgreSQL federations, as it did serially: its
+# federation and its lookups then never share the server's connections with two others.
 _POSTGRESQL_GROUP = {"test_bench.py"}
 
 
 def federation_group(nodeid: str) -> str | None:
     """A federation test's backend (the shared and the module federations of one backend
     stay in one worker), or its module when it has no backend (the broker or federation of
-    its own starts once); ``None`` for the rest, which any worker may run."""
+    its own starts once); ``None`` for the rest, which go by module."""
     path, _, name = nodeid.partition("::")
     if not path.startswith("tests/federation/"):
         return None
