@@ -31,7 +31,7 @@ EXPECTED = {
     "FastAPI hello": "req/s",
     "bulk insert, SQLite executemany": "rows/s",
     "bulk insert, PostgreSQL COPY": "rows/s",
-    "asyncpg indexed lookup (64 conns)": "lookups/s",
+    "asyncpg indexed lookup (8 conns)": "lookups/s",
     "10,000 records loaded at the agency (COPY)": "rows/s",
     "changes municipality→agency, sustained (sqlite)": "changes/s",
     "commit→agency latency p50 at 2 changes/s": "ms",
@@ -40,8 +40,8 @@ EXPECTED = {
     "commit→agency latency p99 at 10 changes/s": "ms",
     "bulk migration 300 residents → agency (sqlite)": "residents/s",
     "  of which the municipal import (300)": "residents/s",
-    "single lookups, mTLS + logged, 64 conns, 10,000 records": "lookups/s",
-    "single lookup p99, 64 conns, 10,000 records": "ms",
+    "single lookups, mTLS + logged, 8 conns, 10,000 records": "lookups/s",
+    "single lookup p99, 8 conns, 10,000 records": "ms",
     "batch lookups (10,000 codes), logged": "codes/s",
     "single lookup p50 at 100 records": "ms",
     "single lookup p50 at 1,000 records": "ms",
@@ -61,8 +61,8 @@ WITH_TARGET = {
     "changes municipality→agency, sustained (sqlite)",
     "commit→agency latency p99 at 2 changes/s",
     "bulk migration 300 residents → agency (sqlite)",
-    "single lookups, mTLS + logged, 64 conns, 10,000 records",
-    "single lookup p99, 64 conns, 10,000 records",
+    "single lookups, mTLS + logged, 8 conns, 10,000 records",
+    "single lookup p99, 8 conns, 10,000 records",
     "batch lookups (10,000 codes), logged",
     "single lookup p50 at 10,000 records",
     "CPU per registration, commit to agency",
@@ -77,7 +77,7 @@ async def test_the_benchmark_reports_every_section(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     args = [
         "bench", "--size", str(SIZE), "--records", str(RECORDS), "--seconds", "1",
-        "--lookup-seconds", "1", "--light-rate", "2", "--latency-seconds", "1",
+        "--lookup-seconds", "1", "--connections", "8", "--light-rate", "2", "--latency-seconds", "1",
         "--baseline-seconds", "1", "--pg-url", pg, "--out", str(out),
     ]  # fmt: skip
     result = await asyncio.to_thread(CliRunner().invoke, app, args)
@@ -93,6 +93,7 @@ async def test_the_benchmark_reports_every_section(tmp_path: Path) -> None:
     assert doc["settings"]["backend"] == "sqlite"
     assert doc["settings"]["latency_seconds"] == 1
     assert doc["settings"]["baseline_seconds"] == 1
+    assert doc["settings"]["connections"] == 8
     assert "pg_url" not in doc["settings"]
 
     figures = {f["name"]: f for f in doc["figures"]}
@@ -118,6 +119,6 @@ async def test_the_benchmark_reports_every_section(tmp_path: Path) -> None:
             assert f["target_met"] is None, name
     scaled = figures["single lookup p50 at 10,000 records"]
     assert scaled["baseline"] == "single lookup p50 at 100 records"
-    assert figures["single lookups, mTLS + logged, 64 conns, 10,000 records"]["baseline"] == (
-        "asyncpg indexed lookup (64 conns)"
+    assert figures["single lookups, mTLS + logged, 8 conns, 10,000 records"]["baseline"] == (
+        "asyncpg indexed lookup (8 conns)"
     )

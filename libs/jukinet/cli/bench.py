@@ -32,6 +32,9 @@ def bench(
         float, typer.Option(min=1, help="Light load for latency (also measured at 5x).")
     ] = 10.0,
     lookup_seconds: Annotated[float, typer.Option(min=1, help="Each lookup run.")] = 10.0,
+    connections: Annotated[
+        int, typer.Option(min=1, max=64, help="Clients of the single-lookup runs.")
+    ] = 64,
     latency_seconds: Annotated[
         float, typer.Option(min=1, help="Each light-load latency run.")
     ] = 10.0,
@@ -57,6 +60,7 @@ def bench(
         seconds=seconds,
         light_rate=light_rate,
         lookup_seconds=lookup_seconds,
+        connections=connections,
         latency_seconds=latency_seconds,
         baseline_seconds=baseline_seconds,
         pg_url=pg_url or default_pg_url(),

@@ -49,7 +49,6 @@ UNMONITORED = {
 CPU_OP = "µs CPU/op"  # summed over the federation's processes and PostgreSQL backends
 HELLO = "FastAPI hello"
 ENVELOPE = "envelope seal+open"
-ASYNCPG = "asyncpg indexed lookup (64 conns)"
 COPY = "bulk insert, PostgreSQL COPY"
 
 
@@ -61,6 +60,7 @@ class BenchOptions:
     seconds: float = 30.0  # sustained propagation
     light_rate: float = 10.0  # changes/s for the latency figures (and five times that)
     lookup_seconds: float = 10.0
+    connections: int = 64  # clients of the single lookups, and of their asyncpg baseline
     latency_seconds: float = 10.0  # each of the two light-load latency runs
     baseline_seconds: float | None = None  # None: 3 s of seal+open, 5 s of FastAPI hello
     pg_url: str = DEFAULT_PG
@@ -199,7 +199,11 @@ async def _lookup_figures(
 async def _lookups(
     fed: LocalFederation, url: str, options: BenchOptions, report: Report, console: Console
 ) -> None:
-    seeder, bench = RecordSeeder(url), LookupBench(fed)
+    seeder, bench = RecordSeeder(url), LookupBench(fed, options.connections)
+    conns, asyncpg_name = (
+        options.connections,
+        f"asyncpg indexed lookup ({options.connections} conns)",
+    )
     steps = sorted({max(options.records // 100, 100), max(options.records // 10, 100)})
     p50s: list[Figure] = []
     meter = CpuMeter(fed, options.pg_url, [url.rsplit("/", 1)[1]])
@@ -212,19 +216,19 @@ async def _lookups(
     loaded = f"{options.records:,} records loaded at the agency (COPY)"
     report.add(Figure(loaded, seeder.rows_per_second, "rows/s", baseline=COPY))
     seconds = options.lookup_seconds
-    raw = await asyncpg_lookups(url, options.records, concurrency=64, seconds=seconds)
-    report.add(Figure(ASYNCPG, raw.per_second, "lookups/s"))
+    raw = await asyncpg_lookups(url, options.records, concurrency=conns, seconds=seconds)
+    report.add(Figure(asyncpg_name, raw.per_second, "lookups/s"))
     held = f"{options.records:,} records"
     report.add(
         Figure(
-            f"single lookups, mTLS + logged, 64 conns, {held}",
+            f"single lookups, mTLS + logged, {conns} conns, {held}",
             singles.per_second,
             "lookups/s",
-            baseline=ASYNCPG,
+            baseline=asyncpg_name,
             target=Target(0.5, on="ratio"),
         )
     )
-    report.add(Figure(f"single lookup p99, 64 conns, {held}", singles.p99, "ms",
+    report.add(Figure(f"single lookup p99, {conns} conns, {held}", singles.p99, "ms",
                       target=Target(50, at="most")))  # fmt: skip
     _cpu_figures(report, "single lookup, mTLS + logged", singles_cpu, singles.all_calls, 400)
     async with meter.measure() as batches_cpu:
@@ -234,7 +238,7 @@ async def _lookups(
             "batch lookups (10,000 codes), logged",
             batches.items_per_second,
             "codes/s",
-            baseline=ASYNCPG,
+            baseline=asyncpg_name,
             target=Target(30_000),
         )
     )
