@@ -20,6 +20,13 @@ from tests.federation.support import MONITOR_MAX_REFUSALS, PersonalData
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+# Each process of a test federation on PostgreSQL keeps few connections open (bursts
+# overflow), so that two workers' federations and the bench fit in the server's 100.
+SMALL_POOLS = {
+    f"JUKINET_{service}_DB_POOL_SIZE": "2" for service in ("MUNICIPAL", "PREFECTURE", "AGENCY")
+}
+
+
 async def make_federation(
     backend: str,
     root: Path,
@@ -41,9 +48,8 @@ async def make_federation(
     def database_url(node: Principal) -> str:
         return databases.get(node, f"{server}/jukinet_f_not_started")
 
-    fed = LocalFederation(
-        root, database_url=database_url if databases else None, extra_env=extra_env or {}
-    )
+    env = {**(SMALL_POOLS if databases else {}), **(extra_env or {})}
+    fed = LocalFederation(root, database_url=database_url if databases else None, extra_env=env)
     try:
         await fed.start(only=only)
     except BaseException:

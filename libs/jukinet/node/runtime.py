@@ -79,7 +79,9 @@ class NodeRuntime:
         return self.settings.node
 
     async def start(self) -> None:
-        self.engine = create_engine(self.settings.database_url)
+        url = self.settings.database_url
+        pool = {} if url.startswith("sqlite") else {"pool_size": self.settings.db_pool_size}
+        self.engine = create_engine(url, **pool)
         await upgrade(self.engine, self.spec.migrations)
         self.sessions = session_factory(self.engine)
         credentials = self.settings.credentials()

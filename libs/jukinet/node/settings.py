@@ -37,6 +37,9 @@ class NodeSettings(BaseSettings):
     undeliverable_retry_seconds: float = Field(
         30.0, gt=0, le=3600, description="how often items waiting for a certificate are retried"
     )
+    db_pool_size: int = Field(
+        10, ge=1, le=200, description="database connections kept open (PostgreSQL; SQLite: one)"
+    )
     outbox_poll_seconds: float = Field(
         2.0,
         gt=0,
