@@ -40,26 +40,38 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Federat
 class FederationGroups(LoadScopeScheduling):
     """Hands each worker whole groups (:func:`federation_group`), so that a federation is
     started once per group rather than once per worker that touches it; other tests go
-    by module, as their module-scoped databases and fixtures expect."""
+    by module, as their module-scoped databases and fixtures expect. Groups go out in
+    the order collected (``_FIRST`` leads), not largest first."""
+
+    def __init__(self, config: pytest.Config, log: Producer | None = None) -> None:
+        super().__init__(config, log)
+        config.option.loadscopereorder = False
 
     def _split_scope(self, nodeid: str) -> str:
         return federation_group(nodeid) or nodeid.partition("::")[0]
 
 
-# The heaviest module, first on PostgreSQL (last on SQLite, by name): two workers then
-# never run its two bursts of changes at the same time.
-_FIRST = "tests/federation/test_resilience.py::"
+# The groups that lead, in this order: the two backends' federations, then the bench and
+# the broker permissions (the longest of the rest), so that no long group is left for
+# last. Within PostgreSQL, the resilience burst goes first (on SQLite it comes last, by
+# name): the two bursts then never run at the same time.
+_FIRST = (
+    "postgresql",
+    "sqlite",
+    "tests/federation/test_bench.py",
+    "tests/federation/test_broker_permissions.py",
+)
+_BURST = "tests/federation/test_resilience.py::"
 
 
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the items by fixture parameters
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    first = [i for i in items if i.nodeid.startswith(_FIRST) and "[postgresql" in i.nodeid]
-    items[:] = first + [i for i in items if i not in first]
+    def rank(item: pytest.Item) -> tuple[int, bool]:
+        group = federation_group(item.nodeid)
+        lead = _FIRST.index(group) if group in _FIRST else len(_FIRST)
+        return lead, not (item.nodeid.startswith(_BURST) and group == "postgresql")
 
-
-# Runs one after another with the PostgreSQL federations, as it did serially: its
-# federation and its lookups then never share the server's connections with two others.
-_POSTGRESQL_GROUP = {"test_bench.py"}
+    items.sort(key=rank)  # stable: otherwise in pytest's order
 
 
 def federation_group(nodeid: str) -> str | None:
@@ -69,8 +81,6 @@ def federation_group(nodeid: str) -> str | None:
     path, _, name = nodeid.partition("::")
     if not path.startswith("tests/federation/"):
         return None
-    if Path(path).name in _POSTGRESQL_GROUP:
-        return "postgresql"
     params = name.partition("[")[2].removesuffix("]").split("-")
     return next((b for b in ("sqlite", "postgresql") if b in params), path)
 
