@@ -14,11 +14,8 @@ import pytest_asyncio
 from jukinet.contracts.federation import DEMO
 from jukinet.contracts.principals import Principal
 from jukinet.devtools.localfed import LocalFederation
-from tests.conftest import PG_ADMIN_URL, admin_sql, require_postgres
+from tests.conftest import BACKENDS, PG_ADMIN_URL, admin_sql, require_postgres
 from tests.federation.support import MONITOR_MAX_REFUSALS, PersonalData
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
 
 # Each process of a test federation on PostgreSQL keeps few connections open (bursts
 # overflow), so that two workers' federations and the bench fit in the server's 100.

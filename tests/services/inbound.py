@@ -5,11 +5,9 @@ session's federation PKI, opened by the node as its inbox would."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,28 +21,12 @@ from jukinet.db.migrations import upgrade
 from jukinet.envelope import Opener, RecipientDirectory, Sealer, SignedMessage
 from jukinet.node.runtime import NodeSpec
 from jukinet.pki import Credentials, PkiLayout, TrustStore
-from tests.conftest import PG_ADMIN_URL, admin_sql, require_postgres
+from tests.conftest import BACKENDS, fresh_database
 
 __all__ = ["BACKENDS", "TOKEN", "Inbound", "fresh_database", "inbound"]
 
 TOKEN = "t" * 32
 TTL = dt.timedelta(hours=1)
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@asynccontextmanager
-async def fresh_database(backend: str, directory: Path) -> AsyncIterator[str]:
-    """An empty database of ``backend`` (for a module's tests to share), dropped after."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'node.db'}"
-        return
-    await require_postgres()
-    name = f"jukinet_t_{secrets.token_hex(6)}"
-    await admin_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

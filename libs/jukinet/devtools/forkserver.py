@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +122,7 @@ class ForkedProcess:
             code = self.poll()
             if code is not None:
                 return code
-            threading.Event().wait(0.02)
+            time.sleep(0.02)
         raise subprocess.TimeoutExpired(str(self.pid), timeout)
 
 
