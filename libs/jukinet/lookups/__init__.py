@@ -22,8 +22,9 @@ from jukinet.lookups._disclosure import (
     DisclosureResponse,
     answer_disclosures,
 )
+from jukinet.lookups._ledger import ProvisionLedger
 from jukinet.lookups._load import load_permissions, permissions_in_force
-from jukinet.lookups._monitor import MonitorRules, check_client, reinstate
+from jukinet.lookups._monitor import MonitorRules, observe, reinstate
 from jukinet.lookups._server import LookupSettings, create_lookup_app, serve_lookups
 from jukinet.lookups._store import (
     LookupTables,
@@ -47,6 +48,7 @@ __all__ = [
     "MonitorRules",
     "PermissionTable",
     "Provision",
+    "ProvisionLedger",
     "QueryKind",
     "Refused",
     "Sector",
@@ -55,7 +57,6 @@ __all__ = [
     "append",
     "append_only_sql",
     "authorize",
-    "check_client",
     "create_lookup_app",
     "drop_append_only_sql",
     "load_permissions",
@@ -63,6 +64,7 @@ __all__ = [
     "lookup_admin_router",
     "lookup_router",
     "lookup_tables",
+    "observe",
     "operator_read_logger",
     "permissions_in_force",
     "purge_before",

@@ -7,10 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from cryptography import x509
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +29,7 @@ from jukinet.node.metrics import Metrics
 from jukinet.node.problems import PROBLEM_MEDIA_TYPE, Unauthorized, problem_responses
 from jukinet.node.state import AppSlot
 from jukinet.node.tlsasgi import client_certificate_pem
-from jukinet.pki import PkiError, Purpose, TrustStore, utcnow, verify_presented
+from jukinet.pki import PkiError, PresentedCertificates, Purpose, TrustStore, utcnow
 from jukinet.records.store import RecordTables
 
 __all__ = ["LOOKUPS", "LookupContext", "lookup_router"]
@@ -51,6 +50,11 @@ class LookupContext:
     metrics: Metrics
     ledger: ProvisionLedger
     clock: Callable[[], dt.datetime] = utcnow
+    certificates: PresentedCertificates = field(init=False)
+
+    def __post_init__(self) -> None:
+        # per request only validity and revocation; chain and name once per certificate
+        object.__setattr__(self, "certificates", PresentedCertificates(self.trust, Purpose.TLS))
 
 
 LOOKUPS: AppSlot[LookupContext] = AppSlot("lookups", LookupContext)
@@ -111,8 +115,7 @@ def caller(request: Request, context: ContextDep) -> Principal:
     if pem is None:
         raise Unauthorized("a client certificate is required")
     try:
-        cert = x509.load_pem_x509_certificate(pem.encode())
-        return verify_presented(context.trust, cert, purpose=Purpose.TLS, at=context.clock())
+        return context.certificates.verify(pem, context.clock())
     except (PkiError, ValueError):
         raise Unauthorized("the client certificate is not acceptable") from None
 

@@ -24,13 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.lookups._authorize import Grant, charge
 from jukinet.lookups._chain import Provision, append_many
-from jukinet.lookups._monitor import JST, MonitorRules, check_client
+from jukinet.lookups._monitor import JST, MonitorRules, observe, purge_activity
 from jukinet.lookups._store import LookupTables
 
 __all__ = ["ProvisionLedger"]
 
 log = logging.getLogger("jukinet.lookups.ledger")
 QUOTA_EXHAUSTED = "quota_exhausted"
+ACTIVITY_KEPT = dt.timedelta(hours=1)  # the rules read ten minutes
 
 
 @dataclass
@@ -63,6 +64,7 @@ class ProvisionLedger:
         self._inflight: list[_Pending] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._forgotten: dt.datetime | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="provision-ledger")
@@ -127,13 +129,20 @@ class ProvisionLedger:
             for p, ok in zip(batch, charged, strict=True)
         ]
         await append_many(session, self._tables, logged, self._key)
-        latest: dict[str, dt.datetime] = {}
+        by_client: dict[str, list[Provision]] = {}
         for provision in logged:
-            seen = latest.get(provision.client, provision.at)
-            latest[provision.client] = max(provision.at, seen)
-        for client, at in latest.items():
-            await check_client(session, self._tables, self._rules, client, at)
+            by_client.setdefault(provision.client, []).append(provision)
+        for client, provisions in by_client.items():
+            await observe(session, self._tables, self._rules, client, provisions)
+        await self._forget_activity(session, max(p.at for p in logged))
         return logged
+
+    async def _forget_activity(self, session: AsyncSession, now: dt.datetime) -> None:
+        """Once a minute, drop activity counters the rules no longer read."""
+        if self._forgotten is not None and now - self._forgotten < dt.timedelta(minutes=1):
+            return
+        await purge_activity(session, self._tables, now - ACTIVITY_KEPT)
+        self._forgotten = now
 
     async def _charge(self, session: AsyncSession, batch: list[_Pending]) -> list[bool]:
         """Charge each provision against its grant's quota for its day, in arrival order."""

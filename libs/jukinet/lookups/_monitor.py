@@ -4,15 +4,19 @@ of a client until an administrator reinstates it."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.lookups._chain import Provision
 from jukinet.lookups._store import LookupTables
 from jukinet.pki import utcnow
 
-__all__ = ["MonitorRules", "check_client", "reinstate"]
+__all__ = ["MonitorRules", "observe", "purge_activity", "reinstate"]
 
 JST = dt.timezone(dt.timedelta(hours=9))
 
@@ -28,31 +32,73 @@ class MonitorRules:
     )
 
 
-async def check_client(
-    session: AsyncSession, tables: LookupTables, rules: MonitorRules, client: str, now: dt.datetime
+async def observe(
+    session: AsyncSession,
+    tables: LookupTables,
+    rules: MonitorRules,
+    client: str,
+    provisions: Sequence[Provision],
 ) -> list[str]:
-    """Evaluate every rule for ``client``; record new alerts; suspend if a rule says so.
-    Returns the rules that fired."""
-    fired = []
-    log, subjects = tables.provisions, tables.provision_subjects
+    """Count ``provisions`` (all of ``client``, being logged in this transaction) into the
+    client's activity, then evaluate every rule at the latest of them; record new alerts;
+    suspend if a rule says so. Returns the rules that fired.
+
+    Windows are whole seconds: activity in the second a window opens in is not counted.
+    Activity before a reinstatement was judged already, so the rules look only after it
+    (the second of a reinstatement starts a row of its own)."""
     since = await _reinstated_at(session, tables, client)
+    await _count(session, tables, client, since, provisions)
+    now = max(p.at for p in provisions)
+    return await _evaluate(session, tables, rules, client, since, now)
+
+
+async def _count(
+    session: AsyncSession,
+    tables: LookupTables,
+    client: str,
+    since: dt.datetime,
+    provisions: Sequence[Provision],
+) -> None:
+    buckets: dict[dt.datetime, list[int]] = {}
+    for p in provisions:
+        bucket = buckets.setdefault(max(p.at.replace(microsecond=0), since), [0, 0, 0])
+        bucket[0] += 1
+        bucket[1] += len(set(p.residents))
+        bucket[2] += p.outcome == "refused"
+    a = tables.activity
+    rows = [
+        {"client": client, "since": at, "lookups": n, "residents": r, "refusals": f}
+        for at, (n, r, f) in buckets.items()
+    ]
+    insert = _dialect_insert(session)(a).values(rows)
+    added = {c: a.c[c] + insert.excluded[c] for c in ("lookups", "residents", "refusals")}
+    key = [a.c.client, a.c.since]
+    await session.execute(insert.on_conflict_do_update(index_elements=key, set_=added))
+
+
+async def _evaluate(
+    session: AsyncSession,
+    tables: LookupTables,
+    rules: MonitorRules,
+    client: str,
+    since: dt.datetime,
+    now: dt.datetime,
+) -> list[str]:
+    a = tables.activity
     minute = max(now - dt.timedelta(minutes=1), since)
     ten = max(now - dt.timedelta(minutes=10), since)
-    recent = select(func.count()).where(log.c.client == client, log.c.at > minute)
-    if (await session.scalar(recent) or 0) > rules.max_per_minute:
+    last_minute = func.sum(case((a.c.since >= minute, a.c.lookups), else_=0))
+    sums = (last_minute, func.sum(a.c.residents), func.sum(a.c.refusals))
+    totals = select(*(func.coalesce(s, 0) for s in sums))
+    totals = totals.where(a.c.client == client, a.c.since >= ten)
+    lookups, residents, refusals = (await session.execute(totals)).one()
+    fired = []
+    if lookups > rules.max_per_minute:
         fired.append(("rate", f"more than {rules.max_per_minute} lookups in a minute"))
-    touched = (
-        select(func.count())
-        .select_from(subjects.join(log, subjects.c.seq == log.c.seq))
-        .where(log.c.client == client, log.c.at > ten)
-    )
-    if (await session.scalar(touched) or 0) > rules.max_residents_per_10_minutes:
+    if residents > rules.max_residents_per_10_minutes:
         limit = rules.max_residents_per_10_minutes
         fired.append(("many_residents", f"more than {limit} residents in ten minutes"))
-    refused = select(func.count()).where(
-        log.c.client == client, log.c.at > ten, log.c.outcome == "refused"
-    )
-    if (await session.scalar(refused) or 0) >= rules.max_refusals_per_10_minutes:
+    if refusals >= rules.max_refusals_per_10_minutes:
         limit = rules.max_refusals_per_10_minutes
         fired.append(("repeated_refusals", f"{limit} or more refusals in ten minutes"))
     start, end = rules.hours_jst
@@ -61,6 +107,11 @@ async def check_client(
     for rule, detail in fired:
         await _alert(session, tables, rules, client, rule, detail, now)
     return [rule for rule, _ in fired]
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 async def _reinstated_at(session: AsyncSession, tables: LookupTables, client: str) -> dt.datetime:
@@ -107,3 +158,10 @@ async def reinstate(session: AsyncSession, tables: LookupTables, client: str) ->
         .values(suspended_at=None, suspended_reason=None, reinstated_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def purge_activity(session: AsyncSession, tables: LookupTables, before: dt.datetime) -> int:
+    """Drop activity counters older than ``before`` (the rules read ten minutes)."""
+    a = tables.activity
+    result = await session.execute(delete(a).where(a.c.since < before))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -75,8 +75,10 @@ def create_lookup_app(
         key, _ = settings.credentials().require_signing()
         rules = settings.monitor_rules()
         ledger = ProvisionLedger(session_factory(ledger_engine), tables, key, rules)
+        # requests only read, one statement at a time: no BEGIN and ROLLBACK around them
+        reads = engine if sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         context = LookupContext(
-            sessions=session_factory(engine),
+            sessions=session_factory(reads),
             records=records,
             tables=tables,
             trust=settings.trust(),

@@ -35,6 +35,7 @@ class LookupTables:
     chain_anchor: Table
     alerts: Table
     purge_guard: Table
+    activity: Table
 
 
 def lookup_tables(metadata: MetaData) -> LookupTables:
@@ -121,8 +122,28 @@ def lookup_tables(metadata: MetaData) -> LookupTables:
     # A row here, inside the purge's own transaction, is the only way past the
     # append-only triggers (see APPEND_ONLY_SQL).
     purge_guard = Table("provision_purge_guard", metadata, Column("id", Integer, primary_key=True))
+    # What the monitoring rules count, per client and second, kept by the provision
+    # ledger as it logs: the rules read at most ten minutes of these rows, however many
+    # provisions the log holds (see _monitor.py).
+    activity = Table(
+        "lookup_activity",
+        metadata,
+        Column("client", String(80), primary_key=True),
+        Column("since", UtcDateTime(), primary_key=True),
+        Column("lookups", BigInteger, nullable=False),
+        Column("residents", BigInteger, nullable=False),
+        Column("refusals", BigInteger, nullable=False),
+    )
     return LookupTables(
-        clients, grants, usage, provisions, provision_subjects, chain_anchor, alerts, purge_guard
+        clients,
+        grants,
+        usage,
+        provisions,
+        provision_subjects,
+        chain_anchor,
+        alerts,
+        purge_guard,
+        activity,
     )
 
 

@@ -11,7 +11,12 @@ from alembic import op
 import jukinet.db.engine
 from jukinet.lookups._store import append_only_sql, drop_append_only_sql
 
-__all__ = ["downgrade_tables_0001", "upgrade_tables_0001"]
+__all__ = [
+    "downgrade_activity_0002",
+    "downgrade_tables_0001",
+    "upgrade_activity_0002",
+    "upgrade_tables_0001",
+]
 
 
 def upgrade_tables_0001() -> None:
@@ -122,3 +127,21 @@ def downgrade_tables_0001() -> None:
     op.drop_table("lookup_grants")
     op.drop_table("lookup_clients")
     op.drop_table("lookup_alerts")
+
+
+def upgrade_activity_0002() -> None:
+    """Per-client, per-second activity counters for the monitoring rules. They start
+    empty: the rules see no activity from before the upgrade (at most ten minutes)."""
+    op.create_table(
+        "lookup_activity",
+        sa.Column("client", sa.String(length=80), nullable=False),
+        sa.Column("since", jukinet.db.engine.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("lookups", sa.BigInteger(), nullable=False),
+        sa.Column("residents", sa.BigInteger(), nullable=False),
+        sa.Column("refusals", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("client", "since", name=op.f("pk_lookup_activity")),
+    )
+
+
+def downgrade_activity_0002() -> None:
+    op.drop_table("lookup_activity")

@@ -10,7 +10,12 @@ from jukinet.pki._errors import (
     WrongPurpose,
 )
 from jukinet.pki._files import read_certificate, read_private_key
-from jukinet.pki._live import CertificateRevoked, fingerprint_revoked, verify_presented
+from jukinet.pki._live import (
+    CertificateRevoked,
+    PresentedCertificates,
+    fingerprint_revoked,
+    verify_presented,
+)
 from jukinet.pki._purpose import Purpose
 from jukinet.pki._revocation import RevocationList, fingerprint, revoke
 from jukinet.pki._verify import TrustStore, principal_of
@@ -23,6 +28,7 @@ __all__ = [
     "IdentityMismatch",
     "PkiError",
     "PkiLayout",
+    "PresentedCertificates",
     "Purpose",
     "RevocationList",
     "TrustStore",

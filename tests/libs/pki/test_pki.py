@@ -5,20 +5,25 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from jukinet.contracts.principals import AGENCY, InvalidPrincipal, Principal, PrincipalKind
 from jukinet.pki import (
     CertificateAuthority,
     CertificateExpired,
+    CertificateRevoked,
     Credentials,
     IdentityMismatch,
     PkiLayout,
+    PresentedCertificates,
     Purpose,
+    RevocationList,
     TrustStore,
     UntrustedCertificate,
     WrongPurpose,
     principal_of,
     read_certificate,
+    revoke,
     utcnow,
 )
 from tests.principals import CHIYODA, HIRATSUKA
@@ -141,3 +146,27 @@ def test_principal_round_trip():
         assert Principal.parse(uri).uri == uri
     assert HIRATSUKA.prefecture_of == Principal.prefecture("140007")
     assert Principal(PrincipalKind.OPS, "admin").slug == "ops.admin"
+
+
+def test_a_certificate_presented_again_is_still_refused_once_revoked_or_expired(
+    tmp_path: Path, ca: CertificateAuthority
+) -> None:
+    layout = PkiLayout(tmp_path)
+    now = utcnow()
+    layout.issue(ca, HIRATSUKA, validity=dt.timedelta(days=1), now=now)
+    cert = _cert(layout, HIRATSUKA, Purpose.TLS)
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    store = TrustStore(ca.certificate, RevocationList(tmp_path / "revoked.json"))
+    presented = PresentedCertificates(store, Purpose.TLS)
+    assert presented.verify(pem, now) == HIRATSUKA
+    assert presented.verify(pem, now) == HIRATSUKA  # from the cache
+    with pytest.raises(CertificateExpired):
+        presented.verify(pem, now + dt.timedelta(days=2))
+    revoke(tmp_path / "revoked.json", [cert], now + dt.timedelta(minutes=1))
+    assert presented.verify(pem, now) == HIRATSUKA, "revoked later than this presentation"
+    with pytest.raises(CertificateRevoked):
+        presented.verify(pem, now + dt.timedelta(minutes=2))
+    signing = _cert(layout, HIRATSUKA, Purpose.SIGN).public_bytes(serialization.Encoding.PEM)
+    for _ in range(2):  # a signing certificate over TLS: refused, and never cached
+        with pytest.raises(WrongPurpose):
+            presented.verify(signing.decode(), now)

@@ -1,0 +1,23 @@
+"""lookups: per-second activity counters for the monitoring rules
+
+Revision ID: ac71f1700006
+Revises: c0de0004d001
+Create Date: 2026-11-29 05:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+from jukinet.lookups.migrations import downgrade_activity_0002, upgrade_activity_0002
+
+revision: str = "ac71f1700006"
+down_revision: str | None = "c0de0004d001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    upgrade_activity_0002()
+
+
+def downgrade() -> None:
+    downgrade_activity_0002()
