@@ -9,7 +9,7 @@ from agency.models import lookups, records
 from agency.settings import AgencySettings
 from jukinet.tier import LookupServer
 
-server = LookupServer(AgencySettings, records, lookups)
+server = LookupServer(AgencySettings, records, lookups, "agency.lookup_server:create_app")
 create_app = server.create_app
 main = server.main
 

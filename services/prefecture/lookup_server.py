@@ -9,7 +9,7 @@ from jukinet.tier import LookupServer
 from prefecture.models import lookups, records
 from prefecture.settings import PrefectureSettings
 
-server = LookupServer(PrefectureSettings, records, lookups)
+server = LookupServer(PrefectureSettings, records, lookups, "prefecture.lookup_server:create_app")
 create_app = server.create_app
 main = server.main
 

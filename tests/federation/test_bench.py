@@ -56,6 +56,10 @@ EXPECTED = {
     "  load generator during it (single lookup, mTLS + logged)": "cores",
     "CPU per code in batch lookups": "µs CPU/op",
     "  load generator during it (code in batch lookups)": "cores",
+    "single lookups, 2 lookup-server processes, 8 conns": "lookups/s",
+    "  2 processes / 1 process": "×",
+    "CPU per single lookup, 2 processes": "µs CPU/op",
+    "  load generator during it (single lookup, 2 processes)": "cores",
 }
 WITH_TARGET = {
     "changes municipality→agency, sustained (sqlite)",
@@ -69,6 +73,7 @@ WITH_TARGET = {
     "CPU per migrated resident, import to agency",
     "CPU per single lookup, mTLS + logged",
     "CPU per code in batch lookups",
+    "CPU per single lookup, 2 processes",
 }
 
 

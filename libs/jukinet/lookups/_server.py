@@ -37,6 +37,8 @@ class LookupSettings(NodeSettings):
 
     lookup_host: str = "127.0.0.1"
     lookup_port: int = Field(8443, ge=1, le=65535)
+    # processes serving the same port and database, each logging through its own ledger
+    lookup_workers: int = Field(1, ge=1, le=64)
     db_pool_size: int = Field(20, ge=1, le=200)
     monitor_max_per_minute: int = Field(600, ge=1)
     monitor_max_residents_per_10_minutes: int = Field(500_000, ge=1)
@@ -109,17 +111,26 @@ def create_lookup_app(
     return app
 
 
-def serve_lookups(settings: LookupSettings, app: FastAPI) -> None:
-    """Run the lookup app on HTTPS, requiring a client certificate from the federation CA."""
+def serve_lookups(settings: LookupSettings, app: FastAPI | str) -> None:
+    """Run the lookup app on HTTPS, requiring a client certificate from the federation CA.
+
+    With ``lookup_workers`` above one, ``app`` is the import string of an app factory:
+    this process binds the port and supervises that many worker processes (uvicorn's
+    supervisor, which restarts a worker that dies), each building its own app."""
     creds = settings.credentials()
     log_config: Any = logging_config()
     config_file = os.environ.get("JUKINET_LOG_CONFIG")
     if config_file:
         log_config = json.loads(Path(config_file).read_text())
-    config = uvicorn.Config(
+    workers = settings.lookup_workers
+    if workers > 1 and not isinstance(app, str):
+        raise ValueError("several lookup workers need the app factory's import string")
+    uvicorn.run(
         app,
+        factory=isinstance(app, str),
         host=settings.lookup_host,
         port=settings.lookup_port,
+        workers=workers,
         ssl_certfile=str(creds.tls_cert_path),
         ssl_keyfile=str(creds.tls_key_path),
         ssl_ca_certs=str(creds.ca_cert_path),
@@ -130,4 +141,3 @@ def serve_lookups(settings: LookupSettings, app: FastAPI) -> None:
         proxy_headers=False,  # the peer is the source: no forwarded address is trusted
         timeout_keep_alive=30,
     )
-    uvicorn.Server(config).run()

@@ -26,6 +26,7 @@ class LookupServer(Generic[SettingsT]):
     settings_class: type[SettingsT]
     records: RecordTables
     lookups: LookupTables
+    factory: str  # the import string of ``create_app``, for worker processes to build it
 
     def settings(self) -> SettingsT:
         return self.settings_class(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
@@ -37,4 +38,5 @@ class LookupServer(Generic[SettingsT]):
         )
 
     def main(self) -> None:
-        serve_lookups(self.settings(), self.create_app())
+        settings = self.settings()
+        serve_lookups(settings, self.factory if settings.lookup_workers > 1 else self.create_app())

@@ -46,6 +46,7 @@ UNMONITORED = {
     "JUKINET_AGENCY_MONITOR_MAX_PER_MINUTE": "1000000000",
     "JUKINET_AGENCY_MONITOR_MAX_RESIDENTS_PER_10_MINUTES": "1000000000",
 }
+WORKERS = "JUKINET_AGENCY_LOOKUP_WORKERS"
 CPU_OP = "µs CPU/op"  # summed over the federation's processes and PostgreSQL backends
 HELLO = "FastAPI hello"
 ENVELOPE = "envelope seal+open"
@@ -244,6 +245,7 @@ async def _lookups(
     )
     codes = batches.all_calls * BATCH_SIZE
     _cpu_figures(report, "code in batch lookups", batches_cpu, codes, 20)
+    await _two_processes(fed, bench, meter, options, report, singles.per_second)
     first = p50s[0]
     for figure in p50s:
         scaled = figure is not first
@@ -256,6 +258,30 @@ async def _lookups(
                 target=Target(1.3, at="most", on="ratio") if figure is p50s[-1] else None,
             )
         )
+
+
+async def _two_processes(
+    fed: LocalFederation,
+    bench: LookupBench,
+    meter: CpuMeter,
+    options: BenchOptions,
+    report: Report,
+    one: float,
+) -> None:
+    """The same single lookups with the lookup server as two worker processes (left
+    running so: the federation stops next)."""
+    server = fed.lookup_servers[AGENCY]
+    server.stop()
+    server.env[WORKERS] = "2"
+    server.start()
+    await server.wait_ready()
+    await bench.singles(options.records, 1.0)  # both workers connected and warm
+    async with meter.measure() as cpu:
+        two = await bench.singles(options.records, options.lookup_seconds)
+    name = f"single lookups, 2 lookup-server processes, {options.connections} conns"
+    report.add(Figure(name, two.per_second, "lookups/s"))
+    report.add(Figure("  2 processes / 1 process", two.per_second / one if one else 0.0, "×"))
+    _cpu_figures(report, "single lookup, 2 processes", cpu, two.all_calls, 400)
 
 
 async def _pg_available(url: str) -> bool:
