@@ -60,6 +60,10 @@ EXPECTED = {
     "  2 processes / 1 process": "×",
     "CPU per single lookup, 2 processes": "µs CPU/op",
     "  load generator during it (single lookup, 2 processes)": "cores",
+    "agency storage per identity record": "B/record",
+    "provision log per single lookup": "B/lookup",
+    "provision log per code in batch lookups": "B/code",
+    "JetStream storage per change at 2 changes/s": "B/change",
 }
 WITH_TARGET = {
     "changes municipality→agency, sustained (sqlite)",

@@ -19,7 +19,14 @@ from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.devtools.bench._load import LoadResult, closed_loop
 from jukinet.devtools.localfed import LocalFederation
 
-__all__ = ["BATCH_SIZE", "LookupBench", "RecordSeeder", "asyncpg_lookups", "copy_baseline"]
+__all__ = [
+    "BATCH_SIZE",
+    "LookupBench",
+    "RecordSeeder",
+    "asyncpg_lookups",
+    "copy_baseline",
+    "relation_bytes",
+]
 
 PENSION = Principal(PrincipalKind.MINISTRY, "jpa-pension")
 AFFAIR = "pension-existence-check"  # by_code and batch, a 50M daily quota
@@ -168,3 +175,13 @@ class LookupBench:
                     return sum(1 for item in (await r.json())["results"] if item["found"])
 
             return await closed_loop(one, concurrency=4, seconds=seconds, warmup=0.0)
+
+
+async def relation_bytes(url: str, *tables: str) -> int:
+    """What ``tables`` take on disk with their indexes and TOAST (PostgreSQL)."""
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        sizes = [await conn.fetchval("SELECT pg_total_relation_size($1)", t) for t in tables]
+    finally:
+        await conn.close()
+    return sum(int(s or 0) for s in sizes)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import asyncpg
+import httpx
 from rich.console import Console
 
 from jukinet.contracts.federation import DEMO
@@ -29,6 +30,7 @@ from jukinet.devtools.bench._lookups import (
     RecordSeeder,
     asyncpg_lookups,
     copy_baseline,
+    relation_bytes,
 )
 from jukinet.devtools.bench._migration import bulk_migration
 from jukinet.devtools.bench._pg import pg_databases
@@ -47,6 +49,8 @@ UNMONITORED = {
     "JUKINET_AGENCY_MONITOR_MAX_RESIDENTS_PER_10_MINUTES": "1000000000",
 }
 WORKERS = "JUKINET_AGENCY_LOOKUP_WORKERS"
+# what a provision costs on disk: the chained entry, its resident index, the counters
+PROVISION_TABLES = ("provision_log", "provision_subjects", "lookup_activity")
 CPU_OP = "µs CPU/op"  # summed over the federation's processes and PostgreSQL backends
 HELLO = "FastAPI hello"
 ENVELOPE = "envelope seal+open"
@@ -156,11 +160,15 @@ async def _propagation(
         (options.light_rate, Target(250, at="most")),
         (options.light_rate * 5, None),
     ):
+        stored = await jetstream_bytes(fed)
         async with meter.measure() as use:
             latency = await light_load_latency(fed, rate, options.latency_seconds)
+        delivered = len(latency.samples_ms)
         at = f"at {rate:g} changes/s"
-        report.add(Figure(f"CPU per delivered change {at}",
-                          use.per_op_us(len(latency.samples_ms)), CPU_OP))  # fmt: skip
+        report.add(Figure(f"CPU per delivered change {at}", use.per_op_us(delivered), CPU_OP))
+        if rate == options.light_rate:  # each change a message of its own on each hop
+            added = await jetstream_bytes(fed) - stored
+            report.add(Figure(f"JetStream storage per change {at}", added / delivered, "B/change"))
         report.add(Figure(f"commit→agency latency p50 {at}", latency.p50, "ms"))
         report.add(Figure(f"commit→agency latency p99 {at}", latency.p99, "ms", target=target))
 
@@ -211,9 +219,12 @@ async def _lookups(
     for size in [*steps, options.records]:
         console.print(f"lookups with {size:,} records at the agency")
         await seeder.grow_to(size)
+        logged = await relation_bytes(url, *PROVISION_TABLES)
         async with meter.measure() as singles_cpu:
             singles = await bench.singles(size, options.lookup_seconds)
+        singles_bytes = await relation_bytes(url, *PROVISION_TABLES) - logged
         p50s.append(Figure(f"single lookup p50 at {size:,} records", singles.p50, "ms"))
+    record_bytes = await relation_bytes(url, "identity_records") / options.records
     loaded = f"{options.records:,} records loaded at the agency (COPY)"
     report.add(Figure(loaded, seeder.rows_per_second, "rows/s", baseline=COPY))
     seconds = options.lookup_seconds
@@ -232,8 +243,10 @@ async def _lookups(
     report.add(Figure(f"single lookup p99, {conns} conns, {held}", singles.p99, "ms",
                       target=Target(50, at="most")))  # fmt: skip
     _cpu_figures(report, "single lookup, mTLS + logged", singles_cpu, singles.all_calls, 400)
+    logged = await relation_bytes(url, *PROVISION_TABLES)
     async with meter.measure() as batches_cpu:
         batches = await bench.batches(options.records, options.lookup_seconds)
+    batch_bytes = await relation_bytes(url, *PROVISION_TABLES) - logged
     report.add(
         Figure(
             "batch lookups (10,000 codes), logged",
@@ -245,6 +258,10 @@ async def _lookups(
     )
     codes = batches.all_calls * BATCH_SIZE
     _cpu_figures(report, "code in batch lookups", batches_cpu, codes, 20)
+    report.add(Figure("agency storage per identity record", record_bytes, "B/record"))
+    report.add(Figure("provision log per single lookup", singles_bytes / singles.all_calls,
+                      "B/lookup"))  # fmt: skip
+    report.add(Figure("provision log per code in batch lookups", batch_bytes / codes, "B/code"))
     await _two_processes(fed, bench, meter, options, report, singles.per_second)
     first = p50s[0]
     for figure in p50s:
@@ -282,6 +299,17 @@ async def _two_processes(
     report.add(Figure(name, two.per_second, "lookups/s"))
     report.add(Figure("  2 processes / 1 process", two.per_second / one if one else 0.0, "×"))
     _cpu_figures(report, "single lookup, 2 processes", cpu, two.all_calls, 400)
+
+
+async def jetstream_bytes(fed: LocalFederation) -> int:
+    """The bytes every stream of the federation's brokers holds (nats-server monitoring)."""
+    total = 0
+    async with httpx.AsyncClient(timeout=10) as client:
+        for broker in fed.brokers:
+            r = await client.get(f"{broker.monitor_url}/jsz")
+            r.raise_for_status()
+            total += int(r.json().get("bytes", 0))
+    return total
 
 
 async def _pg_available(url: str) -> bool:
