@@ -7,6 +7,7 @@ maps the certificate to, and the issuer/audience of every envelope.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,11 +49,7 @@ class Principal:
     def parse(cls, uri: str) -> Principal:
         if not isinstance(uri, str) or not uri.startswith(_PREFIX):
             raise InvalidPrincipal("a principal URI starts with spiffe://jukinet/")
-        kind, _, name = uri[len(_PREFIX) :].partition("/")
-        try:
-            return cls(PrincipalKind(kind), name)
-        except ValueError as exc:
-            raise InvalidPrincipal(f"unknown or malformed principal: {exc}") from None
+        return _parsed(uri)
 
     @classmethod
     def municipality(cls, code: str) -> Principal:
@@ -124,3 +121,14 @@ def _validate_lg_any(name: str) -> None:
 
 
 AGENCY = Principal(PrincipalKind.AGENCY, AGENCY_NAME)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(uri: str) -> Principal:
+    """Principal URIs parsed once each: every message names two, every certificate one,
+    and a federation has a few thousand principals (a refused URI is not remembered)."""
+    kind, _, name = uri[len(_PREFIX) :].partition("/")
+    try:
+        return Principal(PrincipalKind(kind), name)
+    except ValueError as exc:
+        raise InvalidPrincipal(f"unknown or malformed principal: {exc}") from None

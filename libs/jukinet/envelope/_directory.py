@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from jukinet.pki import PkiLayout, Purpose, TrustStore, read_certificate, utcnow
 __all__ = ["RecipientDirectory", "thumbprint"]
 
 
+@functools.lru_cache(maxsize=1024)
 def thumbprint(cert: x509.Certificate) -> str:
-    """The JOSE ``x5t#S256`` value of a certificate."""
+    """The JOSE ``x5t#S256`` value of a certificate (computed once per certificate)."""
     digest = cert.fingerprint(hashes.SHA256())
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -40,6 +42,7 @@ class RecipientDirectory:
         self._lookup = lookup
         self._clock = clock
         self._cache: dict[Principal, tuple[float, x509.Certificate]] = {}
+        self._paths: dict[Principal, Path] = {}
 
     @classmethod
     def from_layout(
@@ -50,7 +53,9 @@ class RecipientDirectory:
     def kex_certificate(self, principal: Principal) -> x509.Certificate:
         """The recipient's current certificate; read again when its file changes (a
         rotation) or it expires."""
-        path = self._lookup(principal)
+        path = self._paths.get(principal)
+        if path is None:
+            path = self._paths[principal] = self._lookup(principal)
         stamp = path.stat().st_mtime
         cached = self._cache.get(principal)
         now = self._clock()

@@ -6,6 +6,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -265,20 +266,36 @@ def _claimed_signing_time(token: str) -> dt.datetime:
 
 
 def _signer_certificate(token: str) -> x509.Certificate:
+    """The certificate the JWS header names (``x5c``), before the signature is checked:
+    the signature check that follows is made with its key."""
     try:
-        header = jws.extract_compact(token.encode("ascii"), registry=JWS_REGISTRY).protected
+        segment = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
         chain = header["x5c"]
-        der = base64.b64decode(chain[0], validate=True)
-        return x509.load_der_x509_certificate(der)
-    except (JoseError, KeyError, IndexError, TypeError, ValueError, binascii.Error):
+        if not isinstance(chain, list) or not isinstance(chain[0], str):
+            raise TypeError("x5c")
+        return _certificate(chain[0])
+    except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
         raise MalformedEnvelope("signed message does not carry a signing certificate") from None
 
 
-def _verified_claims(token: str, cert: x509.Certificate) -> dict[str, Any]:
+@functools.lru_cache(maxsize=1024)
+def _certificate(x5c: str) -> x509.Certificate:
+    """The certificate of a signer, parsed once per distinct certificate: a node's
+    peers send the same few, and a parsed certificate keeps its parsed extensions."""
+    return x509.load_der_x509_certificate(base64.b64decode(x5c, validate=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def _verification_key(cert: x509.Certificate) -> OKPKey:
     public = cert.public_key()
     if not isinstance(public, ed25519.Ed25519PublicKey):
         raise SignerNotIssuer("signing certificate does not hold an Ed25519 key")
-    key = OKPKey.import_key(public)
+    return OKPKey.import_key(public)
+
+
+def _verified_claims(token: str, cert: x509.Certificate) -> dict[str, Any]:
+    key = _verification_key(cert)
     try:
         obj = jws.deserialize_compact(token, key, registry=JWS_REGISTRY)
     except (JoseError, ValueError):

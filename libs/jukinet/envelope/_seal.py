@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import x25519
 from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
@@ -28,6 +30,15 @@ class Sealed:
     message_id: str
     sequence: int
     token: str
+
+
+@functools.lru_cache(maxsize=256)
+def _agreement_key(cert: x509.Certificate) -> OKPKey:
+    """A recipient's key, imported once per certificate."""
+    public = cert.public_key()
+    if not isinstance(public, x25519.X25519PublicKey):
+        raise PkiError("recipient certificate does not hold an X25519 key")
+    return OKPKey.import_key(public)
 
 
 class Sealer:
@@ -91,11 +102,9 @@ class Sealer:
             "kid": audience.uri,
             "x5t#S256": thumbprint(cert),
         }
-        public = cert.public_key()
-        if not isinstance(public, x25519.X25519PublicKey):
-            raise PkiError("recipient certificate does not hold an X25519 key")
-        key = OKPKey.import_key(public)
-        return jwe.encrypt_compact(header, signed.encode(), key, registry=JWE_REGISTRY)
+        return jwe.encrypt_compact(
+            header, signed.encode(), _agreement_key(cert), registry=JWE_REGISTRY
+        )
 
     def seal(
         self,

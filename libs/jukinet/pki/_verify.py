@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.verification import (
     ExtensionPolicy,
     PolicyBuilder,
@@ -55,7 +54,7 @@ class TrustStore:
     ca: x509.Certificate
     revocations: RevocationList | None = None
     _store: Store = field(init=False, repr=False)
-    _chained: set[bytes] = field(init=False, repr=False, default_factory=set)
+    _chained: set[x509.Certificate] = field(init=False, repr=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self._store = Store([self.ca])
@@ -64,16 +63,16 @@ class TrustStore:
         """The certificate is signed by the federation CA (judged inside its own validity).
 
         A certificate that once chained always does (the CA is fixed for this store), so
-        successes are remembered by the SHA-256 of the whole certificate (never by a part
-        an attacker could copy); validity is still checked on every use.
+        successes are remembered by the whole certificate (compared on its entire DER
+        encoding, never on a part an attacker could copy); validity is still checked on
+        every use.
         """
-        digest = cert.fingerprint(hashes.SHA256())
-        if digest in self._chained:
+        if cert in self._chained:  # hashed and compared on the whole DER encoding
             return
         self._verify_chain(cert)
         if len(self._chained) >= _MAX_REMEMBERED:
             self._chained.clear()
-        self._chained.add(digest)
+        self._chained.add(cert)
 
     def _verify_chain(self, cert: x509.Certificate) -> None:
         start = max(cert.not_valid_before_utc, self.ca.not_valid_before_utc)
