@@ -199,8 +199,9 @@ class NodeRuntime:
         self.consumer = Consumer(
             nc=self.nc, node=self.node, processor=processor, after_batch=self.notify_outbox
         )
-        poll = self.settings.outbox_poll_seconds
-        await asyncio.gather(self.relay.run(poll_interval=poll), self.consumer.run())
+        poll, linger = self.settings.outbox_poll_seconds, self.settings.outbox_linger_seconds
+        relay = self.relay.run(poll_interval=poll, linger=linger)
+        await asyncio.gather(relay, self.consumer.run())
 
     async def _connect_forever(self) -> Client:
         credentials = self.settings.credentials()

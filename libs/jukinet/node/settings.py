@@ -47,6 +47,14 @@ class NodeSettings(BaseSettings):
         description="how often the outbox is read without a commit here waking it (rows "
         "that another process wrote, such as `jukinet import`)",
     )
+    outbox_linger_seconds: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="after relaying something, how long the outbox waits for more before "
+        "the next message (a change arriving alone is relayed at once; under load, "
+        "changes share messages)",
+    )
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="cap on request bodies")
     max_import_bytes: int = Field(
         4 * 1024**3, ge=1024, description="cap on a bulk import's body (read after login)"
