@@ -1,19 +1,23 @@
 """A lookup server run as several worker processes over one database: each worker logs
 through its own ledger, and the provision log stays one unbroken chain with every lookup
-in it once, its activity counted once for the monitoring rules."""
+in it once, its activity counted once for the monitoring rules; a batch of thousands
+indexes every resident it provided."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 
 import psutil
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from jukinet.cli import app
 from jukinet.contracts.ids import resident_code_check_digit
 from jukinet.contracts.principals import Principal, PrincipalKind
+from jukinet.db.engine import create_engine
 from jukinet.devtools.localfed import LocalFederation
 from tests.federation.support import database_url_of, query
 from tests.principals import AGENCY
@@ -69,10 +73,70 @@ async def test_two_workers_keep_one_chain_and_count_every_lookup_once(
     )  # fmt: skip
     assert int(counted[0][0]) == CLIENTS * EACH
 
-    total = (await query(federation, AGENCY, "SELECT count(*) FROM provision_log"))[0][0]
+    await _verified(federation)
+
+
+async def test_a_batch_of_thousands_indexes_every_resident_it_provided(
+    federation: LocalFederation,
+) -> None:
+    """A batch's index rows go in by COPY on PostgreSQL (one INSERT elsewhere): every
+    resident provided is indexed for disclosure, and the chain still verifies."""
+    rng = random.Random(7)
+    codes = sorted({_unknown_code(rng) for _ in range(BATCH)})
+    await _hold(federation, codes)
+    asked = [*codes, *(_unknown_code(rng) for _ in range(10))]
+    async with federation.lookup_client(AGENCY, PENSION) as client:
+        body = {"affair": "pension-existence-check", "resident_codes": asked}
+        r = await client.post("/lookups/batch", json=body)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert sum(item["found"] for item in results) == len(codes)
+    assert results[0]["record"]["status"] == "live"
+
+    seq = (await query(federation, AGENCY, "SELECT max(seq) FROM provision_log"))[0][0]
+    indexed = await query(
+        federation, AGENCY, "SELECT resident_code FROM provision_subjects WHERE seq = :s", s=seq
+    )
+    assert sorted(c for (c,) in indexed) == codes
+    await _verified(federation)
+
+
+BATCH = 1_200  # above the COPY threshold
+
+
+async def _hold(fed: LocalFederation, codes: list[str]) -> None:
+    """Identity records at the agency for ``codes``, written directly (tests only)."""
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "c": code, "m": "142034", "n": f"試験 {i:05d}", "k": f"シケン {i:05d}",
+            "b": dt.date(1960, 1, 1), "s": "female", "a": "神奈川県平塚市浅間町1-1",
+            "r": "birth", "d": dt.date(1960, 1, 1), "t": "live", "v": 1, "o": "0" * 32,
+            "u": now,
+        }
+        for i, code in enumerate(codes)
+    ]  # fmt: skip
+    engine = create_engine(database_url_of(fed, AGENCY))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO identity_records (resident_code, municipality, name, "
+                    "name_kana, birth_date, sex, address, change_reason, change_date, "
+                    "status, version, origin_message_id, updated_at) "
+                    "VALUES (:c, :m, :n, :k, :b, :s, :a, :r, :d, :t, :v, :o, :u)"
+                ),
+                rows,
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _verified(fed: LocalFederation) -> None:
+    total = (await query(fed, AGENCY, "SELECT count(*) FROM provision_log"))[0][0]
     args = [
-        "audit", "verify", "--db", database_url_of(federation, AGENCY),
-        "--node", AGENCY.uri, "--pki-root", str(federation.layout.root),
+        "audit", "verify", "--db", database_url_of(fed, AGENCY),
+        "--node", AGENCY.uri, "--pki-root", str(fed.layout.root),
     ]  # fmt: skip
     result = await asyncio.to_thread(CliRunner().invoke, app, args)
     assert result.exit_code == 0, result.output

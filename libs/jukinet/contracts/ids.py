@@ -6,6 +6,7 @@ the official definitions are adopted.
 
 from __future__ import annotations
 
+import operator
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ __all__ = [
 
 RESIDENT_CODE_LENGTH = 11
 _RESIDENT_WEIGHTS = (2, 3, 4, 5, 6, 7, 2, 3, 4, 5)
+_RESIDENT_WEIGHTS_LEFT_TO_RIGHT = tuple(reversed(_RESIDENT_WEIGHTS))
 _LG_WEIGHTS = (6, 5, 4, 3, 2)
 _PREFECTURE_COUNT = 47
 
@@ -46,7 +48,7 @@ def resident_code_check_digit(body: str) -> int:
     """
     if len(body) != RESIDENT_CODE_LENGTH - 1 or not body.isascii() or not body.isdigit():
         raise InvalidCode("the body of a resident code is 10 ASCII digits")
-    total = sum(int(d) * w for d, w in zip(reversed(body), _RESIDENT_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(int, body), _RESIDENT_WEIGHTS_LEFT_TO_RIGHT))
     remainder = total % 11
     return 0 if remainder <= 1 else 11 - remainder
 

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -131,7 +132,14 @@ async def _read_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
 
 
 LookupSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
-Run = Callable[[Grant], Awaitable[tuple[BaseModel, Provision]]]
+Answer = dict[str, Any]  # the response document, in the shape of the route's model
+Run = Callable[[Grant], Awaitable[tuple[Answer, Provision]]]
+
+
+def _answer(doc: Answer) -> Response:
+    """The answer as JSON, written once (dates as ISO 8601): the document is built in
+    its model's shape by the handler itself, so it is not validated a second time."""
+    return Response(orjson.dumps(doc), media_type="application/json")
 
 
 async def _lookup(
@@ -143,7 +151,7 @@ async def _lookup(
     kind: QueryKind,
     asked: list[str],
     run: Run,
-) -> BaseModel | JSONResponse:
+) -> Response:
     """Decide, read, then commit the provision to the ledger — and answer only once it
     is logged. The request's own session only reads, and is closed before the wait."""
     now = context.clock()
@@ -175,7 +183,7 @@ async def _lookup(
         kind.value,
         provision.outcome,
     )
-    return result
+    return _answer(result)
 
 
 def _refusal(
@@ -217,15 +225,16 @@ def lookup_router() -> APIRouter:
         who: CallerDep,
     ) -> Any:
 
-        async def run(grant: Grant) -> tuple[BaseModel, Provision]:
+        async def run(grant: Grant) -> tuple[Answer, Provision]:
             row = await by_code(session, context.records, body.resident_code)
             now = context.clock()
             if row is None:
-                return CodeResult(found=False), _with(
+                return {"found": False, "record": None}, _with(
                     who, _provided(grant, QueryKind.BY_CODE, "not_found", [], now)
                 )
             provided = _provided(grant, QueryKind.BY_CODE, "provided", [body.resident_code], now)
-            return CodeResult(found=True, record=project(row, grant.fields)), _with(who, provided)
+            answer = {"found": True, "record": project(row, grant.fields)}
+            return answer, _with(who, provided)
 
         return await _lookup(
             context,
@@ -239,6 +248,7 @@ def lookup_router() -> APIRouter:
 
     @router.post(
         "/by-facts",
+        response_model=FactsResult,
         responses=refusals,
         summary="One resident by name, birth date, sex (and address)",
     )
@@ -249,7 +259,7 @@ def lookup_router() -> APIRouter:
         who: CallerDep,
     ) -> Any:
 
-        async def run(grant: Grant) -> tuple[BaseModel, Provision]:
+        async def run(grant: Grant) -> tuple[Answer, Provision]:
             rows = await by_facts(
                 session, context.records, name=body.name, birth_date=body.birth_date,
                 sex=body.sex.value, address=body.address,
@@ -258,14 +268,13 @@ def lookup_router() -> APIRouter:
             if len(rows) != 1:
                 match = "none" if not rows else "ambiguous"
                 outcome = "not_found" if not rows else "ambiguous"
-                return FactsResult(match=match), _with(
+                return {"match": match, "record": None}, _with(
                     who, _provided(grant, QueryKind.BY_FACTS, outcome, [], now)
                 )
             code = rows[0].resident_code
             provided = _provided(grant, QueryKind.BY_FACTS, "provided", [code], now)
-            return FactsResult(match="unique", record=project(rows[0], grant.fields)), _with(
-                who, provided
-            )
+            answer = {"match": "unique", "record": project(rows[0], grant.fields)}
+            return answer, _with(who, provided)
 
         return await _lookup(
             context, session, who, affair=body.affair, kind=QueryKind.BY_FACTS, asked=[], run=run
@@ -282,15 +291,10 @@ def lookup_router() -> APIRouter:
     ) -> Any:
         codes = list(dict.fromkeys(body.resident_codes))
 
-        async def run(grant: Grant) -> tuple[BaseModel, Provision]:
-            found = await by_codes(session, context.records, codes)
+        async def run(grant: Grant) -> tuple[Answer, Provision]:
+            found = await by_codes(session, context.records, codes, grant.fields)
             items = [
-                BatchItem(
-                    resident_code=c,
-                    found=c in found,
-                    record=project(found[c], grant.fields) if c in found else None,
-                )
-                for c in codes
+                {"resident_code": c, "found": c in found, "record": found.get(c)} for c in codes
             ]
             provided = _provided(
                 grant,
@@ -299,7 +303,7 @@ def lookup_router() -> APIRouter:
                 [c for c in codes if c in found],
                 context.clock(),
             )
-            return BatchResult(results=items), _with(who, provided)
+            return {"results": items}, _with(who, provided)
 
         return await _lookup(
             context, session, who, affair=body.affair, kind=QueryKind.BATCH, asked=codes, run=run

@@ -39,6 +39,7 @@ __all__ = [
 
 _VERIFY_CHUNK = 5000
 _PG_CHAIN_LOCK = 0x6A756B69  # one advisory lock serialises appends on PostgreSQL
+_COPY_FROM = 1000  # index rows from which COPY beats a multi-row INSERT (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ async def append_many(
 ) -> list[int]:
     """Append entries in order inside the caller's transaction (one lock, one head read,
     one insert of them all); return their sequence numbers."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
     seq, prev = await _head(session, tables)
     entries, subjects, seqs = [], [], []
@@ -114,9 +115,25 @@ async def append_many(
         seqs.append(seq)
         prev = digest
     await session.execute(tables.provisions.insert(), entries)
-    if subjects:
+    if len(subjects) >= _COPY_FROM and _dialect(session) == "postgresql":
+        await _copy_subjects(session, subjects)
+    elif subjects:
         await session.execute(tables.provision_subjects.insert(), subjects)
     return seqs
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else ""
+
+
+async def _copy_subjects(session: AsyncSession, subjects: list[dict[str, object]]) -> None:
+    """A batch lookup's thousands of index rows by COPY, in the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    rows = [(s["resident_code"], s["seq"]) for s in subjects]
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        "provision_subjects", records=rows, columns=["resident_code", "seq"]
+    )
 
 
 def _entry(

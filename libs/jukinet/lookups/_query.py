@@ -7,7 +7,8 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, String, any_, bindparam, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.contracts.identity import canonical_name
@@ -19,13 +20,10 @@ __all__ = ["by_code", "by_codes", "by_facts", "project"]
 
 def project(row: AnyRow, fields: Sequence[str]) -> dict[str, Any]:
     """Only the allowed fields — plus ``status`` always, so no client ever mistakes a
-    deleted (消除) resident's record for a live one."""
+    deleted (消除) resident's record for a live one. Dates stay dates: the response
+    writer renders them as ISO 8601 (``YYYY-MM-DD``)."""
     values = row._mapping
-    out: dict[str, Any] = {}
-    for field in ("status", *fields):
-        value = values[field]
-        out[field] = value.isoformat() if isinstance(value, dt.date) else value
-    return out
+    return {field: values[field] for field in ("status", *fields)}
 
 
 async def by_code(session: AsyncSession, records: RecordTables, code: str) -> AnyRow | None:
@@ -42,16 +40,25 @@ def _by_code(records: RecordTables) -> Select[Any]:
 
 
 async def by_codes(
-    session: AsyncSession, records: RecordTables, codes: Sequence[str]
-) -> dict[str, AnyRow]:
+    session: AsyncSession, records: RecordTables, codes: Sequence[str], fields: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The live records of ``codes`` (retired codes are not found), each already
+    projected to ``fields`` as :func:`project` would: one statement with an array on
+    PostgreSQL, chunks of an IN list on SQLite."""
     r = records.records
-    found: dict[str, AnyRow] = {}
-    for start in range(0, len(codes), 1000):
-        chunk = list(codes[start : start + 1000])
-        rows = await session.execute(
-            select(r).where(r.c.resident_code.in_(chunk), r.c.status != RecordStatus.RETIRED.value)
-        )
-        found.update({row.resident_code: row for row in rows})
+    names = list(dict.fromkeys(("status", *fields)))
+    columns = [r.c.resident_code, *(r.c[name] for name in names)]
+    live = r.c.status != RecordStatus.RETIRED.value
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        codes_param = bindparam("codes", type_=postgresql.ARRAY(String(11)))
+        query = select(*columns).where(r.c.resident_code == any_(codes_param), live)
+        rows = await session.execute(query, {"codes": list(codes)})
+        return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(codes), 500):
+        chunk = list(codes[start : start + 500])
+        rows = await session.execute(select(*columns).where(r.c.resident_code.in_(chunk), live))
+        found.update({row[0]: dict(zip(names, row[1:], strict=True)) for row in rows})
     return found
 
 
