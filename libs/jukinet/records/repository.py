@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.db.bulk import insert_rows
 from jukinet.records.tables import HistoryRow, RecordRow, RecordTables
 
 __all__ = ["RecordRepository"]
@@ -41,8 +42,7 @@ class RecordRepository:
         updates = [
             {**row.values(), "b_code": code} for code, row in rows.items() if code in existing
         ]
-        if inserts:
-            await self.session.execute(t.insert(), inserts)
+        await insert_rows(self.session, t, inserts)
         if updates:
             columns: dict[str, Any] = {
                 c.name: bindparam(c.name) for c in t.columns if c.name != "resident_code"
@@ -89,8 +89,7 @@ class RecordRepository:
         return {(r.resident_code, r.municipality) for r in rows}
 
     async def add_history(self, rows: Sequence[HistoryRow]) -> None:
-        if rows:
-            await self.session.execute(self.tables.history.insert(), [r.values() for r in rows])
+        await insert_rows(self.session, self.tables.history, [r.values() for r in rows])
 
     async def counts(self) -> dict[str, dict[str, int] | int]:
         """``{"records": {status: count}, "history": count}``: counts only."""

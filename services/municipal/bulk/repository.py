@@ -11,6 +11,7 @@ from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jukinet.db.bulk import insert_rows
 from municipal.models import Resident, ResidentVersion, bus
 
 __all__ = ["ImportRepository", "OutboxValues", "ResidentValues", "VersionValues"]
@@ -58,10 +59,9 @@ class ImportRepository:
         self, residents: Sequence[ResidentValues], versions: Sequence[VersionValues]
     ) -> None:
         tables = Resident.metadata.tables
-        await self.session.execute(tables[Resident.__tablename__].insert(), residents)
-        await self.session.execute(tables[ResidentVersion.__tablename__].insert(), versions)
+        await insert_rows(self.session, tables[Resident.__tablename__], residents)
+        await insert_rows(self.session, tables[ResidentVersion.__tablename__], versions)
 
     async def enqueue(self, items: Sequence[OutboxValues]) -> None:
         """Queue outbox items as they are (the relay seals and sends them in order)."""
-        if items:
-            await self.session.execute(bus.outbox_items.insert(), items)
+        await insert_rows(self.session, bus.outbox_items, items)
