@@ -58,8 +58,8 @@ _CLAIMS = {"iss": str, "aud": str, "jti": str, "iat": int, "exp": int, "seq": in
 class Opener:
     """Opens envelopes addressed to one principal.
 
-    ``open`` checks, in order: decryption; signer chain to the federation CA; signer
-    certificate validity; the signature; signer = issuer; audience = this node; not
+    ``open`` checks, in order: decryption; signer chain to the federation CA; the
+    signature; signer certificate validity when it signed; signer = issuer; audience = this node; not
     expired and not from the future beyond ``skew``; then (with a guard) replay and
     sequence. Each failure raises its own :class:`EnvelopeError` subclass.
     """
@@ -195,7 +195,7 @@ class Opener:
 
 
 def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMessage:
-    """Verify a signed (not encrypted) message: chain, validity, signature, signer = issuer,
+    """Verify a signed (not encrypted) message: chain, signature, validity, signer = issuer,
     then revocation.
 
     The signing certificate must have been valid when the message was signed (its
@@ -209,7 +209,11 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
         trust.verify_chain(cert)
     except UntrustedCertificate:
         raise UntrustedSigner("signing certificate is not from the federation CA") from None
-    signed_at = _claimed_signing_time(token)
+    # the signature is checked with the chained certificate's key before its validity:
+    # the claims are then decoded once (a migration's message carries thousands of
+    # changes), and the signing time judged is the one the signer really signed
+    claims = _verified_claims(token, cert)
+    signed_at = dt.datetime.fromtimestamp(claims["iat"], dt.UTC)
     too_old = signed_at < at - dt.timedelta(seconds=MAX_TTL_SECONDS)
     try:
         if too_old:
@@ -217,7 +221,6 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
         trust.verify_validity(cert, signed_at)
     except CertificateExpired:
         raise SignerCertificateExpired("signing certificate was not valid at signing") from None
-    claims = _verified_claims(token, cert)
     try:
         signer = trust.verify(cert, purpose=Purpose.SIGN, at=signed_at)
         issuer = Principal.parse(claims["iss"])
@@ -249,20 +252,6 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
             verified=message,
         )
     return message
-
-
-def _claimed_signing_time(token: str) -> dt.datetime:
-    """The ``iat`` claim before the signature is checked (the signature check that follows
-    confirms it; it is only used to pick the moment to judge the certificate at)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        iat = claims["iat"]
-        if type(iat) is not int or not 0 <= iat < 2**40:
-            raise ValueError("iat")
-        return dt.datetime.fromtimestamp(iat, dt.UTC)
-    except (IndexError, KeyError, TypeError, ValueError, binascii.Error):
-        raise MalformedEnvelope("signed message carries no signing time") from None
 
 
 def _signer_certificate(token: str) -> x509.Certificate:
