@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency.models import CodeRegistryEntry, CodeStatus, OriginMessage, records
+from agency.models import Base, CodeRegistryEntry, CodeStatus, OriginMessage, records
+from jukinet.db.bulk import insert_rows
 
 __all__ = ["CodeRegistry", "OriginMessages"]
 
@@ -103,8 +104,7 @@ class CodeRegistry:
              "designation_id": designation_id, "designated_at": now}
             for code in codes
         ]  # fmt: skip
-        if rows:
-            await self.session.execute(insert(CodeRegistryEntry), rows)
+        await insert_rows(self.session, _table(CodeRegistryEntry), rows)
 
     async def retire(self, codes: Sequence[str], *, now: dt.datetime) -> None:
         """Mark registered ``codes`` retired."""
@@ -122,5 +122,8 @@ class CodeRegistry:
              "retired_at": now}
             for c, town in retired.items()
         ]  # fmt: skip
-        if rows:
-            await self.session.execute(insert(CodeRegistryEntry), rows)
+        await insert_rows(self.session, _table(CodeRegistryEntry), rows)
+
+
+def _table(model: type[Base]) -> Table:
+    return model.metadata.tables[model.__tablename__]

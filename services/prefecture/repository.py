@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prefecture.models import CodeDesignation
+from jukinet.db.bulk import insert_rows
+from prefecture.models import Base, CodeDesignation
 
 __all__ = ["DesignationRepository"]
 
@@ -39,5 +40,8 @@ class DesignationRepository:
         rows = [
             {"code": c, "municipality": town, "source": source, "recorded_at": now} for c in codes
         ]
-        if rows:
-            await self.session.execute(insert(CodeDesignation), rows)
+        await insert_rows(self.session, _table(CodeDesignation), rows)
+
+
+def _table(model: type[Base]) -> Table:
+    return model.metadata.tables[model.__tablename__]

@@ -6,6 +6,7 @@ the official definitions are adopted.
 
 from __future__ import annotations
 
+import functools
 import operator
 import secrets
 from collections.abc import Callable
@@ -127,6 +128,13 @@ def parse_local_government_code(code: str) -> LocalGovernmentCode:
     """Validate a 6-digit local government code or raise :class:`InvalidCode`."""
     if not isinstance(code, str) or len(code) != 6 or not code.isascii() or not code.isdigit():
         raise InvalidCode("a local government code is 6 ASCII digits")
+    return _parsed_local_government_code(code)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_local_government_code(code: str) -> LocalGovernmentCode:
+    """Each code checked once: a migration names its one town thousands of times, and
+    there are under two thousand local governments (a refused code is not remembered)."""
     if not 1 <= int(code[:2]) <= _PREFECTURE_COUNT:
         raise InvalidCode("the first two digits must name one of the 47 prefectures")
     if local_government_check_digit(code[:5]) != int(code[5]):

@@ -11,6 +11,7 @@ processors are applied in one pass and the driver's own ``executemany`` does the
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -36,8 +37,17 @@ async def insert_rows(
     connection = await session.connection()
     names = tuple(rows[0])
     sql, order, processors = _compiled(table, names, connection.dialect)
-    pairs = list(zip(order, processors, strict=True))
-    values = [tuple(p(row[n]) if p is not None else row[n] for n, p in pairs) for row in rows]
+    take = operator.itemgetter(*order)
+    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+    values: list[Any] = []
+    for row in rows:
+        value = take(row) if len(order) > 1 else (take(row),)
+        if convert:
+            changed = list(value)
+            for i, process in convert:
+                changed[i] = process(changed[i])
+            value = tuple(changed)
+        values.append(value)
     await connection.exec_driver_sql(sql, values)
 
 
