@@ -29,7 +29,7 @@ def bench(
         float, typer.Option(min=1, help="Sustained change-propagation duration.")
     ] = 30.0,
     light_rate: Annotated[
-        float, typer.Option(min=1, help="Light load for latency (also measured at 5x).")
+        float, typer.Option(min=1, help="Light load for latency (also measured at 20x).")
     ] = 10.0,
     lookup_seconds: Annotated[float, typer.Option(min=1, help="Each lookup run.")] = 10.0,
     connections: Annotated[

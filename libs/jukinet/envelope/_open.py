@@ -59,9 +59,9 @@ class Opener:
     """Opens envelopes addressed to one principal.
 
     ``open`` checks, in order: decryption; signer chain to the federation CA; the
-    signature; signer certificate validity when it signed; signer = issuer; audience = this node; not
-    expired and not from the future beyond ``skew``; then (with a guard) replay and
-    sequence. Each failure raises its own :class:`EnvelopeError` subclass.
+    signature; signer certificate validity when it signed; signer = issuer; audience =
+    this node; not expired and not from the future beyond ``skew``; then (with a guard)
+    replay and sequence. Each failure raises its own :class:`EnvelopeError` subclass.
     """
 
     def __init__(
