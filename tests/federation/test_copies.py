@@ -26,7 +26,7 @@ from jukinet.devtools.localfed import LocalFederation
 from jukinet.envelope import Opener, RecipientDirectory, Sealer
 from jukinet.operators import IcCard, card_login, card_principal
 from jukinet.pki import Credentials, RevocationList, TrustStore, read_certificate
-from municipal.copies.document import CERTIFICATION, TITLE
+from municipal.copies.document import CERTIFICATION, OWN_TITLE, TITLE
 from municipal.copies.exchange import read_answer, seal_request, send
 from municipal.copies.protocol import CopyAnswer, CopyRequest
 from tests.federation.isolation import certify_silent_town
@@ -146,13 +146,15 @@ async def clerk(
         yield client
 
 
-async def _logged_in(fed: LocalFederation, slug: str) -> httpx.AsyncClient:
-    card = IcCard(fed.layout.node_dir(card_principal(HIRATSUKA, slug)))
-    async with httpx.AsyncClient(base_url=fed.nodes[HIRATSUKA].url, timeout=30.0) as client:
-        r = await card_login(client, HIRATSUKA, slug, PASSWORD, card)
+async def _logged_in(
+    fed: LocalFederation, slug: str, town: Principal = HIRATSUKA
+) -> httpx.AsyncClient:
+    card = IcCard(fed.layout.node_dir(card_principal(town, slug)))
+    async with httpx.AsyncClient(base_url=fed.nodes[town].url, timeout=30.0) as client:
+        r = await card_login(client, town, slug, PASSWORD, card)
     assert r.status_code == 200, r.text
     headers = {"Authorization": f"Bearer {r.json()['token']}"}
-    return httpx.AsyncClient(base_url=fed.nodes[HIRATSUKA].url, headers=headers, timeout=30.0)
+    return httpx.AsyncClient(base_url=fed.nodes[town].url, headers=headers, timeout=30.0)
 
 
 async def _copy(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
@@ -514,6 +516,121 @@ async def test_a_request_sealed_to_another_town_is_refused(wire: Wire) -> None:
     assert (answer.reason, answer.detail, answer.in_reply_to) == (
         "invalid_request", "decryption_failed", None
     )  # fmt: skip
+
+
+# -- copies from the own register (本庁交付) ---------------------------------------------------
+
+OWN_SLUG = "copies-own-clerk"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def chiyoda_clerk(
+    federation: LocalFederation, register: dict[str, dict[str, Any]]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A clerk of Chiyoda itself, logged in with password and IC card."""
+    result = await cli("operators", "create", OWN_SLUG, "--role", "clerk", "--node", CHIYODA.uri,
+                       "--db", database_url_of(federation, CHIYODA),
+                       "--pki-root", str(federation.layout.root))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    async with await _logged_in(federation, OWN_SLUG, CHIYODA) as client:
+        yield client
+
+
+async def _own(client: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
+    return await client.post("/copies/own", json={"purpose": PURPOSE, "id_checked": True} | body)
+
+
+async def _own_text(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    r = await _own(client, body)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    return text_of(r.content)
+
+
+def _values(text: str, label: str) -> list[str]:
+    lines = text.splitlines()
+    return [lines[i + 1] for i, line in enumerate(lines) if line == label]
+
+
+async def test_a_town_issues_its_own_residents_household_head_first_optional_items_on_request(
+    chiyoda_clerk: httpx.AsyncClient, register: dict[str, dict[str, Any]]
+) -> None:
+    spouse = register["spouse"]["id"]
+    text = await _own_text(chiyoda_clerk, {"resident_id": spouse, "whole_household": True})
+    asked = await _own_text(chiyoda_clerk, {
+        "resident_id": spouse, "whole_household": True, "include_registered_domicile": True,
+        "include_previous_address": True, "include_relation": True,
+        "include_resident_code": True,
+    })  # fmt: skip
+    assert text.splitlines()[0] == OWN_TITLE
+    assert "東京都千代田区（131016）" in text  # the home town with its prefecture
+    assert _values(text, "氏名") == ["川辺 一郎", "川辺 静香", "川辺 湊"]  # head first
+    assert _values(text, "世帯主") == ["川辺 一郎"] * 3  # always the head's line
+    for absent in ("本籍", "筆頭者", DOMICILE, FAMILY_HEAD, FROM_ABROAD, "続柄", "住民票コード"):
+        assert absent not in text, absent  # left off unless specially requested
+    for present in (DOMICILE, FAMILY_HEAD, FROM_ABROAD, "妻", register["child"]["resident_code"]):
+        assert present in asked, present
+    assert "公印" in text
+
+
+async def test_chosen_members_only_and_only_of_the_same_household(
+    chiyoda_clerk: httpx.AsyncClient, register: dict[str, dict[str, Any]]
+) -> None:
+    spouse = register["spouse"]["id"]
+    text = await _own_text(chiyoda_clerk, {"resident_id": spouse,
+                                           "members": [register["child"]["id"]]})  # fmt: skip
+    outsider = await _own(chiyoda_clerk, {"resident_id": spouse,
+                                          "members": [register["leaver"]["id"]]})  # fmt: skip
+    deceased = await _own(chiyoda_clerk, {"resident_id": register["mother"]["id"]})
+    stranger = await _own(chiyoda_clerk, {"resident_id": "0" * 32})
+    assert _values(text, "氏名") == ["川辺 静香", "川辺 湊"]
+    assert (outsider.status_code, outsider.json()["reason"]) == (422, "not_member")
+    assert (deceased.status_code, deceased.json()["reason"]) == (409, "not_live")
+    assert (stranger.status_code, stranger.json()["reason"]) == (404, "not_found")
+    for r in (outsider, deceased, stranger):
+        assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_no_copy_while_the_household_has_no_head(
+    federation: LocalFederation,
+    chiyoda_clerk: httpx.AsyncClient,
+    personal_data: PersonalData,
+) -> None:
+    moved_in = _moved_in("2018-02-01", "2018-02-02")
+    head = _person("森 一郎", "モリ イチロウ", "1970-07-07", "male", **moved_in)
+    son = _person("森 健太", "モリ ケンタ", "2001-03-03", "male", relation="子", **moved_in)
+    async with federation.client(CHIYODA) as chiyoda:
+        first = await _register(chiyoda, head, personal_data)
+        household = {"household_id": first["household_id"]}
+        second = await _register(chiyoda, son | household, personal_data)
+        await _delete(chiyoda, first, "move_out")  # the head leaves; the son stays
+    r = await _own(chiyoda_clerk, {"resident_id": second["id"]})
+    assert (r.status_code, r.json()["reason"]) == (409, "no_household_head")
+
+
+async def test_both_ledgers_record_each_own_copy(
+    federation: LocalFederation,
+    chiyoda_clerk: httpx.AsyncClient,
+    register: dict[str, dict[str, Any]],
+) -> None:
+    head = register["head"]["id"]
+    r = await _own(chiyoda_clerk, {"resident_id": head, "include_registered_domicile": True})
+    assert r.status_code == 200, r.text
+    issued = await query(
+        federation, CHIYODA,
+        "SELECT copy_id, outcome, people, include_registered_domicile, home_municipality, "
+        "clerk FROM issued_copies ORDER BY id DESC LIMIT 1",
+    )  # fmt: skip
+    copy_id, outcome, people, domicile, home, clerk = issued[0]
+    assert (outcome, people, bool(domicile), home) == ("issued", 1, True, CHIYODA.code)
+    assert clerk == card_principal(CHIYODA, OWN_SLUG).uri
+    provided = await query(
+        federation, CHIYODA,
+        "SELECT requester, resident_ids, include_registered_domicile FROM copy_provisions "
+        "WHERE id = :c", c=copy_id,
+    )  # fmt: skip
+    requester, residents, domicile = provided[0]
+    assert (requester, json.loads(residents), bool(domicile)) == (CHIYODA.code, [head], True)
 
 
 async def test_no_personal_data_reached_any_log(

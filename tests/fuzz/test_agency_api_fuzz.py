@@ -42,6 +42,7 @@ import pytest
 import pytest_asyncio
 import requests
 import schemathesis
+import schemathesis.generation.jsonschema.builder  # see below
 import schemathesis.specs.openapi.schemas  # see below
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
@@ -51,8 +52,9 @@ from schemathesis.core.result import Ok
 
 # schemathesis imports its OpenAPI machinery on first use; pytest rewrites it (it is a
 # plugin), and CPython 3.11's ast.parse failed there once, deep in a running test
-# ("AST constructor recursion depth mismatch"). Imported at collection, it is parsed
-# with a shallow stack.
+# ("AST constructor recursion depth mismatch"), in the OpenAPI schemas module and again in
+# the JSON Schema strategy builder. Imported at collection, they are parsed with a
+# shallow stack.
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 

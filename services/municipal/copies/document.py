@@ -1,4 +1,5 @@
-"""The certified copy (住民票の写し, 広域交付) in the unified format, rendered as an A4 PDF.
+"""The certified copy (住民票の写し) in the unified format, rendered as an A4 PDF: issued
+nationwide (広域交付) or from the municipality's own register.
 
 Pure: a :class:`CertifiedCopy` goes in, PDF bytes come out; no I/O besides reading the
 font that a dependency ships. The nationwide-copy flow builds the model from the home
@@ -42,26 +43,35 @@ from fpdf.fonts import TTFFont
 
 from jukinet.contracts.era import to_era
 from jukinet.contracts.ids import explain_resident_code, parse_local_government_code
+from jukinet.contracts.prefectures import prefecture_name
 
 __all__ = [
     "CERTIFICATION",
     "FONT_FILE",
     "FONT_PACKAGE",
+    "OWN_TITLE",
+    "SEAL",
     "TITLE",
     "CertifiedCopy",
     "CopyEntry",
+    "CopyKind",
     "FontUnavailable",
     "MissingGlyph",
+    "OwnCopyEntry",
     "Sex",
     "render_pdf",
 ]
 
 TITLE = "住民票の写し（広域交付）"
+OWN_TITLE = "住民票の写し"  # issued from the municipality's own register
+SEAL = "公印"
 CERTIFICATION = "この写しは、住民票の原本と相違ないことを証明する。"
 FONT_PACKAGE = "pylopdf_fonts_jp"
 FONT_FILE = "NotoSerifJP-Regular.otf"
 
 Sex = Literal["male", "female"]
+CopyKind = Literal["nationwide", "own"]
+_SEAL_MM = 24.0  # the square left free for the official seal, beside the mayor
 _SEX_LABELS: dict[str, str] = {"male": "男", "female": "女"}
 _JST = dt.timezone(dt.timedelta(hours=9), "JST")
 _FONT = "NotoSerifJP"
@@ -145,6 +155,26 @@ class CopyEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OwnCopyEntry(CopyEntry):
+    """A person on a copy issued from the municipality's own register (本庁交付), which
+    may also show 本籍 and 筆頭者 — printed only when the applicant specially asked for
+    them (住民基本台帳法第12条第5項), so None means "not asked". A nationwide copy refuses
+    entries of this type: those items never leave the home municipality."""
+
+    registered_domicile: str | None = None
+    family_register_head: str | None = None
+
+    def __post_init__(self) -> None:
+        CopyEntry.__post_init__(self)
+        for label, value in (
+            ("registered_domicile", self.registered_domicile),
+            ("family_register_head", self.family_register_head),
+        ):
+            if value is not None:
+                _require_text(label, value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CertifiedCopy:
     """A whole certificate: who issues it, for which home municipality, and the people on it.
 
@@ -160,6 +190,11 @@ class CertifiedCopy:
     home_code: str
     serial: str
     entries: Sequence[CopyEntry]
+    kind: CopyKind = "nationwide"
+
+    @property
+    def title(self) -> str:
+        return OWN_TITLE if self.kind == "own" else TITLE
 
     def __post_init__(self) -> None:
         for label, value in (
@@ -176,6 +211,10 @@ class CertifiedCopy:
             raise ValueError("a certified copy needs at least one entry")
         if not all(isinstance(entry, CopyEntry) for entry in entries):
             raise TypeError("entries must be CopyEntry instances")
+        if self.kind == "nationwide" and any(isinstance(e, OwnCopyEntry) for e in entries):
+            raise TypeError("a nationwide copy cannot carry 本籍 or 筆頭者")
+        if self.kind == "own" and self.issuer_code != self.home_code:
+            raise ValueError("a copy from the own register is issued by the home municipality")
         object.__setattr__(self, "entries", entries)
 
 
@@ -255,7 +294,7 @@ def _new_document(copy: CertifiedCopy, font_path: Path) -> FPDF:
     # Page breaks are decided per block by _ensure_room, never in the middle of a row.
     pdf.set_auto_page_break(auto=False)
     pdf.set_creation_date(dt.datetime.combine(copy.issue_date, dt.time(0), tzinfo=_JST))
-    pdf.set_title(TITLE)
+    pdf.set_title(copy.title)
     pdf.set_subject(f"{copy.issuer_name} {copy.serial}")
     pdf.set_creator("jukinet")
     pdf.set_producer("jukinet")
@@ -265,7 +304,8 @@ def _new_document(copy: CertifiedCopy, font_path: Path) -> FPDF:
 
 def _texts(copy: CertifiedCopy) -> Iterator[str]:
     """Every string that will be drawn, so missing glyphs are found before drawing."""
-    yield TITLE
+    yield copy.title
+    yield SEAL
     yield from (text for row in _heading_rows(copy) for text in row)
     yield from _certification_lines(copy)
     yield "以下余白"
@@ -283,10 +323,14 @@ def _check_glyphs(pdf: FPDF, texts: Iterable[str]) -> None:
 
 
 def _heading_rows(copy: CertifiedCopy) -> list[tuple[str, str]]:
-    return [
-        ("交付番号", copy.serial),
-        ("住所地の市区町村", f"{copy.home_name}（{copy.home_code}）"),
-    ]
+    home = _with_prefecture(copy.home_name, copy.home_code)
+    return [("交付番号", copy.serial), ("住所地の市区町村", f"{home}（{copy.home_code}）")]
+
+
+def _with_prefecture(name: str, code: str) -> str:
+    """神奈川県平塚市, not 平塚市: two towns of one name exist in different prefectures."""
+    prefecture = prefecture_name(code)
+    return name if name.startswith(prefecture) else prefecture + name
 
 
 def _entry_rows(entry: CopyEntry) -> list[tuple[str, str]]:
@@ -301,10 +345,17 @@ def _entry_rows(entry: CopyEntry) -> list[tuple[str, str]]:
         ("住民票コード", entry.resident_code),
         ("住所", entry.address),
         ("住民となった年月日", _era_or_none(entry.became_resident_date)),
+        *_domicile_rows(entry),
         ("前住所", entry.previous_address),
         ("異動年月日・事由", f"{to_era(entry.change_date)}　{entry.change_reason_label}"),
     ]
     return [(label, value) for label, value in rows if value is not None]
+
+
+def _domicile_rows(entry: CopyEntry) -> list[tuple[str, str | None]]:
+    if not isinstance(entry, OwnCopyEntry):
+        return []
+    return [("本籍", entry.registered_domicile), ("筆頭者", entry.family_register_head)]
 
 
 def _era_or_none(day: dt.date | None) -> str | None:
@@ -322,7 +373,7 @@ def _certification_lines(copy: CertifiedCopy) -> list[str]:
 
 def _draw_heading(pdf: FPDF, copy: CertifiedCopy) -> None:
     pdf.set_font(_FONT, size=18)
-    pdf.cell(0, 14, TITLE, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 14, copy.title, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
     _draw_rows(pdf, _heading_rows(copy))
     pdf.ln(4)
@@ -342,7 +393,7 @@ def _draw_certification(pdf: FPDF, copy: CertifiedCopy) -> None:
     """「以下余白」, the statement, the date and the mayor, always together on one page."""
     statement, issued, issuer, mayor = _certification_lines(copy)
     pdf.set_font(_FONT, size=_BODY_PT)
-    _ensure_room(pdf, 60)
+    _ensure_room(pdf, 60 + _SEAL_MM)
     _right(pdf, _LINE, "以下余白")
     pdf.ln(8)
     pdf.set_font(_FONT, size=12)
@@ -353,6 +404,23 @@ def _draw_certification(pdf: FPDF, copy: CertifiedCopy) -> None:
     _right(pdf, 8, issuer)
     pdf.set_font(_FONT, size=15)
     _right(pdf, 12, mayor)
+    _draw_seal_space(pdf)
+
+
+def _draw_seal_space(pdf: FPDF) -> None:
+    """A square under the mayor's name, left empty for the official seal (公印)."""
+    x, y = pdf.w - _MARGIN - _SEAL_MM, pdf.y + 2
+    pdf.set_draw_color(160)
+    pdf.set_dash_pattern(dash=1.5, gap=1.5)
+    pdf.rect(x, y, _SEAL_MM, _SEAL_MM, style="D")
+    pdf.set_dash_pattern()
+    pdf.set_draw_color(0)
+    pdf.set_font(_FONT, size=8)
+    pdf.set_text_color(150)
+    pdf.set_xy(x, y + _SEAL_MM - 5)
+    pdf.cell(_SEAL_MM, 4, SEAL, align=Align.C)
+    pdf.set_text_color(0)
+    pdf.set_xy(pdf.l_margin, y + _SEAL_MM + 2)
 
 
 def _right(pdf: FPDF, height: float, text: str) -> None:

@@ -98,7 +98,7 @@ async def issue_copy(counter: Counter, body: IssueCopy, actor: Actor, copy_id: s
     """The certified copy as PDF bytes; a :class:`Problem` with the reason code otherwise."""
     home = Principal.municipality(body.home_municipality)
     if home == counter.node:
-        detail = "copies of this municipality's residents are issued from its own register"
+        detail = "this municipality's residents: POST /copies/own (the own register)"
         raise CopyNotIssued(detail, reason="own_municipality")
     clerk = {"clerk": actor.name, "clerk_role": actor.role.value}
     request = CopyRequest.model_validate(body.model_dump(exclude={"home_municipality"}) | clerk)

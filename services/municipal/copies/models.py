@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jukinet.db.engine import UtcDateTime
@@ -41,6 +41,13 @@ class IssuedCopy(Base):
     whole_household: Mapped[bool] = mapped_column(Boolean)
     include_resident_code: Mapped[bool] = mapped_column(Boolean)
     include_relation: Mapped[bool] = mapped_column(Boolean)
+    # own-register copies only (a nationwide copy never prints 本籍; 前住所 always)
+    include_registered_domicile: Mapped[bool] = mapped_column(
+        Boolean, server_default=false(), default=False
+    )
+    include_previous_address: Mapped[bool] = mapped_column(
+        Boolean, server_default=false(), default=False
+    )
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(32))
     request_message_id: Mapped[str | None] = mapped_column(String(32))
@@ -66,6 +73,13 @@ class CopyProvision(Base):
     whole_household: Mapped[bool] = mapped_column(Boolean)
     include_resident_code: Mapped[bool] = mapped_column(Boolean)
     include_relation: Mapped[bool] = mapped_column(Boolean)
+    # own-register copies only (a nationwide copy never prints 本籍; 前住所 always)
+    include_registered_domicile: Mapped[bool] = mapped_column(
+        Boolean, server_default=false(), default=False
+    )
+    include_previous_address: Mapped[bool] = mapped_column(
+        Boolean, server_default=false(), default=False
+    )
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(32))
     resident_ids: Mapped[str] = mapped_column(Text)

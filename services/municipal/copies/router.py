@@ -1,4 +1,5 @@
-"""``POST /copies``: a clerk issues a certified copy of a resident of another municipality.
+"""``POST /copies``: a clerk issues a certified copy of a resident of another municipality;
+``POST /copies/own``: of a resident of this one (see :mod:`municipal.copies.own`).
 
 The answer is the PDF itself. Refusals are problem+json with a ``reason`` code (404
 not_found; 409 moved_out, deceased, deleted, ambiguous; 422 invalid_request,
@@ -19,6 +20,7 @@ from jukinet.node.problems import problem_responses
 from jukinet.node.state import NodeState
 from jukinet.operators import Actor
 from municipal.copies.issue import Counter, issue_copy
+from municipal.copies.own import IssueOwnCopy, OwnCounter, issue_own_copy
 from municipal.copies.protocol import IssueCopy
 from municipal.copies.settings import CopySettings
 
@@ -56,5 +58,24 @@ async def issue(body: IssueCopy, state: StateDep, audit: AuditDep, actor: Issuer
     copy_id = uuid.uuid4().hex
     audit.name_target(copy_id)
     pdf = await issue_copy(_counter(state), body, actor, copy_id)
+    headers = {"Content-Disposition": f'inline; filename="copy-{copy_id}.pdf"'}
+    return Response(pdf, media_type=PDF, headers=headers)
+
+
+@router.post(
+    "/own",
+    response_class=Response,
+    responses={**_PDF_RESPONSE, **problem_responses(401, 403, 404, 409, 422)},
+    summary="Issue a certified copy from this municipality's own register (本庁交付)",
+)
+async def issue_own(
+    body: IssueOwnCopy, state: StateDep, audit: AuditDep, actor: Issuer
+) -> Response:
+    copy_id = uuid.uuid4().hex
+    audit.name_target(copy_id)
+    runtime = state.runtime
+    settings = state.kept(CopySettings, CopySettings)
+    counter = OwnCounter(runtime.node, runtime.sessions, settings.issuer(runtime.node))
+    pdf = await issue_own_copy(counter, body, actor, copy_id)
     headers = {"Content-Disposition": f'inline; filename="copy-{copy_id}.pdf"'}
     return Response(pdf, media_type=PDF, headers=headers)

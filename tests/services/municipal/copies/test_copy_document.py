@@ -12,11 +12,13 @@ from jukinet.contracts.ids import resident_code_check_digit
 from municipal.copies import document
 from municipal.copies.document import (
     CERTIFICATION,
+    OWN_TITLE,
     TITLE,
     CertifiedCopy,
     CopyEntry,
     FontUnavailable,
     MissingGlyph,
+    OwnCopyEntry,
     render_pdf,
 )
 from tests.pdftext import fonts_of, page_lines, read, text_of
@@ -88,7 +90,7 @@ def test_has_title_names_and_addresses(text: str) -> None:
     ):
         assert expected in text
     assert "東京都千代田区霞が関二丁目1番2号" in text  # 前住所, given for the head only
-    assert "横浜市（141003）" in text  # the home municipality
+    assert "神奈川県横浜市（141003）" in text  # the home municipality, with its prefecture
     assert "第2026-000123号" in text
 
 
@@ -107,16 +109,17 @@ def test_sex_is_printed_in_kanji(text: str) -> None:
     assert [lines[i + 1] for i, line in enumerate(lines) if line == "性別"] == ["男", "女"]
 
 
-def test_certification_issuer_and_mayor_close_the_document(text: str) -> None:
-    tail = text.splitlines()[-6:]
-    assert tail[:5] == [
+def test_certification_issuer_mayor_and_the_seal_space_close_the_document(text: str) -> None:
+    tail = text.splitlines()[-7:]
+    assert tail[:6] == [
         "以下余白",
         CERTIFICATION,
         "令和8年11月26日",
         "交付市区町村　平塚市（142034）",
         "平塚市長　山田太郎",
+        "公印",  # the square left for the official seal
     ]
-    assert tail[5] == "1/1"
+    assert tail[6] == "1/1"
 
 
 def test_resident_code_and_relation_are_printed_only_for_the_entry_that_has_them(
@@ -242,3 +245,34 @@ def test_missing_font_package_is_reported_by_name(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(document, "FONT_PACKAGE", "no_such_font_package")
     with pytest.raises(FontUnavailable, match="pylopdf-fonts-jp"):
         render_pdf(COPY)
+
+
+def _own(**fields: object) -> CertifiedCopy:
+    head = OwnCopyEntry(**{f.name: getattr(HEAD, f.name) for f in dataclasses.fields(HEAD)},
+                        **fields)  # fmt: skip
+    return dataclasses.replace(COPY, home_name="平塚市", home_code="142034", kind="own",
+                               entries=[head])  # fmt: skip
+
+
+def test_a_copy_from_the_own_register_shows_domicile_only_when_asked() -> None:
+    plain = text_of(render_pdf(_own()))
+    assert plain.splitlines()[0] == OWN_TITLE
+    assert TITLE not in plain
+    assert "本籍" not in plain
+    assert "筆頭者" not in plain
+    asked = text_of(render_pdf(_own(registered_domicile="神奈川県平塚市浅間町1番地",
+                                    family_register_head="山田　一郎")))  # fmt: skip
+    lines = asked.splitlines()
+    assert lines[lines.index("本籍") + 1] == "神奈川県平塚市浅間町1番地"
+    assert lines[lines.index("筆頭者") + 1] == "山田　一郎"
+    assert "神奈川県平塚市（142034）" in asked
+
+
+def test_a_nationwide_copy_cannot_carry_the_domicile() -> None:
+    with pytest.raises(TypeError, match="本籍"):
+        dataclasses.replace(_own(), kind="nationwide", home_name="横浜市", home_code="141003")
+
+
+def test_a_copy_from_the_own_register_is_issued_by_the_home_town() -> None:
+    with pytest.raises(ValueError, match="home municipality"):
+        dataclasses.replace(_own(), home_code="141003")
