@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import shutil
 import ssl
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +281,41 @@ async def test_four_fact_search_does_not_guess(
     )
     assert [o for o, _ in outcomes][-3:] == ["ambiguous", "provided", "not_found"]
     assert outcomes[-3][1] == "[]"
+
+
+async def _curl(*args: str) -> subprocess.CompletedProcess[str]:
+    command = ["curl", "--silent", "--show-error", "--max-time", "20", *args]
+    return await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+async def test_plain_curl_and_default_python_verification_reach_a_lookup_server(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    """What an integrator tries first: no hostname overrides, only the federation CA."""
+    server = federation.lookup_servers[AGENCY]
+    ministry = federation.layout.node_dir(client("mofa-passport"))
+    body = {"affair": "passport-issuance", "resident_code": people["unique"]}
+    tls = ["--cert", str(ministry / "tls.crt"), "--key", str(ministry / "tls.key"),
+           "--cacert", str(federation.layout.ca_cert)]  # fmt: skip
+    post = ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    for host in ("127.0.0.1", "localhost"):
+        url = f"https://{host}:{server.port}/lookups/by-code"
+        done = await _curl(*tls, *post, url)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["found"] is True
+    elsewhere = f"https://lookups.example:{server.port}/lookups/by-code"
+    resolve = ["--resolve", f"lookups.example:{server.port}:127.0.0.1"]
+    refused = await _curl(*tls, *post, *resolve, elsewhere)
+    assert refused.returncode == 60, refused.stderr  # a name the certificate does not carry
+
+    context = ssl.create_default_context(cafile=str(federation.layout.ca_cert))
+    context.load_cert_chain(ministry / "tls.crt", ministry / "tls.key")
+    assert context.check_hostname
+    async with httpx.AsyncClient(verify=context, timeout=20) as c:
+        r = await c.post(f"https://localhost:{server.port}/lookups/by-code", json=body)
+    assert r.status_code == 200, r.text
 
 
 async def test_clients_without_a_federation_certificate_cannot_connect(

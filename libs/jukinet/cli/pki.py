@@ -13,6 +13,8 @@ from rich.table import Table
 from jukinet.contracts.federation import BROKER_NAMES, DEMO
 from jukinet.contracts.principals import InvalidPrincipal, Principal, PrincipalKind
 from jukinet.pki import (
+    HTTPS_CERT,
+    LOCAL_HOSTS,
     CertificateAuthority,
     PkiLayout,
     principal_of,
@@ -26,6 +28,15 @@ console = Console(width=120)
 
 RootOpt = Annotated[Path, typer.Option("--root", envvar="JUKINET_PKI", help="PKI directory.")]
 DaysOpt = Annotated[int, typer.Option("--days", min=1, max=90, help="Leaf validity in days.")]
+HostOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--host",
+        help="A host name or address the lookup servers are reached at (repeat it; default "
+        "localhost and 127.0.0.1); their HTTPS certificates name these, so standard "
+        "clients verify them.",
+    ),
+]
 DEFAULT_ROOT = Path("var/pki")
 
 
@@ -35,6 +46,7 @@ def init(
     days: DaysOpt = 7,
     ca_days: Annotated[int, typer.Option(min=1, max=365)] = 90,
     force: Annotated[bool, typer.Option(help="Replace an existing CA.")] = False,
+    host: HostOpt = None,
 ) -> None:
     """Create the CA and the credentials of the demo federation's principals."""
     layout = PkiLayout(root)
@@ -43,7 +55,7 @@ def init(
         raise typer.Exit(1)
     ca = CertificateAuthority.create(layout.ca_dir, validity=dt.timedelta(days=ca_days))
     for principal in DEMO.principals:
-        layout.issue(ca, principal, validity=dt.timedelta(days=days))
+        layout.issue(ca, principal, validity=dt.timedelta(days=days), hosts=host or LOCAL_HOSTS)
     layout.issue_broker(ca, dns_names=BROKER_NAMES, validity=dt.timedelta(days=days))
     _show(layout)
 
@@ -53,6 +65,7 @@ def issue(
     uri: Annotated[str, typer.Argument(help="e.g. spiffe://jukinet/municipality/142034")],
     root: RootOpt = DEFAULT_ROOT,
     days: DaysOpt = 7,
+    host: HostOpt = None,
 ) -> None:
     """Issue (or reissue) the credentials of one principal."""
     try:
@@ -62,7 +75,7 @@ def issue(
         raise typer.Exit(2) from None
     layout = PkiLayout(root)
     ca = CertificateAuthority.load(layout.ca_dir)
-    layout.issue(ca, principal, validity=dt.timedelta(days=days))
+    layout.issue(ca, principal, validity=dt.timedelta(days=days), hosts=host or LOCAL_HOSTS)
     console.print(f"issued {principal.uri} in {layout.node_dir(principal)}")
 
 
@@ -71,6 +84,7 @@ def rotate(
     uri: Annotated[str, typer.Argument(help="e.g. spiffe://jukinet/municipality/142034")],
     root: RootOpt = DEFAULT_ROOT,
     days: DaysOpt = 7,
+    host: HostOpt = None,
 ) -> None:
     """Reissue a principal's credentials and revoke the old ones from now on.
 
@@ -80,7 +94,7 @@ def rotate(
     layout = PkiLayout(root)
     old = [read_certificate(p) for p in sorted(layout.node_dir(principal).glob("*.crt"))]
     ca = CertificateAuthority.load(layout.ca_dir)
-    layout.issue(ca, principal, validity=dt.timedelta(days=days))
+    layout.issue(ca, principal, validity=dt.timedelta(days=days), hosts=host or LOCAL_HOSTS)
     revoke(layout.revocations, old, utcnow())
     console.print(f"rotated {principal.uri}; {len(old)} old certificates revoked")
 
@@ -109,7 +123,8 @@ def _show(layout: PkiLayout) -> None:
         certs = sorted(node.glob("*.crt"))
         if not certs or node == layout.broker_dir:
             continue
-        first = read_certificate(certs[0])
+        # the principal from a credential that names only it (https.crt names hosts too)
+        first = read_certificate(next((c for c in certs if c.name != HTTPS_CERT), certs[0]))
         principal = principal_of(first)
         purposes = ", ".join(c.stem for c in certs)
         expiry = min(read_certificate(c).not_valid_after_utc for c in certs)

@@ -33,6 +33,9 @@ from jukinet.devtools.forkserver import ForkedProcess, fork_server
 from jukinet.lookups import load_permissions, load_table, lookup_tables
 from jukinet.node.logs import logging_config
 from jukinet.pki import (
+    HTTPS_CERT,
+    LOCAL_HOSTS,
+    SERVING_KINDS,
     CertificateAuthority,
     PkiLayout,
     Purpose,
@@ -100,8 +103,10 @@ def ensure_pki(layout: PkiLayout, federation: Federation, *, days: int = 7) -> N
     horizon = utcnow() + RENEW_BEFORE
     for principal in federation.principals:
         cert = layout.node_dir(principal) / f"{_first_purpose(principal).value}.crt"
-        if not cert.exists() or read_certificate(cert).not_valid_after_utc < horizon:
-            layout.issue(ca, principal, validity=validity)
+        https = layout.node_dir(principal) / HTTPS_CERT
+        lacks_https = principal.kind in SERVING_KINDS and not https.exists()
+        if lacks_https or not cert.exists() or read_certificate(cert).not_valid_after_utc < horizon:
+            layout.issue(ca, principal, validity=validity, hosts=LOCAL_HOSTS)
     broker = layout.broker_dir / "tls.crt"
     if not broker.exists() or read_certificate(broker).not_valid_after_utc < horizon:
         layout.issue_broker(ca, dns_names=BROKER_NAMES, validity=validity)
@@ -284,7 +289,7 @@ class LocalFederation:
         node = self.layout.node_dir(principal)
         old = [read_certificate(p) for p in sorted(node.glob("*.crt"))]
         ca = CertificateAuthority.load(self.layout.ca_dir)
-        self.layout.issue(ca, principal, validity=dt.timedelta(days=7))
+        self.layout.issue(ca, principal, validity=dt.timedelta(days=7), hosts=LOCAL_HOSTS)
         self._write_broker_configs()
         for broker in self.brokers:
             broker.reload()

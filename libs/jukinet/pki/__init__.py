@@ -1,7 +1,14 @@
 """The federation PKI: a CA, per-purpose credentials for every principal, verification."""
 
 from jukinet.pki._authority import CertificateAuthority, utcnow
-from jukinet.pki._credentials import Credentials, PkiLayout, purposes_for
+from jukinet.pki._credentials import (
+    HTTPS_CERT,
+    LOCAL_HOSTS,
+    SERVING_KINDS,
+    Credentials,
+    PkiLayout,
+    purposes_for,
+)
 from jukinet.pki._errors import (
     CertificateExpired,
     IdentityMismatch,
@@ -21,6 +28,9 @@ from jukinet.pki._revocation import RevocationList, fingerprint, revoke
 from jukinet.pki._verify import TrustStore, principal_of
 
 __all__ = [
+    "HTTPS_CERT",
+    "LOCAL_HOSTS",
+    "SERVING_KINDS",
     "CertificateAuthority",
     "CertificateExpired",
     "CertificateRevoked",

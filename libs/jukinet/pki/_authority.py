@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from jukinet.contracts.principals import Principal
 from jukinet.pki._errors import PkiError
@@ -121,6 +122,46 @@ class CertificateAuthority:
             builder = builder.add_extension(TLS_EKU, critical=False)
         return builder.sign(self.key, hashes.SHA256())
 
+    def issue_https(
+        self,
+        principal: Principal,
+        key: ec.EllipticCurvePrivateKey,
+        *,
+        hosts: Sequence[str],
+        validity: dt.timedelta,
+        now: dt.datetime | None = None,
+    ) -> x509.Certificate:
+        """A node's HTTPS server certificate (its lookup server): the host names and
+        addresses it is served on, for any standard client's hostname check, beside the
+        principal URI, for clients that check the principal. Server auth only: it never
+        authenticates the node to the broker or to another node."""
+        now = now or utcnow()
+        names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(principal.uri)]
+        names += [_host_name(host) for host in hosts]
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{principal.slug} https"),
+            ]
+        )
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _BACKDATE)
+            .not_valid_after(now + validity)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(key_usage(Purpose.TLS), critical=True)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+
     def issue_server(
         self,
         key: ec.EllipticCurvePrivateKey,
@@ -158,3 +199,11 @@ class CertificateAuthority:
             )
             .sign(self.key, hashes.SHA256())
         )
+
+
+def _host_name(host: str) -> x509.GeneralName:
+    """An IP address SAN for an address, a DNS name SAN otherwise."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)

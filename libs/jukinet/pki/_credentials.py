@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,12 @@ from jukinet.pki._revocation import fingerprint
 __all__ = ["Credentials", "PkiLayout", "purposes_for"]
 
 _NODE_KINDS = (PrincipalKind.AGENCY, PrincipalKind.PREFECTURE, PrincipalKind.MUNICIPALITY)
+
+
+HTTPS_CERT, HTTPS_KEY = "https.crt", "https.key"
+LOCAL_HOSTS = ("localhost", "127.0.0.1")  # where a local federation serves its lookups
+# nodes that serve lookups over HTTPS to ministries and prefecture bodies
+SERVING_KINDS = frozenset({PrincipalKind.AGENCY, PrincipalKind.PREFECTURE})
 
 
 def purposes_for(kind: PrincipalKind) -> tuple[Purpose, ...]:
@@ -77,8 +84,11 @@ class PkiLayout:
         *,
         validity: dt.timedelta,
         now: dt.datetime | None = None,
+        hosts: Sequence[str] = (),
     ) -> Credentials:
-        """Generate fresh keys for every purpose of ``principal`` and certify them."""
+        """Generate fresh keys for every purpose of ``principal`` and certify them; for a
+        node that serves lookups, also its HTTPS server certificate for ``hosts`` (the
+        names and addresses it is served on), when any are given."""
         node = self.node_dir(principal)
         make_private_dir(node)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -90,6 +100,11 @@ class PkiLayout:
             write_private_key(node / f"{purpose.value}.key", key)
             write_certificate(node / f"{purpose.value}.crt", cert)
             write_certificate(self.public_cert(principal, purpose), cert)
+        if hosts and principal.kind in SERVING_KINDS:
+            https_key = ec.generate_private_key(ec.SECP256R1())
+            https = ca.issue_https(principal, https_key, hosts=hosts, validity=validity, now=now)
+            write_private_key(node / HTTPS_KEY, https_key)
+            write_certificate(node / HTTPS_CERT, https)
         return Credentials.load(node, self.ca_cert, principal)
 
     def _archive(self, principal: Principal, purpose: Purpose) -> None:
@@ -153,6 +168,18 @@ class Credentials:
     @property
     def tls_key_path(self) -> Path:
         return self.directory / "tls.key"
+
+    @property
+    def https_cert_path(self) -> Path:
+        """The HTTPS server certificate (host names, for standard clients), or the TLS
+        certificate where none was issued (only the principal URI, as before)."""
+        https = self.directory / HTTPS_CERT
+        return https if https.exists() else self.tls_cert_path
+
+    @property
+    def https_key_path(self) -> Path:
+        https = self.directory / HTTPS_KEY
+        return https if (self.directory / HTTPS_CERT).exists() else self.tls_key_path
 
     @property
     def ca_certificate(self) -> x509.Certificate:

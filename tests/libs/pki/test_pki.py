@@ -5,10 +5,13 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from jukinet.contracts.principals import AGENCY, InvalidPrincipal, Principal, PrincipalKind
 from jukinet.pki import (
+    HTTPS_CERT,
     CertificateAuthority,
     CertificateExpired,
     CertificateRevoked,
@@ -170,3 +173,26 @@ def test_a_certificate_presented_again_is_still_refused_once_revoked_or_expired(
     for _ in range(2):  # a signing certificate over TLS: refused, and never cached
         with pytest.raises(WrongPurpose):
             presented.verify(signing.decode(), now)
+
+
+def test_a_serving_node_gets_an_https_certificate_naming_its_hosts(
+    tmp_path: Path, ca: CertificateAuthority
+) -> None:
+    layout = PkiLayout(tmp_path)
+    hosts = ("lookups.jlis.example", "127.0.0.1")
+    layout.issue(ca, AGENCY, validity=dt.timedelta(days=1), hosts=hosts)
+    layout.issue(ca, HIRATSUKA, validity=dt.timedelta(days=1), hosts=hosts)
+    https = read_certificate(layout.node_dir(AGENCY) / HTTPS_CERT)
+    san = https.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["lookups.jlis.example"]
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    # for clients that check the principal
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [AGENCY.uri]
+    usage = https.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.SERVER_AUTH]  # never a client credential
+    TrustStore(ca.certificate).verify_chain(https)
+    # the broker maps certificates by DNS SANs before URI SANs: node TLS keeps only its URI
+    tls = _cert(layout, AGENCY, Purpose.TLS)
+    tls_san = tls.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert len(list(tls_san)) == 1
+    assert not (layout.node_dir(HIRATSUKA) / HTTPS_CERT).exists()  # serves no lookups
