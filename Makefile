@@ -40,10 +40,13 @@ test: lint ## Lint, then the whole test suite (PostgreSQL tests skip with a mess
 	$(BIN)/python -m compileall -q libs services
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
+openapi: install ## Regenerate docs/openapi/*.json from the services (the suite checks them)
+	JUKINET_WRITE_OPENAPI=1 $(BIN)/pytest -q -n 0 tests/test_openapi.py
+
 bench: install ## Benchmarks: prints a table and writes var/bench.json
 	$(BIN)/jukinet bench
 
 clean: ## Remove the virtual environments, caches and local state
 	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install run lint test bench clean
+.PHONY: help install run lint test openapi bench clean

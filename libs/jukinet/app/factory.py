@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from jukinet.node.bodylimit import install_body_limit
 from jukinet.node.deps import operations_router
+from jukinet.node.docs import install_docs
 from jukinet.node.metrics import Metrics, install_metrics
 from jukinet.node.outbox import outbox_router
 from jukinet.node.problems import install_problem_handlers
@@ -57,7 +58,8 @@ def node_app(
             NODE.put(app, None)
             OPERATORS.put(app, None)
 
-    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)
     install_problem_handlers(app)
     install_body_limit(app, settings.max_body_bytes, settings.max_import_bytes)
     install_metrics(app, metrics, refresh=lambda: state_of(app).runtime.refresh_gauges())

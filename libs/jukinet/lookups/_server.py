@@ -22,6 +22,7 @@ from jukinet.lookups._ledger import ProvisionLedger
 from jukinet.lookups._monitor import MonitorRules
 from jukinet.lookups._store import LookupTables
 from jukinet.node.bodylimit import install_body_limit
+from jukinet.node.docs import install_docs
 from jukinet.node.logs import logging_config
 from jukinet.node.metrics import Metrics, install_metrics
 from jukinet.node.problems import install_problem_handlers
@@ -98,7 +99,8 @@ def create_lookup_app(
             await engine.dispose()
 
     metrics = Metrics()
-    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)
     install_problem_handlers(app)
     install_body_limit(app, settings.max_body_bytes, settings.max_import_bytes)
     install_metrics(app, metrics)

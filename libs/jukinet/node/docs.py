@@ -1,0 +1,54 @@
+"""API documentation that works on a closed network: Swagger UI at ``/docs`` and ReDoc
+at ``/redoc``, their scripts and styles served by the service itself.
+
+FastAPI's own pages load Swagger UI and ReDoc from a CDN, which a Juki-Net segment never
+reaches, so they render blank. The assets come from ``fastapi-standalone-docs`` (Swagger
+UI 5, which reads FastAPI's OpenAPI 3.1, and ReDoc); the pages are FastAPI's own
+self-hosting recipe pointed at them. ReDoc's web fonts are not loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_standalone_docs
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+__all__ = ["ASSETS", "install_docs"]
+
+ASSETS = "/docs-assets"  # where the scripts and styles are served
+_STATIC = Path(fastapi_standalone_docs.__path__[0]) / "static"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve the docs pages and their assets from ``app`` (built with ``docs_url`` and
+    ``redoc_url`` None, so FastAPI adds no CDN pages of its own)."""
+    if app.docs_url is not None or app.redoc_url is not None:
+        raise ValueError("build the app with docs_url=None and redoc_url=None")
+    app.mount(f"{ASSETS}/swagger", StaticFiles(directory=_STATIC / "swagger"), "docs-swagger")
+    app.mount(f"{ASSETS}/redoc", StaticFiles(directory=_STATIC / "redoc"), "docs-redoc")
+    app.mount(f"{ASSETS}/fastapi", StaticFiles(directory=_STATIC / "fastapi"), "docs-icon")
+    openapi = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi,
+            title=f"{app.title} — API",
+            swagger_js_url=f"{ASSETS}/swagger/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/fastapi/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi,
+            title=f"{app.title} — API",
+            redoc_js_url=f"{ASSETS}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS}/fastapi/favicon.png",
+            with_google_fonts=False,
+        )

@@ -1,0 +1,53 @@
+"""API documentation on a closed network: every service and lookup server serves its
+Swagger UI and ReDoc pages with every script and style from itself — nothing from a
+CDN, which a Juki-Net segment never reaches."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from jukinet.contracts.principals import Principal, PrincipalKind
+from jukinet.devtools.localfed import LocalFederation
+from tests.principals import AGENCY, HIRATSUKA, KANAGAWA
+
+pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
+
+_REFERENCE = re.compile(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""")
+PENSION = Principal(PrincipalKind.MINISTRY, "jpa-pension")
+
+
+async def _check_pages(client: httpx.AsyncClient) -> None:
+    for page in ("/docs", "/redoc"):
+        r = await client.get(page)
+        assert r.status_code == 200, (page, r.status_code)
+        assert r.headers["content-type"].startswith("text/html")
+        references = _REFERENCE.findall(r.text)
+        assert references, page
+        for ref in references:
+            assert ref.startswith("/"), f"{page} loads {ref} from elsewhere"
+            asset = await client.get(ref)
+            assert asset.status_code == 200, ref
+            if ref.endswith(".js"):
+                assert "javascript" in asset.headers["content-type"], ref
+            if ref.endswith(".css"):
+                assert asset.headers["content-type"].startswith("text/css"), ref
+        assert "cdn.jsdelivr.net" not in r.text
+        assert "fonts.googleapis.com" not in r.text
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["paths"]
+
+
+@pytest.mark.parametrize("node", [HIRATSUKA, KANAGAWA, AGENCY], ids=lambda n: n.kind.value)
+async def test_every_service_serves_its_docs_from_itself(
+    federation: LocalFederation, node: Principal
+) -> None:
+    async with httpx.AsyncClient(base_url=federation.nodes[node].url, timeout=20) as client:
+        await _check_pages(client)
+
+
+async def test_the_lookup_server_serves_its_docs_from_itself(federation: LocalFederation) -> None:
+    async with federation.lookup_client(AGENCY, PENSION) as client:
+        await _check_pages(client)
