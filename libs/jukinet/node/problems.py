@@ -1,7 +1,8 @@
 """RFC 9457 problem details: one exception base, one renderer, handlers for FastAPI.
 
-Problem responses never echo request input: validation errors list the location and
-kind of each error, not the offending value (it may be a name or a resident code).
+Problem responses never echo request input: validation errors list the location, kind
+and a message in English and Japanese for each error (:mod:`jukinet.node.validation`),
+never the offending value (it may be a name or a resident code).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jukinet.node.validation import describe_errors
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -115,10 +118,7 @@ async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestValidationError):
         raise exc
-    errors = [
-        {"loc": [str(part) for part in err.get("loc", ())], "type": err.get("type", "invalid")}
-        for err in exc.errors()
-    ]
+    errors = describe_errors(exc.errors())
     doc = {
         "type": _TYPE_BASE + "validation",
         "title": "The request is not valid",
