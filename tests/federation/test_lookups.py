@@ -18,6 +18,7 @@ import pytest_asyncio
 from typer.testing import CliRunner
 
 from jukinet.cli import app
+from jukinet.client import LookupClient, LookupInvalid, LookupRefused
 from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.pki import CertificateAuthority
@@ -316,6 +317,82 @@ async def test_plain_curl_and_default_python_verification_reach_a_lookup_server(
     async with httpx.AsyncClient(verify=context, timeout=20) as c:
         r = await c.post(f"https://localhost:{server.port}/lookups/by-code", json=body)
     assert r.status_code == 200, r.text
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_python() -> str:
+    """The Python example of the README, as an integrator would copy it."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```python\n", text.index("from Python, with the client")) + 10
+    block = text[start : text.index("```", start)]
+    return "\n".join(line.removeprefix("  ") for line in block.splitlines())
+
+
+async def test_the_readme_python_example_works(
+    federation: LocalFederation, people: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = federation.lookup_servers[AGENCY]
+    code = _readme_python()
+    code = code.replace("https://localhost:9100", f"https://localhost:{server.port}")
+    code = code.replace('"var/pki"', repr(str(federation.layout.root)))
+    code = code.replace("<a resident code>", people["unique"])
+    await asyncio.to_thread(exec, compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("True {")
+    assert printed[1] == "refused: affair_not_permitted"
+
+
+async def test_the_client_types_answers_and_refusals(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    server = federation.lookup_servers[AGENCY]
+    me = federation.layout.node_dir(client("jpa-pension"))
+    options = {"cert": me / "tls.crt", "key": me / "tls.key", "ca": federation.layout.ca_cert}
+
+    def calls() -> tuple[Any, ...]:
+        with LookupClient(f"https://localhost:{server.port}", **options) as lookups:
+            found = lookups.batch("pension-existence-check", [people["unique"], "12345678903"])
+            with pytest.raises(LookupRefused) as refused:
+                lookups.by_code("passport-issuance", people["unique"])
+            with pytest.raises(LookupInvalid) as invalid:
+                lookups.by_code("pension-existence-check", "12345678901")
+            return found, refused.value, invalid.value
+
+    found, refused, invalid = await asyncio.to_thread(calls)
+    assert [item.found for item in found.results] == [True, False]
+    assert set(found.found()[people["unique"]]) == {"status", "address"}  # the grant's fields
+    assert (refused.status, refused.reason) == (403, "affair_not_permitted")
+    assert invalid.errors[0]["loc"] == ["body", "resident_code"]
+
+
+async def test_the_lookup_command_prints_answers_and_one_line_refusals(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    server = federation.lookup_servers[AGENCY]
+    me = str(federation.layout.node_dir(client("jpa-pension")))
+    common = ["--as", me, "--ca", str(federation.layout.ca_cert),
+              "--server", f"https://localhost:{server.port}"]  # fmt: skip
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(app, ["lookup", *args, *common])
+
+    found = await asyncio.to_thread(run, "by-code", people["unique"], "--affair",
+                                    "pension-existence-check")  # fmt: skip
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)["found"] is True
+    refused = await asyncio.to_thread(run, "by-code", people["unique"], "--affair",
+                                      "passport-issuance")  # fmt: skip
+    assert refused.exit_code == 2
+    assert "affair_not_permitted" in refused.stderr
+    assert "Traceback" not in refused.output
+    common[-1] = "https://localhost:1"
+    unreachable = await asyncio.to_thread(run, "by-code", people["unique"], "--affair",
+                                          "pension-existence-check")  # fmt: skip
+    assert unreachable.exit_code == 3
+    assert unreachable.stderr.startswith("cannot reach https://localhost:1")
 
 
 async def test_clients_without_a_federation_certificate_cannot_connect(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jukinet.cli import bench, broker, db, federation, lookups, operators, outbox, pki
+from jukinet.cli import bench, broker, db, federation, lookup, lookups, operators, outbox, pki
 
 __all__ = ["app", "main"]
 
@@ -22,6 +22,7 @@ app.add_typer(lookups.audit, name="audit")
 app.add_typer(lookups.clients, name="clients")
 app.add_typer(operators.app, name="operators")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(lookup.app, name="lookup")
 app.command()(federation.up)
 app.command()(federation.status)
 app.command()(federation.demo)
