@@ -17,6 +17,20 @@ __all__ = ["BrokerUnavailable", "connect", "tls_context"]
 log = logging.getLogger("jukinet.bus")
 
 
+class _StartTlsEof(logging.Filter):
+    """Drops asyncio's "returning true from eof_received() has no effect when using
+    ssl". nats-py opens a plain stream and upgrades it to TLS after the server's INFO, so
+    asyncio's stream protocol, which decided at connection time that it was not over
+    SSL, answers True at the broker's close_notify. Harmless (the connection closes as
+    it should), but it was printed on every console and in every log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("returning true from eof_received()")
+
+
+_quiet_eof = _StartTlsEof()
+
+
 class BrokerUnavailable(ConnectionError):
     """The broker refused the connection or closed it right after the handshake."""
 
@@ -38,6 +52,7 @@ async def connect(
     connect_timeout: int = 3,
 ) -> Client:
     """Connect as ``principal``; reconnect forever; verify the connection is really up."""
+    logging.getLogger("asyncio").addFilter(_quiet_eof)  # once: filters are a set
 
     async def on_error(exc: Exception) -> None:
         log.warning("broker error for %s: %s", principal.slug, type(exc).__name__)
