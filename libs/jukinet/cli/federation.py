@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
+import os
 import signal
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
@@ -15,13 +20,14 @@ from rich.console import Console
 from rich.table import Table
 
 from jukinet.contracts.federation import DEMO
-from jukinet.contracts.principals import AGENCY, Principal
+from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
 
 console = Console(width=120)
 HomeOpt = Annotated[Path, typer.Option("--home", envvar="JUKINET_HOME", help="State directory.")]
 DEFAULT_HOME = Path("var")
 STATE_FILE = "federation.json"
+LOCK_FILE = "up.lock"
 
 
 def _ports(base: int) -> dict[Principal, int]:
@@ -35,14 +41,66 @@ def up(
     cluster: Annotated[bool, typer.Option(help="Three brokers, streams replicated 3x.")] = False,
 ) -> None:
     """Start the broker and every node of the demo federation; Ctrl-C stops them all."""
-    fed = LocalFederation(
-        home.resolve(),
-        ports=_ports(base_port),
-        broker_port=broker_port,
-        monitor_port=broker_port + 4000,
-        cluster=cluster,
-    )
-    asyncio.run(_run(fed))
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    with _only_one(home):
+        _check_ports(_wanted_ports(base_port, broker_port))
+        fed = LocalFederation(
+            home,
+            ports=_ports(base_port),
+            broker_port=broker_port,
+            monitor_port=broker_port + 4000,
+            cluster=cluster,
+        )
+        asyncio.run(_run(fed))
+
+
+@contextlib.contextmanager
+def _only_one(home: Path) -> Iterator[None]:
+    """Hold ``home``'s lock for as long as this federation runs (the kernel releases it
+    if the process dies). A second ``up`` on the same home is refused before it touches
+    the running one's state."""
+    with (home / LOCK_FILE).open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            console.print(
+                f"[red]A federation is already running from {home} (pid {holder}).[/] "
+                "Stop it with Ctrl-C in its terminal, or start a second one with its own "
+                "--home, --base-port and --broker-port."
+            )
+            raise typer.Exit(1) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def _wanted_ports(base: int, broker: int) -> dict[int, str]:
+    """Every fixed port a federation listens on, and what listens there."""
+    wanted = {broker: "the broker (NATS)", broker + 4000: "the broker's monitoring"}
+    for node, port in _ports(base).items():
+        wanted[port] = f"{node.slug}'s API"
+        if node.kind in (PrincipalKind.AGENCY, PrincipalKind.PREFECTURE):
+            wanted[port + 1000] = f"{node.slug}'s lookup server"
+    return wanted
+
+
+def _check_ports(wanted: dict[int, str]) -> None:
+    for port, what in sorted(wanted.items()):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                console.print(
+                    f"[red]Port {port}, wanted for {what}, is already in use.[/] Free it, or "
+                    "move the federation with --base-port (nodes; lookup servers are 1000 "
+                    "above) and --broker-port."
+                )
+                raise typer.Exit(1) from None
 
 
 async def _run(fed: LocalFederation) -> None:
@@ -67,18 +125,23 @@ def _save_state(fed: LocalFederation) -> None:
     state = {
         "brokers": fed.nats_urls,
         "nodes": {node.uri: proc.url for node, proc in fed.nodes.items()},
+        "lookup_servers": {node.uri: proc.url for node, proc in fed.lookup_servers.items()},
     }
     (fed.root / STATE_FILE).write_text(json.dumps(state, indent=2))
 
 
 def _print_nodes(fed: LocalFederation) -> None:
     table = Table(title="jukinet local federation")
-    for column in ("node", "kind", "URL", "log"):
-        table.add_column(column, no_wrap=True)
+    table.add_column("node", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("URL", no_wrap=True, min_width=len("https://127.0.0.1:65535"))
+    table.add_column("log", no_wrap=True)
     for url in fed.nats_urls:
         table.add_row("nats-server", "broker", url, "log/")
     for node, proc in fed.nodes.items():
-        table.add_row(node.uri, node.kind.value, proc.url, f"log/{node.slug}.log")
+        table.add_row(node.slug, node.kind.value, proc.url, f"log/{node.slug}.log")
+    for node, proc in fed.lookup_servers.items():
+        table.add_row(node.slug, "lookup server", proc.url, f"log/{node.slug}.lookups.log")
     console.print(table)
 
 

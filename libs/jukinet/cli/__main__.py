@@ -1,0 +1,5 @@
+"""``python -m jukinet.cli``: the jukinet command."""
+
+from jukinet.cli import main
+
+main()
