@@ -23,7 +23,7 @@ from rich.console import Console
 from jukinet.client import LookupClient, LookupError, LookupInvalid, LookupRefused
 
 app = typer.Typer(help="Look residents up as a ministry system would.", no_args_is_help=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 AffairOpt = Annotated[str, typer.Option("--affair", help="The affair the lookup is for.")]
 AsOpt = Annotated[
