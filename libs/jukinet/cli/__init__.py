@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from jukinet.cli import bench, broker, db, federation, lookup, lookups, operators, outbox, pki
+from jukinet.cli._errors import run_reporting_errors
 
 __all__ = ["app", "main"]
 
@@ -12,7 +13,7 @@ app = typer.Typer(
     name="jukinet",
     help="jukinet: the Basic Resident Registry Network, as an open federation.",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
 )
 app.add_typer(pki.app, name="pki")
 app.add_typer(db.app, name="db")
@@ -32,4 +33,4 @@ app.command()(bench.bench)
 
 
 def main() -> None:
-    app()
+    run_reporting_errors(app)

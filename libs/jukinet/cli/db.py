@@ -12,6 +12,7 @@ import typer
 from alembic import command
 from alembic.config import Config
 
+from jukinet.cli._errors import database_url
 from jukinet.db.engine import create_engine
 from jukinet.db.migrations import upgrade as upgrade_db
 
@@ -32,7 +33,7 @@ def upgrade(service: ServiceArg, url: Annotated[str, typer.Option(envvar="DATABA
     """Apply every pending migration to the database at URL."""
 
     async def run() -> None:
-        engine = create_engine(url)
+        engine = create_engine(database_url(url, create=True))
         try:
             await upgrade_db(engine, _migrations(service))
         finally:

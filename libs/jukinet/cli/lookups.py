@@ -25,6 +25,7 @@ from jukinet.audit import (
     compare_with_checkpoints,
     purge_contradiction,
 )
+from jukinet.cli._errors import database_url
 from jukinet.contracts.chains import KeyRing
 from jukinet.contracts.principals import Principal
 from jukinet.db.engine import create_engine, session_factory
@@ -53,7 +54,10 @@ audit = typer.Typer(
 )
 clients = typer.Typer(help="Lookup clients: suspension and reinstatement.", no_args_is_help=True)
 console = Console(width=200)
-DbOpt = Annotated[str, typer.Option("--db", envvar="DATABASE_URL", help="The node's database URL.")]
+DbOpt = Annotated[
+    str,
+    typer.Option("--db", envvar="DATABASE_URL", help="The node database: a URL or a SQLite file."),
+]
 TABLES = lookup_tables(MetaData())
 OPERATOR_TABLES = operator_tables(MetaData())
 CHECKPOINTS = checkpoint_table(MetaData())
@@ -63,7 +67,7 @@ T = TypeVar("T")
 
 def with_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def run() -> T:
-        engine = create_engine(url)
+        engine = create_engine(database_url(url))
         try:
             async with session_factory(engine)() as session, session.begin():
                 return await work(session)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jukinet.cli.lookups import DbOpt, with_session
 from jukinet.contracts.principals import Principal
 from jukinet.operators import (
+    MIN_PASSWORD,
     Actor,
     IcCard,
     Operation,
@@ -43,16 +45,18 @@ PkiOpt = Annotated[Path, typer.Option("--pki-root", envvar="JUKINET_PKI")]
 CertOpt = Annotated[
     Path | None, typer.Option("--cert", help="Register this card certificate instead of issuing")
 ]
-PasswordOpt = Annotated[
-    str,
-    typer.Option(
-        prompt=True,
-        hide_input=True,
-        confirmation_prompt=True,
-        envvar="JUKINET_OPERATOR_PASSWORD",
-        help="At least 12 characters.",
-    ),
-]
+PASSWORD_ENV = "JUKINET_OPERATOR_PASSWORD"  # noqa: S105 - the variable's name, not a password
+
+
+def _password(*, confirm: bool) -> str:
+    """The operator's password from JUKINET_OPERATOR_PASSWORD, or asked for without
+    echo — never a command-line argument (it would sit in the shell's history and in
+    the process list)."""
+    given = os.environ.get(PASSWORD_ENV)
+    if given is not None:
+        return given
+    entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    return entered
 
 
 def _card(node: Principal, slug: str, pki_root: Path, cert: Path | None, days: int) -> Path:
@@ -98,13 +102,25 @@ def create(
     role: Annotated[Role, typer.Option()],
     node: NodeOpt,
     db: DbOpt,
-    password: PasswordOpt,
     pki_root: PkiOpt = Path("var/pki"),
     cert: CertOpt = None,
     card_days: Annotated[int, typer.Option(min=1, max=1825)] = 365,
 ) -> None:
-    """Create an operator of the office, with a new IC card (or a given card certificate)."""
+    """Create an operator of the office, with a new IC card (or a given card certificate).
+    The password comes from JUKINET_OPERATOR_PASSWORD or is asked for (at least 12
+    characters)."""
     office = Principal.parse(node)
+    taken = with_session(db, lambda s: list_operators(s, TABLES))
+    if any(row["slug"] == slug for row in taken):  # before any card file is touched
+        console.print(
+            f"[red]operator {slug} already exists[/]; its card is unchanged "
+            f"(`jukinet operators card {slug}` issues a new one)"
+        )
+        raise typer.Exit(1)
+    password = _password(confirm=True)
+    if len(password) < MIN_PASSWORD:
+        console.print(f"[red]the password needs at least {MIN_PASSWORD} characters")
+        raise typer.Exit(1)
     path = _card(office, slug, pki_root, cert, card_days)
     card = read_certificate(path)
     _logged(db, office, pki_root, "operators.create", slug, lambda s: register_operator(
@@ -163,9 +179,10 @@ def login(
     node: NodeOpt,
     url: Annotated[str, typer.Option(help="The office's operator API, e.g. http://127.0.0.1:8001")],
     card_dir: Annotated[Path, typer.Option(exists=True, file_okay=False)],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
 ) -> None:
-    """Log in with password and IC card; print the session token."""
+    """Log in with password and IC card; print the session token. The password comes
+    from JUKINET_OPERATOR_PASSWORD or is asked for."""
+    password = _password(confirm=False)
 
     async def run() -> httpx.Response:
         async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:

@@ -11,6 +11,7 @@ from jukinet.operators._api import (
     record_operation,
 )
 from jukinet.operators._auth import (
+    MIN_PASSWORD,
     AuthPolicy,
     card_principal,
     challenge_key,
@@ -32,6 +33,7 @@ from jukinet.operators._throttle import LoginGate, ThrottlePolicy
 
 __all__ = [
     "ANONYMOUS",
+    "MIN_PASSWORD",
     "OPERATORS",
     "SYSTEM",
     "Actor",
