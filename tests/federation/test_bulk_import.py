@@ -213,6 +213,33 @@ def _csv_text(rows: list[dict[str, str]]) -> str:
     return out.getvalue()
 
 
+async def test_a_shift_jis_register_imports_as_its_system_exported_it(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """Register systems export CP932: read with the charset named, or found by itself."""
+    before = await municipal_count(federation)
+    async with federation.client(YOKOHAMA) as c:
+        for content_type, seed in (("text/csv; charset=shift_jis", 31), ("text/csv", 32)):
+            rows = good_rows(3, personal_data, seed=seed)
+            rows[0]["name"] = "髙橋 﨑子"  # characters outside JIS X 0208, as CP932 has them
+            personal_data.add(rows[0]["name"])
+            body = _csv_text(rows).encode("cp932")
+            r = await c.post(
+                "/residents/import", content=body, headers={"Content-Type": content_type}
+            )
+            assert r.status_code == 201, r.text
+        wrong = await c.post(
+            "/residents/import", content="名前\n".encode("cp932"),
+            headers={"Content-Type": "text/csv; charset=utf-8"},
+        )  # fmt: skip
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["problem"].startswith("the file is not utf-8 text")
+    assert await municipal_count(federation) == before + 6
+    names = await query(federation, YOKOHAMA, "SELECT count(*) FROM residents WHERE name = :n",
+                        n="髙橋 﨑子")  # fmt: skip
+    assert names[0][0] == 2
+
+
 async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:

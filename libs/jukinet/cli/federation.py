@@ -350,26 +350,39 @@ def _print_reconcile(reports: list[Any]) -> None:
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8).")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file.")],
     municipality: Annotated[str, typer.Option(help="Municipality code, e.g. 142034.")],
     home: HomeOpt = DEFAULT_HOME,
     wait: Annotated[bool, typer.Option(help="Follow propagation to the agency.")] = True,
+    encoding: Annotated[
+        str,
+        typer.Option(help="utf-8, shift_jis (CP932, as register systems export), or auto."),
+    ] = "auto",
 ) -> None:
     """Import a municipality's register from CSV: every row valid, or nothing imported."""
     nodes, token = _load(home)
     town = Principal.municipality(municipality)
+    charset = "" if encoding == "auto" else f"; charset={encoding}"
     with file.open("rb") as f:
-        result = asyncio.run(_import(nodes, token, town, f, file.stat().st_size, wait))
+        result = asyncio.run(
+            _import(nodes, token, town, f, file.stat().st_size, wait, f"text/csv{charset}")
+        )
     raise typer.Exit(result)
 
 
 async def _import(
-    nodes: dict[str, str], token: str, town: Principal, f: BinaryIO, size: int, wait: bool
+    nodes: dict[str, str],
+    token: str,
+    town: Principal,
+    f: BinaryIO,
+    size: int,
+    wait: bool,
+    content_type: str,
 ) -> int:
     from rich.progress import Progress
 
     headers = {"Authorization": f"Bearer {token}"}
-    csv_type = {"Content-Type": "text/csv; charset=utf-8"}
+    csv_type = {"Content-Type": content_type}
     async with httpx.AsyncClient(timeout=3600.0, headers=headers) as client:
         with Progress(console=console) as progress:
             upload = progress.add_task("uploading and validating", total=size)

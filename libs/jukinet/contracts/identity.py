@@ -35,6 +35,8 @@ __all__ = [
     "ResidentCode",
     "Sex",
     "canonical_name",
+    "check_possible_dates",
+    "explain",
     "parse_changes",
     "summarize",
 ]
@@ -188,6 +190,17 @@ Kana = Annotated[str, Field(min_length=1, max_length=MAX_KANA), AfterValidator(_
 Address = Annotated[str, Field(min_length=1, max_length=MAX_ADDRESS), AfterValidator(_text)]
 
 
+def check_possible_dates(birth_date: dt.date, change_date: dt.date) -> None:
+    """Raise ValueError unless the birth is possible (not before EARLIEST_BIRTH, not in
+    the future) and the change falls between the birth and today (JST runs ahead of UTC,
+    so "today" allows tomorrow's UTC date)."""
+    today = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    if not EARLIEST_BIRTH <= birth_date <= today:
+        raise ValueError("birth date is outside the possible range")
+    if not birth_date <= change_date <= today:
+        raise ValueError("change date must fall between birth and today")
+
+
 class IdentityRecord(BaseModel):
     """One version of a resident's identity record as it travels between tiers."""
 
@@ -205,11 +218,7 @@ class IdentityRecord(BaseModel):
 
     @model_validator(mode="after")
     def _dates_are_possible(self) -> IdentityRecord:
-        today = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)  # JST runs ahead of UTC
-        if not EARLIEST_BIRTH <= self.birth_date <= today:
-            raise ValueError("birth date is outside the possible range")
-        if not self.birth_date <= self.change_date <= today:
-            raise ValueError("change date must fall between birth and today")
+        check_possible_dates(self.birth_date, self.change_date)
         return self
 
     @property
@@ -277,6 +286,17 @@ def summarize(exc: ValidationError) -> str:
     """Where and what kind of error, for dead letters and logs — never the values."""
     kinds = sorted({_where(err) for err in exc.errors(include_input=False)})
     return "; ".join(kinds[:10])
+
+
+def explain(exc: ValidationError) -> str:
+    """Where and what is wrong, in words a person can act on (Pydantic's messages and the
+    validators' own, which name rules, never values) — for a row of an import."""
+    said = []
+    for err in exc.errors(include_input=False, include_context=False):
+        loc = ".".join(str(part) for part in err.get("loc", ()) if not isinstance(part, int))
+        message = str(err.get("msg", err.get("type", "invalid"))).removeprefix("Value error, ")
+        said.append(f"{loc}: {message}" if loc else message)
+    return "; ".join(sorted(set(said))[:10])
 
 
 def _where(err: Any) -> str:

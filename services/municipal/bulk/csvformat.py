@@ -1,4 +1,5 @@
-"""The documented CSV format of a municipal register import (UTF-8, header row).
+"""The documented CSV format of a municipal register import (header row; UTF-8, or the
+Shift_JIS/CP932 that existing register systems export — see :func:`decode_register`).
 
 Columns: name, name_kana, birth_date (YYYY-MM-DD), sex (male|female, or 1|2 as on the
 resident record), address, reason (a recording reason; default ex_officio_record),
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from jukinet.contracts.identity import summarize
+from jukinet.contracts.identity import explain
 from municipal.residents.schemas import MigratedResident
 
-__all__ = ["COLUMNS", "RowError", "parse_register"]
+__all__ = ["COLUMNS", "RowError", "UnreadableRegister", "decode_register", "parse_register"]
 
 COLUMNS = (
     "name", "name_kana", "birth_date", "sex", "address", "reason", "change_date", "resident_code",
@@ -24,6 +25,44 @@ COLUMNS = (
 REQUIRED = ("name", "birth_date", "sex", "address")
 MAX_ROWS = 2_000_000
 _SEX = {"1": "male", "2": "female"}
+
+
+# the charset names a Shift_JIS export may carry; CP932 (Windows-31J) is the superset
+# existing register systems write, with the NEC and IBM extensions
+_SHIFT_JIS = {"shift_jis", "shift-jis", "sjis", "x-sjis", "cp932", "windows-31j", "ms932"}
+
+
+class UnreadableRegister(ValueError):
+    """The file is not text in an encoding the import reads."""
+
+
+def decode_register(raw: bytes, content_type: str = "") -> str:
+    """The file as text: in the charset the Content-Type names (UTF-8 or Shift_JIS/CP932),
+    or, with none named, UTF-8 (a byte-order mark allowed) and otherwise CP932 — a
+    Japanese file in CP932 is practically never valid UTF-8."""
+    charset = _charset(content_type)
+    try:
+        if charset in _SHIFT_JIS:
+            return raw.decode("cp932")
+        if charset in ("utf-8", "utf8"):
+            return raw.decode("utf-8-sig")
+        if charset:
+            raise UnreadableRegister(f"charset {charset} is not read: use utf-8 or shift_jis")
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return raw.decode("cp932")
+    except UnicodeDecodeError as exc:
+        named = charset or "UTF-8 or Shift_JIS (CP932)"
+        raise UnreadableRegister(f"the file is not {named} text (byte {exc.start})") from None
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return ""
 
 
 @dataclass(frozen=True)
@@ -51,7 +90,7 @@ def parse_register(text: str) -> tuple[list[MigratedResident], list[RowError]]:
         try:
             row = MigratedResident.model_validate(_body(raw))
         except ValidationError as exc:
-            errors.append(RowError(line, summarize(exc)))
+            errors.append(RowError(line, explain(exc)))
             continue
         if row.resident_code is not None and row.resident_code in codes:
             errors.append(RowError(line, "resident_code: repeats an earlier row's"))

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from jukinet.node.deps import AuditDep, NodeDep, SessionDep, guard
 from jukinet.node.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from jukinet.operators import AuditEntry
-from municipal.bulk.csvformat import parse_register
+from municipal.bulk.csvformat import UnreadableRegister, decode_register, parse_register
 from municipal.bulk.service import import_register
 
 router = APIRouter(prefix="/residents", tags=["residents"], dependencies=[guard("residents.bulk")])
@@ -19,7 +19,8 @@ MAX_REPORTED = 1000
     "/import",
     status_code=201,
     responses=problem_responses(401, 403, 409, 413, 422),
-    summary="Import a register from CSV (UTF-8, documented columns) in one transaction",
+    summary="Import a register from CSV (UTF-8 or Shift_JIS/CP932, documented columns) "
+    "in one transaction",
     openapi_extra={
         "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
     },
@@ -29,9 +30,9 @@ async def import_csv(
 ) -> JSONResponse:
     raw = await request.body()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return _problem(audit, [{"line": 0, "problem": "the file is not UTF-8"}], 0)
+        text = decode_register(raw, request.headers.get("content-type", ""))
+    except UnreadableRegister as exc:
+        return _problem(audit, [{"line": 0, "problem": str(exc)}], 0)
     rows, errors = parse_register(text)
     if errors or not rows:
         reported = [{"line": e.line, "problem": e.problem} for e in errors[:MAX_REPORTED]]

@@ -248,13 +248,24 @@ def render_pdf(copy: CertifiedCopy) -> bytes:
     """
     with _font_path() as font_path:
         pdf = _new_document(copy, font_path)
-        _check_glyphs(pdf, _texts(copy))
-        pdf.add_page()
-        _draw_heading(pdf, copy)
-        for number, entry in enumerate(copy.entries, start=1):
-            _draw_entry(pdf, number, entry)
-        _draw_certification(pdf, copy)
-        return bytes(pdf.output())
+        try:
+            _check_glyphs(pdf, _texts(copy))
+            pdf.add_page()
+            _draw_heading(pdf, copy)
+            for number, entry in enumerate(copy.entries, start=1):
+                _draw_entry(pdf, number, entry)
+            _draw_certification(pdf, copy)
+            return bytes(pdf.output())
+        finally:
+            _close_fonts(pdf)
+
+
+def _close_fonts(pdf: FPDF) -> None:
+    """Close the font files fontTools keeps open (lazily read) instead of leaving them
+    to the garbage collector, which warns about each."""
+    for font in pdf.fonts.values():
+        if isinstance(font, TTFFont):
+            font.ttfont.close()
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from jukinet.contracts.identity import (
     Name,
     ResidentCode,
     Sex,
+    check_possible_dates,
 )
 
 HEAD = "世帯主"
@@ -137,6 +138,7 @@ class MigratedResident(_Recording):
             raise ValueError("a migrated resident carries a recording reason")
         if not self.birth_date <= self.change_date:
             raise ValueError("change_date cannot come before the birth date")
+        check_possible_dates(self.birth_date, self.change_date)  # as every tier will
         return self
 
 
