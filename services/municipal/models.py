@@ -65,6 +65,21 @@ class Household(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
+class HouseholdChange(Base):
+    """A change of a household's head (世帯主変更), with its dates and who recorded it."""
+
+    __tablename__ = "household_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(String(32), index=True)
+    previous_head_id: Mapped[str | None] = mapped_column(String(32))
+    head_id: Mapped[str] = mapped_column(String(32))
+    change_date: Mapped[dt.date] = mapped_column(Date)
+    notified_on: Mapped[dt.date | None] = mapped_column(Date)
+    actor: Mapped[str] = mapped_column(String(120))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
 class ResidentVersion(Base):
     """Every version of a resident's identity record, as sent to the network."""
 

@@ -51,9 +51,15 @@ async def test_a_household_has_a_head_members_and_relations(
         assert found["head_id"] == head["id"]
         assert sorted(m["relation"] for m in found["members"]) == ["世帯主", "妻", "子"]
 
-        r = await client.post(f"/households/{household}/head", json={"resident_id": spouse["id"]})
+        change = {"resident_id": spouse["id"], "change_date": dt.date.today().isoformat()}
+        stays = await client.post(f"/households/{household}/head", json=change)
+        assert stays.status_code == 409  # the previous head stays: their relation is needed
+        change["relations"] = {head["id"]: "夫"}
+        r = await client.post(f"/households/{household}/head", json=change)
         assert r.status_code == 200, r.text
         assert r.json()["head_id"] == spouse["id"]
+        relations = {m["id"]: m["relation"] for m in r.json()["members"]}
+        assert (relations[spouse["id"]], relations[head["id"]]) == ("世帯主", "夫")
         bad = {**child_body, "relation": None}
         assert (await client.post("/residents", json=bad)).status_code == 422
         missing = {**child_body, "household_id": "f" * 32}

@@ -8,14 +8,23 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.contracts.identity import ChangeReason
-from jukinet.node.problems import Conflict, NotFound
+from jukinet.contracts.identity import ChangeCategory, ChangeReason
+from jukinet.node.problems import Conflict, NotFound, Problem
 from jukinet.pki import utcnow
-from municipal.models import Household, Resident
+from municipal.models import Household, HouseholdChange, Resident
 from municipal.residents.repository import HouseholdRepository, ResidentRepository
-from municipal.residents.schemas import HEAD, HistoryOut, MoveHousehold
+from municipal.residents.schemas import HEAD, ChangeResident, HistoryOut, MoveHousehold, NewHead
 
-__all__ = ["change_head", "history", "household_of", "move_household"]
+__all__ = [
+    "HeadLeaves",
+    "change_head",
+    "history",
+    "household_of",
+    "move_household",
+    "new_household",
+    "plan",
+    "settle",
+]
 
 
 async def household_of(
@@ -42,14 +51,108 @@ async def move_household(session: AsyncSession, resident: Resident, body: MoveHo
     resident.household_id, resident.relation = body.household_id, body.relation
 
 
-async def change_head(session: AsyncSession, household_id: str, resident_id: str) -> Household:
-    """世帯主変更: a live member becomes the head."""
+async def change_head(
+    session: AsyncSession, household_id: str, body: NewHead, actor: str
+) -> Household:
+    """世帯主変更: a live member becomes the head; the relations given (続柄 to the new
+    head) are set, and a previous head who stays must be given one; the change, its
+    dates and who recorded it are kept."""
     household, members = await household_of(session, household_id)
-    head = next((m for m in members if m.id == resident_id), None)
+    by_id = {m.id: m for m in members}
+    head = by_id.get(body.resident_id)
     if head is None:
         raise Conflict("the new head must be a live member of the household")
+    if not set(body.relations) <= set(by_id):
+        raise Conflict("relations name live members of the household only")
+    previous = household.head_id
+    if previous in by_id and previous != head.id and previous not in body.relations:
+        raise Conflict("the previous head stays: give their relation to the new head")
+    for member_id, relation in body.relations.items():
+        by_id[member_id].relation = relation
     household.head_id, head.relation = head.id, HEAD
+    session.add(
+        HouseholdChange(
+            household_id=household.id, previous_head_id=previous, head_id=head.id,
+            change_date=body.change_date, notified_on=body.notified_on, actor=actor,
+            recorded_at=utcnow(),
+        )
+    )  # fmt: skip
     return household
+
+
+def new_household(session: AsyncSession, resident: Resident) -> Household:
+    """The resident heads a household of their own at their address (世帯分離)."""
+    household = Household(
+        id=uuid.uuid4().hex, head_id=resident.id, address=resident.address, created_at=utcnow()
+    )
+    HouseholdRepository(session).add(household)
+    resident.household_id, resident.relation = household.id, HEAD
+    return household
+
+
+class Unprocessable(Problem):
+    status, type, title = 422, "household-change-invalid", "The household change is not valid"
+
+
+class HeadLeaves(Conflict):
+    type = "head-leaves"
+    title = "The head leaves members behind"
+
+
+async def plan(
+    session: AsyncSession, resident: Resident, body: ChangeResident
+) -> tuple[Household | None, list[Resident]]:
+    """Before a change: the resident's household and the members who change with them
+    (the whole household, for a 転居 or 転出 that takes it along). A head who leaves
+    members behind — moving out, dying, deleted, or moving house alone — must name the
+    new head in the same request."""
+    household = await HouseholdRepository(session).get(resident.household_id or "")
+    if household is None:
+        return None, []
+    live = await ResidentRepository(session).live_members(household.id)
+    others = [m for m in live if m.id != resident.id]
+    if body.whole_household:
+        return household, others
+    head_leaves = household.head_id == resident.id and others and _leaves(body)
+    if head_leaves and body.new_head is None:
+        raise HeadLeaves(
+            "the head leaves members behind: name the new head (世帯主変更) in new_head",
+            reason="head_leaves",
+        )
+    if body.new_head is not None and not head_leaves:
+        raise Unprocessable("new_head is given only when the head leaves members behind")
+    return household, []
+
+
+async def settle(
+    session: AsyncSession,
+    resident: Resident,
+    household: Household | None,
+    body: ChangeResident,
+    actor: str,
+) -> None:
+    """After the change: a household moving together takes its new address; a head who
+    left hands over to the new head; someone who moved house alone heads a household of
+    their own at the new address."""
+    if household is None:
+        return
+    moved_house = body.reason is ChangeReason.IN_TOWN_MOVE
+    if body.whole_household:
+        if moved_house and body.address is not None:
+            household.address = body.address
+        return
+    if moved_house and resident.household_id == household.id:
+        alone = household.head_id == resident.id and body.new_head is None
+        if alone:  # the head of a one-person household: the household moves with them
+            household.address = resident.address
+        else:
+            new_household(session, resident)
+    if body.new_head is not None:
+        await change_head(session, household.id, body.new_head, actor)
+
+
+def _leaves(body: ChangeResident) -> bool:
+    return body.reason.category is ChangeCategory.DELETE or body.reason is ChangeReason.IN_TOWN_MOVE
 
 
 async def history(session: AsyncSession, resident_id: str) -> list[HistoryOut]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from jukinet.node.deps import AuditDep, NodeDep, SessionDep, guard
 from jukinet.node.problems import problem_responses
@@ -13,11 +12,11 @@ from jukinet.operators import Actor
 from municipal.residents import households, service
 from municipal.residents.roles import require_ex_officio_role
 from municipal.residents.schemas import (
-    OPAQUE_ID,
     ChangeResident,
     HistoryOut,
     HouseholdOut,
     MoveHousehold,
+    NewHead,
     RegisterResident,
     ResidentOut,
 )
@@ -89,11 +88,6 @@ async def move_household(
     return ResidentOut.model_validate(resident)
 
 
-class NewHead(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    resident_id: str = Field(pattern=OPAQUE_ID)
-
-
 @household_router.get("/{household_id}", responses=problem_responses(401, 403, 404))
 async def household(household_id: str, session: SessionDep, _: Reader) -> HouseholdOut:
     found, members = await households.household_of(session, household_id)
@@ -111,10 +105,10 @@ async def household(household_id: str, session: SessionDep, _: Reader) -> Househ
     summary="Change the head of the household (世帯主変更)",
 )
 async def change_head(
-    household_id: str, body: NewHead, session: SessionDep, _: Writer
+    household_id: str, body: NewHead, session: SessionDep, actor: Writer
 ) -> HouseholdOut:
-    await households.change_head(session, household_id, body.resident_id)
-    return await household(household_id, session, _)
+    await households.change_head(session, household_id, body, actor.name)
+    return await household(household_id, session, actor)
 
 
 __all__ = ["household_router", "router"]

@@ -4,6 +4,7 @@ sets for its data (DESIGN.md, 異動事由): which dates, which addresses, which
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from typing import Annotated
 
@@ -36,6 +37,7 @@ NOTIFIED = frozenset(
     }
 )
 OPAQUE_ID = r"^[0-9a-f]{32}$"
+_OPAQUE = re.compile(OPAQUE_ID)
 
 
 def _relation(value: str) -> str:
@@ -142,8 +144,32 @@ class MigratedResident(_Recording):
         return self
 
 
+class NewHead(BaseModel):
+    """世帯主変更: the new head, the change's date and notification date, and each
+    remaining member's relation (続柄) to the new head where it changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resident_id: str = Field(pattern=OPAQUE_ID)
+    change_date: dt.date
+    notified_on: dt.date | None = None
+    relations: dict[str, Relation] = Field(default_factory=dict, max_length=100)
+
+    @model_validator(mode="after")
+    def _members_by_id(self) -> NewHead:
+        if not all(_OPAQUE.fullmatch(member) for member in self.relations):
+            raise ValueError("relations are given by member id")
+        if self.resident_id in self.relations:
+            raise ValueError("the new head's relation is 世帯主")
+        if self.notified_on is not None and self.notified_on < self.change_date:
+            raise ValueError("notified_on cannot come before the event (change_date)")
+        return self
+
+
 class ChangeResident(BaseModel):
-    """Modify (修正) or delete (消除) a resident's identity record."""
+    """Modify (修正) or delete (消除) a resident's identity record. A 転居 or 転出 may
+    take the whole household along (each member gets their own change); a head who
+    leaves members behind names the new head in the same request (世帯主変更)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -157,12 +183,18 @@ class ChangeResident(BaseModel):
     sex: Sex | None = None
     next_address: Address | None = None
     next_municipality: LgCode | None = None
+    whole_household: bool = False
+    new_head: NewHead | None = None
 
     @model_validator(mode="after")
     def _fits_the_reason(self) -> ChangeResident:
         reason = self.reason
         if reason.category is ChangeCategory.RECORD:
             raise ValueError("a recording reason registers a new resident")
+        if self.whole_household and reason not in HOUSEHOLD_MOVES:
+            raise ValueError("only a 転居 or a 転出 takes the whole household along")
+        if self.whole_household and self.new_head is not None:
+            raise ValueError("a household moving together keeps its head")
         _check_notification(reason, self.change_date, self.notified_on)
         moving_out = reason is ChangeReason.MOVE_OUT
         if moving_out and self.next_address is None:
@@ -186,6 +218,7 @@ class ChangeResident(BaseModel):
         return self
 
 
+HOUSEHOLD_MOVES = frozenset({ChangeReason.IN_TOWN_MOVE, ChangeReason.MOVE_OUT})
 _REQUIRED = {
     ChangeReason.IN_TOWN_MOVE: {"address"},
     ChangeReason.NAME_CHANGE: {"name"},

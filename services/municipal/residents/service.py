@@ -21,6 +21,7 @@ from jukinet.pki import utcnow
 from municipal.codes import draw_code
 from municipal.models import Household, Resident
 from municipal.moves import send_move_in_notice
+from municipal.residents import households
 from municipal.residents.emit import emit
 from municipal.residents.repository import HouseholdRepository, ResidentRepository
 from municipal.residents.schemas import HEAD, ChangeResident, RegisterResident
@@ -124,11 +125,24 @@ async def get_resident(session: AsyncSession, resident_id: str) -> Resident:
 async def apply_change(
     session: AsyncSession, node: Principal, resident_id: str, body: ChangeResident, actor: str
 ) -> Resident:
+    """The change for the resident, and for every member a 転居 or 転出 takes along (each
+    with their own version, history and identity change upstream); then the household
+    follows (see :mod:`municipal.residents.households`)."""
     resident = await ResidentRepository(session).get(resident_id, for_update=True)
     if resident is None:
         raise NotFound("no such resident in this municipality")
     if resident.status != "live":
         raise ResidentDeleted("a deleted record can no longer be changed")
+    household, along = await households.plan(session, resident, body)
+    for person in (resident, *along):
+        await _apply_one(session, node, person, body, actor)
+    await households.settle(session, resident, household, body, actor)
+    return resident
+
+
+async def _apply_one(
+    session: AsyncSession, node: Principal, resident: Resident, body: ChangeResident, actor: str
+) -> None:
     previous_code = None
     if body.reason is ChangeReason.CODE_CHANGE:
         previous_code = resident.resident_code
@@ -153,7 +167,6 @@ async def apply_change(
     resident.updated_at = utcnow()
     detail = _detail(body, actor, ("notified_on", "next_address", "next_municipality"))
     await emit(session, node, resident, previous_code=previous_code, detail=detail)
-    return resident
 
 
 def _detail(body: Any, actor: str, fields: tuple[str, ...]) -> dict[str, Any]:
