@@ -198,6 +198,14 @@ async def test_a_clerk_issues_a_certified_copy_of_a_resident_registered_elsewher
         assert year not in text
 
 
+async def test_the_name_is_found_however_the_id_spaces_it(
+    clerk: httpx.AsyncClient, register: dict[str, dict[str, Any]]
+) -> None:
+    body = _ask(HEAD)
+    body["person"]["name"] = "川辺一郎"  # no space between family and given name
+    assert "川辺 一郎" in await _copy(clerk, body)
+
+
 async def test_resident_code_and_relation_appear_only_when_specially_requested(
     clerk: httpx.AsyncClient, register: dict[str, dict[str, Any]]
 ) -> None:

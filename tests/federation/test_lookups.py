@@ -256,6 +256,26 @@ async def test_existence_checks_receive_only_existence_and_address(
     assert "1970-01-02" not in r.text
 
 
+async def test_facts_match_as_written_on_paper_spaces_width_and_variant_kanji(
+    federation: LocalFederation, people: dict[str, str]
+) -> None:
+    """「平塚一郎」 without the space, full-width digits in the address, and 髙/高-type
+    variants find the one person; a kanji the variant table does not pair does not."""
+    mofa = client("mofa-passport")
+    facts = {"affair": "passport-issuance", "birth_date": "1970-01-02", "sex": "male"}
+    for name, address in (
+        ("平塚一郎", None),
+        ("平塚　一郎", "神奈川県平塚市浅間町９－９"),
+        (" 平塚 一郎 ", "神奈川県平塚市 浅間町9-9"),
+    ):
+        body = facts | {"name": name} | ({"address": address} if address else {})
+        r = await ask(federation, mofa, "/lookups/by-facts", body)
+        assert r.json()["match"] == "unique", (name, address)
+        assert r.json()["record"]["resident_code"] == people["unique"]
+    other = await ask(federation, mofa, "/lookups/by-facts", facts | {"name": "平塚二郎"})
+    assert other.json()["match"] == "none"
+
+
 async def test_four_fact_search_does_not_guess(
     federation: LocalFederation, people: dict[str, str]
 ) -> None:

@@ -12,6 +12,7 @@ import unicodedata
 from enum import StrEnum
 from typing import Annotated, Any
 
+import joyokanji
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -34,9 +35,11 @@ __all__ = [
     "LgCode",
     "ResidentCode",
     "Sex",
+    "address_key",
     "canonical_name",
     "check_possible_dates",
     "explain",
+    "name_key",
     "parse_changes",
     "summarize",
 ]
@@ -169,6 +172,21 @@ def canonical_name(value: str) -> str:
     """Names compare in one form: NFC, ideographic spaces as ASCII, single spaces."""
     value = unicodedata.normalize("NFC", value).replace("\u3000", " ")
     return " ".join(value.split())
+
+
+def name_key(value: str) -> str:
+    """A name as a search compares it: width-folded (NFKC), without spaces, and with old
+    and variant kanji in their common form (髙→高, 﨑→崎, 齋→斎, 邊→辺, 𠮷→吉 — the
+    Jōyō kanji table's old forms and the usual name variants, from ``joyokanji``). Kept
+    conservative on purpose: characters the table does not pair stay apart (齊 folds to
+    斉, not to 斎), so a by-facts lookup refuses rather than matches another person."""
+    folded = "".join(unicodedata.normalize("NFKC", value).split())
+    return str(joyokanji.convert(folded, variants=True))
+
+
+def address_key(value: str) -> str:
+    """An address as written on paper: full- and half-width alike, spaces ignored."""
+    return "".join(unicodedata.normalize("NFKC", value).split())
 
 
 def _name(value: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import Select, String, any_, bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.contracts.identity import canonical_name
+from jukinet.contracts.identity import address_key, name_key
 from jukinet.db.engine import AnyRow
 from jukinet.records.store import RecordStatus, RecordTables
 
@@ -71,14 +71,22 @@ async def by_facts(
     sex: str,
     address: str | None,
 ) -> list[AnyRow]:
-    """Live records matching the facts; at most two (two means ambiguous)."""
+    """Live records matching the facts; at most two (two means ambiguous).
+
+    Names compare by :func:`name_key` (spaces, width and variant kanji folded) and
+    addresses by :func:`address_key`: the candidates born that day with that sex are
+    read by the facts index, their names and addresses compared here."""
     r = records.records
-    query = select(r).where(
-        r.c.birth_date == birth_date,
-        r.c.sex == sex,
-        r.c.name == canonical_name(name),
-        r.c.status == RecordStatus.LIVE.value,
+    candidates = select(r.c.resident_code, r.c.name, r.c.address).where(
+        r.c.birth_date == birth_date, r.c.sex == sex, r.c.status == RecordStatus.LIVE.value
     )
-    if address is not None:
-        query = query.where(r.c.address == address)
-    return list((await session.execute(query.limit(2))).all())
+    wanted, place = name_key(name), address_key(address) if address is not None else None
+    codes = [
+        row.resident_code
+        for row in await session.execute(candidates)
+        if name_key(row.name) == wanted and (place is None or address_key(row.address) == place)
+    ][:2]
+    if not codes:
+        return []
+    found = await session.execute(select(r).where(r.c.resident_code.in_(codes)))
+    return list(found.all())

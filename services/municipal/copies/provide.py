@@ -8,12 +8,11 @@ register grows new columns.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.contracts.identity import ChangeReason, canonical_name
+from jukinet.contracts.identity import ChangeReason, address_key, name_key
 from municipal.copies.protocol import CopyOptions, CopyRecord, PersonQuery, Refusal
 from municipal.models import Resident
 from municipal.residents.repository import HouseholdRepository, ResidentRepository
@@ -56,7 +55,7 @@ async def find_person(session: AsyncSession, person: PersonQuery) -> Found:
 
 
 def _matches(resident: Resident, person: PersonQuery) -> bool:
-    if person.name is not None and canonical_name(resident.name) != person.name:
+    if person.name is not None and name_key(resident.name) != name_key(person.name):
         return False
     if person.birth_date is not None and resident.birth_date != person.birth_date:
         return False
@@ -65,11 +64,7 @@ def _matches(resident: Resident, person: PersonQuery) -> bool:
 
 def _same_address(registered: str, stated: str) -> bool:
     """Compare as written on paper: full- and half-width forms alike, spaces ignored."""
-
-    def folded(text: str) -> str:
-        return "".join(unicodedata.normalize("NFKC", text).split())
-
-    return folded(registered) == folded(stated)
+    return address_key(registered) == address_key(stated)
 
 
 async def records_for(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.contracts.identity import ChangeReason
+from jukinet.contracts.identity import ChangeReason, name_key
 from municipal.models import Household, Resident, ResidentVersion
 
 __all__ = ["HouseholdRepository", "ResidentRepository"]
@@ -35,13 +35,13 @@ class ResidentRepository:
         self, *, code: str | None = None, birth_date: dt.date | None = None, name: str | None = None
     ) -> list[Resident]:
         """Residents (live or not) holding ``code`` or, without one, born on ``birth_date``
-        under ``name`` as registered."""
+        under ``name`` — compared as a search compares names (:func:`name_key`)."""
         query = select(Resident)
         if code is not None:
-            query = query.where(Resident.resident_code == code)
-        else:
-            query = query.where(Resident.birth_date == birth_date, Resident.name == name)
-        return list(await self.session.scalars(query))
+            return list(await self.session.scalars(query.where(Resident.resident_code == code)))
+        born = await self.session.scalars(query.where(Resident.birth_date == birth_date))
+        wanted = name_key(name or "")
+        return [r for r in born if name_key(r.name) == wanted]
 
     async def live_members(self, household_id: str) -> list[Resident]:
         """The live members of a household, in the order they were registered."""

@@ -1,0 +1,42 @@
+"""How names and addresses compare in searches: spaces, width and variant kanji folded,
+and nothing beyond what the variant table pairs."""
+
+from __future__ import annotations
+
+import pytest
+
+from jukinet.contracts.identity import address_key, name_key
+
+
+@pytest.mark.parametrize(
+    ("written", "registered"),
+    [
+        ("山田太郎", "山田 太郎"),
+        ("山田　太郎", "山田 太郎"),
+        ("髙橋 一郎", "高橋 一郎"),
+        ("﨑山 花子", "崎山 花子"),
+        ("齋藤 進", "斎藤 進"),
+        ("渡邊 健", "渡辺 健"),
+        ("𠮷田 茂", "吉田 茂"),
+        ("ＹＡＭＡＤＡ Ｔａｒｏ", "YAMADA Taro"),
+    ],
+)
+def test_the_same_name_written_differently_compares_equal(written: str, registered: str) -> None:
+    assert name_key(written) == name_key(registered)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("山田 太郎", "山田 太朗"),
+        ("吉田 茂", "桔田 茂"),
+        ("崎山 花子", "埼山 花子"),
+        ("齊藤 進", "斎藤 進"),
+    ],
+)
+def test_different_names_stay_apart(one: str, other: str) -> None:
+    assert name_key(one) != name_key(other)
+
+
+def test_addresses_fold_width_and_spaces() -> None:
+    assert address_key("神奈川県平塚市 浅間町９－９") == address_key("神奈川県平塚市浅間町9-9")
