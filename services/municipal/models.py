@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from jukinet.audit import checkpoint_table
 from jukinet.bus import bus_tables
+from jukinet.contracts.identity import kana_key, name_key
 from jukinet.db.engine import NAMING_CONVENTION, UtcDateTime
 from jukinet.operators import operator_tables
 
@@ -52,6 +53,19 @@ class Resident(Base):
     next_municipality: Mapped[str | None] = mapped_column(String(6))
     registered_domicile: Mapped[str | None] = mapped_column(String(300))  # 本籍
     family_register_head: Mapped[str | None] = mapped_column(String(100))  # 筆頭者
+    # the name and reading as a search compares them (kept by the validators below)
+    name_key: Mapped[str] = mapped_column(String(100), index=True, default="")
+    kana_key: Mapped[str | None] = mapped_column(String(200), index=True)
+
+    @validates("name")
+    def _key_name(self, _: str, value: str) -> str:
+        self.name_key = name_key(value)
+        return value
+
+    @validates("name_kana")
+    def _key_kana(self, _: str, value: str | None) -> str | None:
+        self.kana_key = kana_key(value) if value is not None else None
+        return value
 
 
 class Household(Base):

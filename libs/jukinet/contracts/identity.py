@@ -39,6 +39,7 @@ __all__ = [
     "canonical_name",
     "check_possible_dates",
     "explain",
+    "kana_key",
     "name_key",
     "parse_changes",
     "summarize",
@@ -182,6 +183,16 @@ def name_key(value: str) -> str:
     斉, not to 斎), so a by-facts lookup refuses rather than matches another person."""
     folded = "".join(unicodedata.normalize("NFKC", value).split())
     return str(joyokanji.convert(folded, variants=True))
+
+
+def kana_key(value: str) -> str:
+    """A katakana reading as a search compares it: width-folded, without spaces, and
+    with hiragana read as katakana (やまだ finds ヤマダ)."""
+    folded = "".join(unicodedata.normalize("NFKC", value).split())
+    return folded.translate(_HIRAGANA_TO_KATAKANA)
+
+
+_HIRAGANA_TO_KATAKANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
 
 
 def address_key(value: str) -> str:

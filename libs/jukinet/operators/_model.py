@@ -42,6 +42,7 @@ ANONYMOUS = Actor("anonymous", Role.ANONYMOUS)
 _COUNTER = {Role.CLERK, Role.SUPERVISOR}
 _ROLES: dict[str, set[Role]] = {
     "residents.read": _COUNTER | {Role.SYSTEM},
+    "residents.search": _COUNTER | {Role.SYSTEM},
     "residents.write": _COUNTER | {Role.SYSTEM},
     "residents.ex_officio": {Role.SUPERVISOR, Role.SYSTEM},
     "residents.bulk": {Role.ADMINISTRATOR, Role.SYSTEM},

@@ -22,6 +22,8 @@ class ResidentValues(TypedDict):
     resident_code: str
     name: str
     name_kana: str | None
+    name_key: str
+    kana_key: str | None
     birth_date: dt.date
     sex: str
     address: str

@@ -9,7 +9,13 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.contracts.codepool import CODES_MIGRATED, MAX_CODES_PER_REQUEST
-from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE, IdentityChange, IdentityRecord
+from jukinet.contracts.identity import (
+    CHANGE_MESSAGE_TYPE,
+    IdentityChange,
+    IdentityRecord,
+    kana_key,
+    name_key,
+)
 from jukinet.contracts.ids import generate_resident_code
 from jukinet.contracts.principals import Principal
 from jukinet.node.problems import Conflict
@@ -110,7 +116,9 @@ async def _insert_chunk(
         resident_id = uuid.uuid4().hex
         residents.append(ResidentValues(
             id=resident_id, resident_code=code, name=body.name,
-            name_kana=body.name_kana, birth_date=body.birth_date, sex=body.sex.value,
+            name_kana=body.name_kana, name_key=name_key(body.name),
+            kana_key=kana_key(body.name_kana) if body.name_kana is not None else None,
+            birth_date=body.birth_date, sex=body.sex.value,
             address=body.address, change_reason=body.reason.value,
             change_date=body.change_date, status="live", version=1,
             created_at=now, updated_at=now,

@@ -19,7 +19,10 @@ from municipal.residents.schemas import (
     NewHead,
     RegisterResident,
     ResidentOut,
+    ResidentSearch,
+    SearchPage,
 )
+from municipal.residents.search import search
 
 router = APIRouter(prefix="/residents", tags=["residents"])
 household_router = APIRouter(prefix="/households", tags=["residents"])
@@ -41,6 +44,20 @@ async def register(
     resident = await service.register(session, node, body, actor.name)
     audit.name_target(resident.id)
     return ResidentOut.model_validate(resident)
+
+
+Searcher = Annotated[Actor, guard("residents.search")]
+
+
+@router.post(
+    "/search",
+    responses=problem_responses(401, 403, 422),
+    summary="Find residents by name, reading, birth date, address, code or household",
+)
+async def find(body: ResidentSearch, session: SessionDep, _: Searcher) -> SearchPage:
+    """The criteria travel in the body, never in the URL; the operation log records
+    who searched, not what."""
+    return await search(session, body)
 
 
 @router.get("/{resident_id}", responses=problem_responses(401, 403, 404), summary="One resident")

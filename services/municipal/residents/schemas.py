@@ -290,3 +290,37 @@ class HistoryOut(BaseModel):
     record: dict[str, object]
     detail: dict[str, object] | None
     recorded_at: dt.datetime
+
+
+class ResidentSearch(BaseModel):
+    """What a clerk knows of someone: any of these (names and readings by their start,
+    as a search compares them: spaces, width and variant kanji folded; hiragana found as
+    katakana), on pages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    kana: str | None = Field(None, min_length=1, max_length=200)
+    birth_date: dt.date | None = None
+    address: str | None = Field(None, min_length=1, max_length=300)
+    resident_code: ResidentCode | None = None
+    household_id: str | None = Field(None, pattern=OPAQUE_ID)
+    include_closed: bool = False  # moved out, deceased or deleted (消除) records too
+    page: int = Field(1, ge=1, le=10_000)
+    page_size: int = Field(20, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _asks_something(self) -> ResidentSearch:
+        given = (self.name, self.kana, self.birth_date, self.address, self.resident_code,
+                 self.household_id)  # fmt: skip
+        if all(value is None for value in given):
+            raise ValueError("search by at least one of name, kana, birth_date, address, "
+                             "resident_code, household_id")  # fmt: skip
+        return self
+
+
+class SearchPage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    results: list[ResidentOut]
