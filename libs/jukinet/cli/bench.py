@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jukinet.devtools.bench._run import BenchOptions, default_pg_url, run_benchmarks
-
 console = Console(width=160)
 
 
@@ -53,6 +51,10 @@ def bench(
     and write the same figures as JSON. Targets are reported, never asserted."""
     if backend not in ("sqlite", "postgresql"):
         raise typer.BadParameter("sqlite or postgresql", param_hint="--backend")
+    # imported here: the bench pulls in every service and the load tools, which the
+    # rest of the command line (and its --help) should not wait for
+    from jukinet.devtools.bench._run import BenchOptions, default_pg_url, run_benchmarks
+
     options = BenchOptions(
         backend=backend,  # type: ignore[arg-type]
         size=size,
