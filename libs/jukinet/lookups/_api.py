@@ -68,45 +68,100 @@ async def _context(request: Request) -> LookupContext:
 ContextDep = Annotated[LookupContext, Depends(_context)]
 
 
+_AFFAIR = "The affair (事務) the lookup is for, as the permission table names it."
+_CODE = "A resident code (住民票コード): 11 digits, the last a check digit."
+_RECORD = (
+    "Only the fields the client's grant for the affair allows, and always status "
+    "(live, deleted or retired). Dates are YYYY-MM-DD."
+)
+_EXAMPLE_RECORD: dict[str, Any] = {"status": "live", "address": "神奈川県平塚市浅間町9-9"}
+
+
 class ByCode(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    affair: Affair
-    resident_code: ResidentCode
+    """One resident by resident code."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"affair": "pension-existence-check", "resident_code": "12345678903"}]
+        },
+    )
+    affair: Affair = Field(description=_AFFAIR)
+    resident_code: ResidentCode = Field(description=_CODE)
 
 
 class ByFacts(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    affair: Affair
-    name: Name
-    birth_date: dt.date
-    sex: Sex
-    address: Address | None = None
+    """One resident by the four facts. Names compare without spaces, width-folded and
+    with old and variant kanji in their common form; addresses width- and space-folded.
+    Two or more matches answer ambiguous: the server never guesses."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "affair": "passport-issuance",
+                    "name": "平塚 一郎",
+                    "birth_date": "1970-01-02",
+                    "sex": "male",
+                    "address": "神奈川県平塚市浅間町9-9",
+                }
+            ]
+        },
+    )
+    affair: Affair = Field(description=_AFFAIR)
+    name: Name = Field(description="Family and given name, as registered (kanji).")
+    birth_date: dt.date = Field(description="Date of birth, YYYY-MM-DD.")
+    sex: Sex = Field(description="male or female.")
+    address: Address | None = Field(None, description="The registered address, if known.")
 
 
 class Batch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    affair: Affair
-    resident_codes: list[ResidentCode] = Field(min_length=1, max_length=MAX_BATCH)
+    """Up to 10,000 residents by resident code; each code asked once."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "affair": "pension-existence-check",
+                    "resident_codes": ["12345678903", "23456789015"],
+                }
+            ]
+        },
+    )
+    affair: Affair = Field(description=_AFFAIR)
+    resident_codes: list[ResidentCode] = Field(
+        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH:,} resident codes."
+    )
 
 
 class CodeResult(BaseModel):
-    found: bool
-    record: dict[str, Any] | None = None
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"found": True, "record": _EXAMPLE_RECORD}]}
+    )
+    found: bool = Field(description="Whether a live or deleted record holds the code.")
+    record: dict[str, Any] | None = Field(None, description=_RECORD)
 
 
 class FactsResult(BaseModel):
-    match: Literal["unique", "none", "ambiguous"]
-    record: dict[str, Any] | None = None
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"match": "unique", "record": _EXAMPLE_RECORD}]}
+    )
+    match: Literal["unique", "none", "ambiguous"] = Field(
+        description="unique: one live resident matches; none; ambiguous: more than one."
+    )
+    record: dict[str, Any] | None = Field(None, description=_RECORD + " Only when unique.")
 
 
 class BatchItem(BaseModel):
-    resident_code: str
-    found: bool
-    record: dict[str, Any] | None = None
+    resident_code: str = Field(description="The code asked about.")
+    found: bool = Field(description="Whether a record holds the code.")
+    record: dict[str, Any] | None = Field(None, description=_RECORD)
 
 
 class BatchResult(BaseModel):
-    results: list[BatchItem]
+    results: list[BatchItem] = Field(description="One item per code asked, in order.")
 
 
 def caller(request: Request, context: ContextDep) -> Principal:
@@ -211,6 +266,12 @@ def _provided(
 def lookup_router() -> APIRouter:
     router = APIRouter(prefix="/lookups", tags=["lookups"])
     refusals = problem_responses(401, 403, 422, 429)
+    refusals[403]["description"] = "Refused; `reason` is one of: " + ", ".join(
+        f"`{code}` ({text})" for code, text in Refused.REASONS.items() if code != "quota_exhausted"
+    )
+    refusals[429]["description"] = "Refused: `quota_exhausted` (the daily quota is used up)."
+    refusals[401]["description"] = "No acceptable client certificate."
+    refusals[422]["description"] = "Invalid request: each error's field and message (en, ja)."
 
     @router.post(
         "/by-code",
