@@ -51,3 +51,18 @@ async def test_every_service_serves_its_docs_from_itself(
 async def test_the_lookup_server_serves_its_docs_from_itself(federation: LocalFederation) -> None:
     async with federation.lookup_client(AGENCY, PENSION) as client:
         await _check_pages(client)
+
+
+@pytest.mark.parametrize("node", [HIRATSUKA, AGENCY], ids=lambda n: n.kind.value)
+async def test_the_root_says_what_the_service_is_and_links_what_it_serves(
+    federation: LocalFederation, node: Principal
+) -> None:
+    async with httpx.AsyncClient(base_url=federation.nodes[node].url, timeout=20) as client:
+        r = await client.get("/")
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/html")
+        assert "jukinet" in r.text
+        links = re.findall(r'href="([^"]+)"', r.text)
+        assert "/docs" in links
+        for link in links:
+            assert (await client.get(link)).status_code != 404, link

@@ -9,6 +9,7 @@ self-hosting recipe pointed at them. ReDoc's web fonts are not loaded.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import fastapi_standalone_docs
@@ -43,6 +44,11 @@ def install_docs(app: FastAPI) -> None:
             swagger_favicon_url=f"{ASSETS}/fastapi/favicon.png",
         )
 
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        served = {getattr(route, "path", None) for route in app.routes}
+        return HTMLResponse(_index_page(app.title, served))
+
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
         return get_redoc_html(
@@ -52,3 +58,39 @@ def install_docs(app: FastAPI) -> None:
             redoc_favicon_url=f"{ASSETS}/fastapi/favicon.png",
             with_google_fonts=False,
         )
+
+
+_LINKS = (
+    ("/docs", "API 仕様（Swagger UI）", "API reference, to try calls"),
+    ("/redoc", "API 仕様（ReDoc）", "API reference, to read"),
+    ("/openapi.json", "OpenAPI 文書", "the OpenAPI document"),
+    ("/readyz", "稼働状況", "readiness: database and broker"),
+    ("/healthz", "稼働状況", "liveness"),
+    ("/metrics", "メトリクス", "Prometheus metrics"),
+)
+
+
+def _index_page(title: str, served: set[str | None]) -> str:
+    """What a browser shows at the service's root: what it is and where to go (only the
+    pages this service serves)."""
+    items = "\n".join(
+        f'    <li><a href="{href}">{ja}</a> — {en}</li>'
+        for href, ja, en in _LINKS
+        if href in served
+    )
+    name = html.escape(title)
+    return f"""<!doctype html>
+<html lang="ja">
+<head><meta charset="utf-8"><title>{name}</title>
+<style>body{{font-family:sans-serif;margin:2rem;max-width:44rem}}li{{margin:.4rem 0}}</style>
+</head>
+<body>
+  <h1>{name}</h1>
+  <p>住民基本台帳ネットワークシステム（jukinet）のサービスです。
+     This is a jukinet service; it answers its HTTP API.</p>
+  <ul>
+{items}
+  </ul>
+</body>
+</html>
+"""
