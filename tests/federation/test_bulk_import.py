@@ -125,6 +125,12 @@ async def test_a_good_csv_imports_fully_and_reaches_the_agency(
     imported = await municipal_codes(federation) - earlier
     assert len(imported) == 400
     personal_data.add(*imported)
+    kept = tmp_path / "good.csv.codes.csv"  # each row's code, by line, kept by the town
+    assert kept.stat().st_mode & 0o777 == 0o600
+    lines = kept.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "line,resident_code"
+    assert [line.split(",")[0] for line in lines[1:]] == [str(n) for n in range(2, 402)]
+    assert {line.split(",")[1] for line in lines[1:]} == imported
     listed = ", ".join(f"'{c}'" for c in sorted(imported))
 
     async def everywhere() -> bool:

@@ -365,7 +365,16 @@ def import_(
     charset = "" if encoding == "auto" else f"; charset={encoding}"
     with file.open("rb") as f:
         result = asyncio.run(
-            _import(nodes, token, town, f, file.stat().st_size, wait, f"text/csv{charset}")
+            _import(
+                nodes,
+                token,
+                town,
+                f,
+                file.stat().st_size,
+                wait,
+                f"text/csv{charset}",
+                file.with_name(file.name + ".codes.csv"),
+            )
         )
     raise typer.Exit(result)
 
@@ -378,6 +387,7 @@ async def _import(
     size: int,
     wait: bool,
     content_type: str,
+    codes_file: Path,
 ) -> int:
     from rich.progress import Progress
 
@@ -399,7 +409,8 @@ async def _import(
                 _print_rejection(r)
                 return 1
             imported = int(r.json()["imported"])
-            console.print(f"imported {imported:,} residents at {town.code}")
+            kept = _keep_codes(codes_file, r.json().get("resident_codes", []))
+            console.print(f"imported {imported:,} residents at {town.code}; codes in {kept}")
             if wait:
                 task = progress.add_task("arriving at the agency", total=imported)
                 for _ in range(36000):
@@ -417,6 +428,15 @@ async def _agency_count(client: httpx.AsyncClient, nodes: dict[str, str], town: 
     )
     r.raise_for_status()
     return int(r.json()["count"])
+
+
+def _keep_codes(path: Path, codes: list[str]) -> Path:
+    """Each row's resident code by the CSV's line number, owner-only (personal data)."""
+    lines = ["line,resident_code", *(f"{i + 2},{code}" for i, code in enumerate(codes))]
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def _print_rejection(r: httpx.Response) -> None:

@@ -37,8 +37,9 @@ async def import_csv(
     if errors or not rows:
         reported = [{"line": e.line, "problem": e.problem} for e in errors[:MAX_REPORTED]]
         return _problem(audit, reported or [{"line": 1, "problem": "no rows"}], len(errors))
-    imported = await import_register(session, node, rows)
-    return JSONResponse({"imported": imported}, status_code=201)
+    codes = await import_register(session, node, rows)
+    # each row's resident code, in the file's order: the municipality keeps the list
+    return JSONResponse({"imported": len(codes), "resident_codes": codes}, status_code=201)
 
 
 def _problem(audit: AuditEntry, errors: list[dict[str, object]], count: int) -> JSONResponse:

@@ -37,11 +37,12 @@ _CHUNK = 5000
 
 async def import_register(
     session: AsyncSession, node: Principal, rows: list[MigratedResident]
-) -> int:
+) -> list[str]:
     """Record every row and queue its change. A row keeps the code the old register
     issued; rows without one get fresh random codes. Every code is first claimed as this
     town's (``codes.migrated``, ahead of the changes on the same channel), so the
-    prefecture and the agency register it before they record it."""
+    prefecture and the agency register it before they record it. Returns each row's
+    resident code, in the file's order."""
     now = utcnow()
     await _refuse_taken(session, [r.resident_code for r in rows if r.resident_code])
     fresh = iter(await _fresh_codes(session, sum(1 for r in rows if not r.resident_code)))
@@ -50,7 +51,7 @@ async def import_register(
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         await _insert_chunk(session, node, chunk, codes[start : start + _CHUNK], now)
-    return len(rows)
+    return codes
 
 
 async def _claim(
