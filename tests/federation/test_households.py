@@ -123,3 +123,30 @@ async def test_moving_house_alone_makes_a_household_of_ones_own(
     assert new["address"] == NEW_ADDRESS
     assert child["id"] not in {m["id"] for m in old["members"]}
     assert needless.status_code == 409  # the head leaves the spouse: new head from them only
+
+
+async def test_chosen_members_move_out_together_and_the_head_rule_still_holds(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    out = {"reason": "move_out", "change_date": TODAY, "notified_on": TODAY,
+           "next_address": "大阪府大阪市北区梅田一丁目1番1号"}  # fmt: skip
+    async with federation.client(HIRATSUKA) as client:
+        head, spouse, child = await _family(client, personal_data, seed=704)
+        r = await _change(client, spouse, out | {"members": [child["id"]]})
+        assert r.status_code == 200, r.text
+        household = (await client.get(f"/households/{head['household_id']}")).json()
+        assert [m["id"] for m in household["members"]] == [head["id"]]
+        gone = (await client.get(f"/residents/{child['id']}")).json()
+        assert (gone["status"], gone["change_reason"]) == ("deleted", "move_out")
+
+        head2, spouse2, child2 = await _family(client, personal_data, seed=705)
+        leaving = out | {"members": [child2["id"]]}
+        refused = await _change(client, head2, leaving)
+        assert (refused.status_code, refused.json()["reason"]) == (409, "head_leaves")
+        stranger = await _change(client, head2, out | {"members": [head["id"]]})
+        assert (stranger.status_code, stranger.json()["reason"]) == (422, "not_member")
+        leaving["new_head"] = {"resident_id": spouse2["id"], "change_date": TODAY}
+        r = await _change(client, head2, leaving)
+        assert r.status_code == 200, r.text
+        left = (await client.get(f"/households/{head2['household_id']}")).json()
+    assert (left["head_id"], [m["id"] for m in left["members"]]) == (spouse2["id"], [spouse2["id"]])

@@ -113,7 +113,10 @@ async def plan(
     others = [m for m in live if m.id != resident.id]
     if body.whole_household:
         return household, others
-    head_leaves = household.head_id == resident.id and others and _leaves(body)
+    along = _chosen(others, body.members or [])
+    leaving = {resident.id, *(m.id for m in along)}
+    stays = [m for m in others if m.id not in leaving]
+    head_leaves = household.head_id in leaving and stays and _leaves(body)
     if head_leaves and body.new_head is None:
         raise HeadLeaves(
             "the head leaves members behind: name the new head (世帯主変更) in new_head",
@@ -121,7 +124,18 @@ async def plan(
         )
     if body.new_head is not None and not head_leaves:
         raise Unprocessable("new_head is given only when the head leaves members behind")
-    return household, []
+    return household, along
+
+
+def _chosen(others: list[Resident], members: list[str]) -> list[Resident]:
+    """The members named to move along: live members of the same household, each once."""
+    wanted = set(members)
+    chosen = [m for m in others if m.id in wanted]
+    if len(chosen) != len(wanted) or len(wanted) != len(members):
+        raise Unprocessable(
+            "members are other live members of the household, each once", reason="not_member"
+        )
+    return chosen
 
 
 async def settle(

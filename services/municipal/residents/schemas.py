@@ -184,6 +184,9 @@ class ChangeResident(BaseModel):
     next_address: Address | None = None
     next_municipality: LgCode | None = None
     whole_household: bool = False
+    members: list[str] | None = Field(
+        None, max_length=100, description="other members of the household moving out too"
+    )
     new_head: NewHead | None = None
 
     @model_validator(mode="after")
@@ -195,6 +198,11 @@ class ChangeResident(BaseModel):
             raise ValueError("only a 転居 or a 転出 takes the whole household along")
         if self.whole_household and self.new_head is not None:
             raise ValueError("a household moving together keeps its head")
+        chosen = self.members is not None
+        if chosen and (reason is not ChangeReason.MOVE_OUT or self.whole_household):
+            raise ValueError("chosen members move out with a 転出 (or give whole_household)")
+        if self.members is not None and not all(_OPAQUE.fullmatch(m) for m in self.members):
+            raise ValueError("members are given by resident id")
         _check_notification(reason, self.change_date, self.notified_on)
         moving_out = reason is ChangeReason.MOVE_OUT
         if moving_out and self.next_address is None:
