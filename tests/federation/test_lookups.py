@@ -29,6 +29,7 @@ from tests.federation.support import (
     execute,
     query,
 )
+from tests.pdftext import text_of
 from tests.principals import AGENCY, CHIYODA, HIRATSUKA, KANAGAWA, MOFA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
@@ -498,6 +499,15 @@ async def test_a_disclosure_returns_exactly_the_residents_provisions(
 
         await eventually(answered, seconds=30)
         view = (await c.get(f"/disclosures/{disclosure_id}")).json()
+        printed = await c.get(f"/disclosures/{disclosure_id}/document")
+    assert printed.status_code == 200, printed.text
+    assert printed.headers["content-type"] == "application/pdf"
+    text = text_of(printed.content)
+    assert text.splitlines()[0] == "本人確認情報の提供状況の開示"
+    assert "平塚 一郎" in text
+    assert "地方公共団体情報システム機構（全国）" in text
+    assert "神奈川県（140007）" in text
+    assert "提供項目：" in text
 
     for tier in (AGENCY, KANAGAWA):
         expected = await query(

@@ -59,6 +59,7 @@ __all__ = [
     "MissingGlyph",
     "OwnCopyEntry",
     "Sex",
+    "japanese_pdf",
     "render_pdf",
 ]
 
@@ -256,6 +257,29 @@ def render_pdf(copy: CertifiedCopy) -> bytes:
                 _draw_entry(pdf, number, entry)
             _draw_certification(pdf, copy)
             return bytes(pdf.output())
+        finally:
+            _close_fonts(pdf)
+
+
+@contextmanager
+def japanese_pdf(title: str, day: dt.date, texts: Iterable[str]) -> Iterator[FPDF]:
+    """An A4 document in the certificates' font and layout conventions (page numbers,
+    fixed metadata for ``day``), for other municipal documents; ``texts`` are checked
+    for glyphs the font lacks before anything is drawn. Font files are closed after."""
+    with _font_path() as font_path:
+        pdf = _CopyPDF(orientation="P", unit="mm", format="A4")
+        pdf.add_font(_FONT, fname=font_path)
+        pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+        pdf.set_auto_page_break(auto=True, margin=_MARGIN + _FOOTER_HEIGHT)
+        pdf.set_creation_date(dt.datetime.combine(day, dt.time(0), tzinfo=_JST))
+        pdf.set_title(title)
+        pdf.set_creator("jukinet")
+        pdf.set_producer("jukinet")
+        pdf.set_lang("ja")
+        try:
+            _check_glyphs(pdf, [title, *texts])
+            pdf.set_font(_FONT, size=_BODY_PT)
+            yield pdf
         finally:
             _close_fonts(pdf)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, status
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jukinet.node.deps import NodeDep, SessionDep, guard
@@ -33,3 +34,18 @@ async def request(body: DisclosureRequestIn, session: SessionDep, node: NodeDep)
 @router.get("/{disclosure_id}", responses=problem_responses(401, 404), summary="The answers so far")
 async def read(disclosure_id: str, session: SessionDep, node: NodeDep) -> dict[str, Any]:
     return await service.disclosure_view(session, node, disclosure_id)
+
+
+@router.get(
+    "/{disclosure_id}/document",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The disclosure"},
+        **problem_responses(401, 404, 409),
+    },
+    summary="The disclosure printed for the resident (PDF), once every tier has answered",
+)
+async def document(disclosure_id: str, session: SessionDep, node: NodeDep) -> Response:
+    pdf = await service.disclosure_document(session, node, disclosure_id)
+    headers = {"Content-Disposition": f'inline; filename="disclosure-{disclosure_id}.pdf"'}
+    return Response(pdf, media_type="application/pdf", headers=headers)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import json
 import logging
 import uuid
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,10 +17,13 @@ from jukinet.bus import Rejected, enqueue
 from jukinet.contracts.principals import AGENCY, Principal
 from jukinet.envelope import SignedMessage
 from jukinet.lookups import DISCLOSURE_REQUEST, DISCLOSURE_RESPONSE_BATCH, DisclosureResponse
-from jukinet.node.problems import NotFound
+from jukinet.node.problems import Conflict, NotFound
 from jukinet.pki import utcnow
+from municipal.copies.settings import CopySettings
+from municipal.disclosures.document import render_disclosure
 from municipal.disclosures.repository import DisclosureRepository
 from municipal.models import Disclosure, DisclosureAnswer, bus
+from municipal.residents.repository import ResidentRepository
 from municipal.residents.service import get_resident
 
 __all__ = ["RESPONSE_BATCH", "disclosure_view", "record_answers", "request_disclosure"]
@@ -66,6 +72,31 @@ async def disclosure_view(
         "complete": all(t.uri in answers for t in tiers(node)),
         "answers": answers,
     }
+
+
+class NotYetAnswered(Conflict):
+    type = "disclosure-incomplete"
+    title = "Not every tier has answered yet"
+
+
+async def disclosure_document(session: AsyncSession, node: Principal, disclosure_id: str) -> bytes:
+    """The printed disclosure, once complete (the resident gets all of it or nothing)."""
+    view = await disclosure_view(session, node, disclosure_id)
+    if not view["complete"]:
+        waiting = "the prefecture or the agency has not answered yet"
+        raise NotYetAnswered(waiting, reason="incomplete")
+    resident = await ResidentRepository(session).get(view["resident_id"])
+    if resident is None:  # pragma: no cover - a disclosure is requested for a resident here
+        raise NotFound("no such resident in this municipality")
+    issuer = CopySettings().issuer(node).name
+    return await asyncio.to_thread(
+        partial(
+            render_disclosure, issuer=issuer, resident_name=resident.name,
+            resident_code=resident.resident_code,
+            issued_on=dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date(),
+            answers=view["answers"],
+        )
+    )  # fmt: skip
 
 
 async def record_answers(session: AsyncSession, message: SignedMessage) -> None:
