@@ -100,6 +100,50 @@ def rotate(
 
 
 @app.command()
+def renew(
+    root: RootOpt = DEFAULT_ROOT,
+    days: DaysOpt = 7,
+    within_days: Annotated[
+        float, typer.Option(min=0, help="Renew what expires within this many days.")
+    ] = 2.0,
+    host: HostOpt = None,
+) -> None:
+    """Reissue every node's, client's and the broker's credentials that expire within
+    --within-days (run it daily, well before expiry). The old certificates are not
+    revoked: they stay valid until they expire, and running nodes roll over to the new
+    files by themselves; the broker needs a reload (SIGHUP) for its own. Operators'
+    IC cards are left alone: a new card is registered with `jukinet operators card`."""
+    layout = PkiLayout(root)
+    ca = CertificateAuthority.load(layout.ca_dir)
+    horizon = utcnow() + dt.timedelta(days=within_days)
+    renewed = []
+    for principal, expiry in _credentials(layout):
+        if principal.kind is not PrincipalKind.OPERATOR and expiry < horizon:
+            layout.issue(ca, principal, validity=dt.timedelta(days=days), hosts=host or LOCAL_HOSTS)
+            renewed.append(principal.uri)
+    broker_cert = layout.broker_dir / "tls.crt"
+    if broker_cert.exists() and read_certificate(broker_cert).not_valid_after_utc < horizon:
+        layout.issue_broker(ca, dns_names=BROKER_NAMES, validity=dt.timedelta(days=days))
+        renewed.append("the broker (reload it: SIGHUP)")
+    for what in renewed:
+        console.print(f"renewed {what}")
+    console.print(f"{len(renewed)} renewed; nothing else expires within {within_days:g} days")
+
+
+def _credentials(layout: PkiLayout) -> list[tuple[Principal, dt.datetime]]:
+    """Each principal with credentials under nodes/ and the earliest expiry among them."""
+    found = []
+    for node in sorted((layout.root / "nodes").glob("*")):
+        certs = [c for c in sorted(node.glob("*.crt")) if c.name != HTTPS_CERT]
+        if not certs or node == layout.broker_dir:
+            continue
+        principal = principal_of(read_certificate(certs[0]))
+        expiry = min(read_certificate(c).not_valid_after_utc for c in sorted(node.glob("*.crt")))
+        found.append((principal, expiry))
+    return found
+
+
+@app.command()
 def broker(root: RootOpt = DEFAULT_ROOT, days: DaysOpt = 7) -> None:
     """Issue (or renew) the broker's server certificate."""
     layout = PkiLayout(root)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import stat
 from pathlib import Path
 
@@ -81,3 +82,36 @@ def test_pki_rotate_issues_new_keys_and_revokes_the_old(tmp_path: Path) -> None:
         == 0
     )
     assert '"pinned_certs"' in conf.read_text()
+
+
+def test_pki_renew_reissues_only_what_expires_soon_and_never_operator_cards(
+    tmp_path: Path,
+) -> None:
+    assert (
+        runner.invoke(app, ["pki", "init", "--root", str(tmp_path), "--days", "1"]).exit_code == 0
+    )
+    card = "spiffe://jukinet/operator/142034/clerk-008"
+    assert (
+        runner.invoke(app, ["pki", "issue", card, "--root", str(tmp_path), "--days", "1"]).exit_code
+        == 0
+    )
+    agency = tmp_path / "nodes" / "agency.jlis"
+    card_dir = tmp_path / "nodes" / "operator.142034.clerk-008"
+    before = {p: read_certificate(p).serial_number for p in (agency / "tls.crt", agency / "https.crt",
+                                                             card_dir / "sign.crt")}  # fmt: skip
+    quiet = runner.invoke(app, ["pki", "renew", "--root", str(tmp_path), "--within-days", "0"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "0 renewed" in quiet.output
+    result = runner.invoke(app, ["pki", "renew", "--root", str(tmp_path), "--within-days", "2",
+                                 "--days", "7"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "renewed spiffe://jukinet/agency/jlis" in result.output
+    assert "renewed the broker" in result.output
+    for path, serial in before.items():
+        renewed = read_certificate(path)
+        if path.parent == card_dir:  # an IC card is registered with the operator: untouched
+            assert renewed.serial_number == serial
+        else:
+            assert renewed.serial_number != serial
+            assert renewed.not_valid_after_utc > utcnow() + dt.timedelta(days=6)
+    assert not (tmp_path / "revoked.json").exists()  # renewal revokes nothing
