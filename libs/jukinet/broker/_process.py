@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -67,10 +68,27 @@ class BrokerProcess:
                 await asyncio.sleep(0.1)
         raise TimeoutError(f"nats-server not ready after {seconds}s; see {self.log_file}")
 
-    def reload(self) -> None:
-        """Re-read the configuration (e.g. a new pinned-certificate list)."""
-        if self._proc is not None:
-            self._proc.send_signal(signal.SIGHUP)
+    def reload(self, wait: float = 10.0) -> None:
+        """Re-read the configuration (e.g. a new pinned-certificate list), and return
+        once the server has applied it (its monitoring reports a new configuration load
+        time): a caller that revokes certificates next must not revoke them while the
+        old configuration still accepts them."""
+        if self._proc is None:
+            return
+        before = self._config_load_time()
+        self._proc.send_signal(signal.SIGHUP)
+        for _ in range(int(wait / 0.05)):  # bounded
+            if self._config_load_time() != before:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("the broker did not reload its configuration")
+
+    def _config_load_time(self) -> str | None:
+        try:
+            varz = httpx.get(f"{self.monitor_url}/varz", timeout=2.0).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        return str(varz.get("config_load_time")) if isinstance(varz, dict) else None
 
     def kill(self) -> None:
         """Stop abruptly, as a crash would."""
