@@ -161,3 +161,19 @@ class PersonalData:
 
 def _mask(value: str) -> str:
     return re.sub(r"\w", "*", value)[:8] + f"({len(value)} chars)"
+
+
+async def assert_provision_chain_verifies(fed: LocalFederation, node: Principal) -> None:
+    """`jukinet audit verify` proves ``node``'s provision log whole, every entry counted."""
+    from typer.testing import CliRunner
+
+    from jukinet.cli import app
+
+    total = (await query(fed, node, "SELECT count(*) FROM provision_log"))[0][0]
+    args = [
+        "audit", "verify", "--db", database_url_of(fed, node),
+        "--node", node.uri, "--pki-root", str(fed.layout.root),
+    ]  # fmt: skip
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)
+    assert result.exit_code == 0, result.output
+    assert f"{total} entries verified" in result.output

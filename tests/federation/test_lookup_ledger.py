@@ -9,9 +9,7 @@ import datetime as dt
 from collections import Counter
 
 import pytest
-from typer.testing import CliRunner
 
-from jukinet.cli import app
 from jukinet.contracts.ids import resident_code_check_digit
 from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
@@ -19,7 +17,7 @@ from jukinet.pki import CertificateAuthority
 from tests.federation.support import (
     MONITOR_MAX_REFUSALS,
     PersonalData,
-    database_url_of,
+    assert_provision_chain_verifies,
     eventually,
     execute,
     query,
@@ -135,14 +133,7 @@ async def test_the_quota_holds_exactly_under_concurrent_lookups(
     )  # fmt: skip
     assert [u for (u,) in usage] == [QUOTA]
 
-    total = (await query(federation, AGENCY, "SELECT count(*) FROM provision_log"))[0][0]
-    args = [
-        "audit", "verify", "--db", database_url_of(federation, AGENCY),
-        "--node", AGENCY.uri, "--pki-root", str(federation.layout.root),
-    ]  # fmt: skip
-    result = await asyncio.to_thread(CliRunner().invoke, app, args)
-    assert result.exit_code == 0, result.output
-    assert f"{total} entries verified" in result.output
+    await assert_provision_chain_verifies(federation, AGENCY)
 
 
 async def test_no_personal_data_reached_any_log(

@@ -12,14 +12,12 @@ import random
 import psutil
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from jukinet.cli import app
 from jukinet.contracts.ids import resident_code_check_digit
 from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.db.engine import create_engine
 from jukinet.devtools.localfed import LocalFederation
-from tests.federation.support import database_url_of, query
+from tests.federation.support import assert_provision_chain_verifies, database_url_of, query
 from tests.principals import AGENCY
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
@@ -73,7 +71,7 @@ async def test_two_workers_keep_one_chain_and_count_every_lookup_once(
     )  # fmt: skip
     assert int(counted[0][0]) == CLIENTS * EACH
 
-    await _verified(federation)
+    await assert_provision_chain_verifies(federation, AGENCY)
 
 
 async def test_a_batch_of_thousands_indexes_every_resident_it_provided(
@@ -98,7 +96,7 @@ async def test_a_batch_of_thousands_indexes_every_resident_it_provided(
         federation, AGENCY, "SELECT resident_code FROM provision_subjects WHERE seq = :s", s=seq
     )
     assert sorted(c for (c,) in indexed) == codes
-    await _verified(federation)
+    await assert_provision_chain_verifies(federation, AGENCY)
 
 
 BATCH = 1_200  # above the COPY threshold
@@ -130,14 +128,3 @@ async def _hold(fed: LocalFederation, codes: list[str]) -> None:
             )
     finally:
         await engine.dispose()
-
-
-async def _verified(fed: LocalFederation) -> None:
-    total = (await query(fed, AGENCY, "SELECT count(*) FROM provision_log"))[0][0]
-    args = [
-        "audit", "verify", "--db", database_url_of(fed, AGENCY),
-        "--node", AGENCY.uri, "--pki-root", str(fed.layout.root),
-    ]  # fmt: skip
-    result = await asyncio.to_thread(CliRunner().invoke, app, args)
-    assert result.exit_code == 0, result.output
-    assert f"{total} entries verified" in result.output

@@ -135,31 +135,11 @@ class CertificateAuthority:
         addresses it is served on, for any standard client's hostname check, beside the
         principal URI, for clients that check the principal. Server auth only: it never
         authenticates the node to the broker or to another node."""
-        now = now or utcnow()
         names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(principal.uri)]
         names += [_host_name(host) for host in hosts]
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
-                x509.NameAttribute(NameOID.COMMON_NAME, f"{principal.slug} https"),
-            ]
-        )
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE)
-            .not_valid_after(now + validity)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(key_usage(Purpose.TLS), critical=True)
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
-            )
-            .sign(self.key, hashes.SHA256())
+        server_only = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
+        return self._issue_tls_server(
+            key, f"{principal.slug} https", names, server_only, validity, now or utcnow()
         )
 
     def issue_server(
@@ -173,13 +153,26 @@ class CertificateAuthority:
     ) -> x509.Certificate:
         """A broker certificate: host names for hostname checks, no principal URI (the
         broker is never a NATS user), server and client auth (cluster routes)."""
-        now = now or utcnow()
         names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
         names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+        return self._issue_tls_server(
+            key, "jukinet broker", names, TLS_EKU, validity, now or utcnow()
+        )
+
+    def _issue_tls_server(
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        common_name: str,
+        names: list[x509.GeneralName],
+        usage: x509.ExtendedKeyUsage,
+        validity: dt.timedelta,
+        now: dt.datetime,
+    ) -> x509.Certificate:
+        """A TLS server certificate for ``names`` with the extended ``usage`` given."""
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
-                x509.NameAttribute(NameOID.COMMON_NAME, "jukinet broker"),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
             ]
         )
         return (
@@ -193,7 +186,7 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(key_usage(Purpose.TLS), critical=True)
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(TLS_EKU, critical=False)
+            .add_extension(usage, critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
             )

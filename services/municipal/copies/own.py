@@ -20,7 +20,7 @@ import asyncio
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -186,13 +186,7 @@ def _ledger_row(
     return IssuedCopy(
         copy_id=copy_id,
         home_municipality=counter.node.code,
-        clerk=actor.name,
-        purpose=body.purpose,
-        whole_household=body.whole_household,
-        include_resident_code=body.include_resident_code,
-        include_relation=body.include_relation,
-        include_registered_domicile=body.include_registered_domicile,
-        include_previous_address=body.include_previous_address,
+        **_asked(body, actor),
         outcome=outcome,
         reason=None,
         request_message_id=None,
@@ -200,6 +194,19 @@ def _ledger_row(
         people=len(people),
         requested_at=utcnow(),
     )
+
+
+def _asked(body: IssueOwnCopy, actor: Actor) -> dict[str, Any]:
+    """What both ledgers record of the request: who asked, why, and what was printed."""
+    return {
+        "clerk": actor.name,
+        "purpose": body.purpose,
+        "whole_household": body.whole_household,
+        "include_resident_code": body.include_resident_code,
+        "include_relation": body.include_relation,
+        "include_registered_domicile": body.include_registered_domicile,
+        "include_previous_address": body.include_previous_address,
+    }
 
 
 def _provision(
@@ -211,13 +218,7 @@ def _provision(
         id=copy_id,
         request_message_id=copy_id,
         requester=counter.node.code,
-        clerk=actor.name,
-        purpose=body.purpose,
-        whole_household=body.whole_household,
-        include_resident_code=body.include_resident_code,
-        include_relation=body.include_relation,
-        include_registered_domicile=body.include_registered_domicile,
-        include_previous_address=body.include_previous_address,
+        **_asked(body, actor),
         outcome="issued",
         reason=None,
         resident_ids=json.dumps([p.id for p in people]),
