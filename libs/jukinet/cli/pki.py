@@ -13,12 +13,14 @@ from rich.table import Table
 from jukinet.contracts.federation import BROKER_NAMES, DEMO
 from jukinet.contracts.principals import InvalidPrincipal, Principal, PrincipalKind
 from jukinet.pki import (
+    BROKER,
     HTTPS_CERT,
     LOCAL_HOSTS,
     CertificateAuthority,
     PkiLayout,
     principal_of,
     read_certificate,
+    renew_expiring,
     revoke,
     utcnow,
 )
@@ -115,32 +117,16 @@ def renew(
     IC cards are left alone: a new card is registered with `jukinet operators card`."""
     layout = PkiLayout(root)
     ca = CertificateAuthority.load(layout.ca_dir)
-    horizon = utcnow() + dt.timedelta(days=within_days)
-    renewed = []
-    for principal, expiry in _credentials(layout):
-        if principal.kind is not PrincipalKind.OPERATOR and expiry < horizon:
-            layout.issue(ca, principal, validity=dt.timedelta(days=days), hosts=host or LOCAL_HOSTS)
-            renewed.append(principal.uri)
-    broker_cert = layout.broker_dir / "tls.crt"
-    if broker_cert.exists() and read_certificate(broker_cert).not_valid_after_utc < horizon:
-        layout.issue_broker(ca, dns_names=BROKER_NAMES, validity=dt.timedelta(days=days))
-        renewed.append("the broker (reload it: SIGHUP)")
+    renewed = renew_expiring(
+        layout,
+        ca,
+        horizon=utcnow() + dt.timedelta(days=within_days),
+        validity=dt.timedelta(days=days),
+        hosts=lambda _: host or LOCAL_HOSTS,
+    )
     for what in renewed:
-        console.print(f"renewed {what}")
+        console.print(f"renewed {what}" + (" (reload it: SIGHUP)" if what == BROKER else ""))
     console.print(f"{len(renewed)} renewed; nothing else expires within {within_days:g} days")
-
-
-def _credentials(layout: PkiLayout) -> list[tuple[Principal, dt.datetime]]:
-    """Each principal with credentials under nodes/ and the earliest expiry among them."""
-    found = []
-    for node in sorted((layout.root / "nodes").glob("*")):
-        certs = [c for c in sorted(node.glob("*.crt")) if c.name != HTTPS_CERT]
-        if not certs or node == layout.broker_dir:
-            continue
-        principal = principal_of(read_certificate(certs[0]))
-        expiry = min(read_certificate(c).not_valid_after_utc for c in sorted(node.glob("*.crt")))
-        found.append((principal, expiry))
-    return found
 
 
 @app.command()

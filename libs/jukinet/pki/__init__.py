@@ -24,10 +24,12 @@ from jukinet.pki._live import (
     verify_presented,
 )
 from jukinet.pki._purpose import Purpose
+from jukinet.pki._renew import BROKER, credentials_expiry, renew_expiring
 from jukinet.pki._revocation import RevocationList, fingerprint, revoke
 from jukinet.pki._verify import TrustStore, principal_of
 
 __all__ = [
+    "BROKER",
     "HTTPS_CERT",
     "LOCAL_HOSTS",
     "SERVING_KINDS",
@@ -44,12 +46,14 @@ __all__ = [
     "TrustStore",
     "UntrustedCertificate",
     "WrongPurpose",
+    "credentials_expiry",
     "fingerprint",
     "fingerprint_revoked",
     "principal_of",
     "purposes_for",
     "read_certificate",
     "read_private_key",
+    "renew_expiring",
     "revoke",
     "utcnow",
     "verify_presented",
