@@ -25,7 +25,12 @@ from jukinet.lookups._disclosure import (
 from jukinet.lookups._ledger import ProvisionLedger
 from jukinet.lookups._load import load_permissions, permissions_in_force
 from jukinet.lookups._monitor import MonitorRules, observe, reinstate
-from jukinet.lookups._server import LookupSettings, create_lookup_app, serve_lookups
+from jukinet.lookups._server import (
+    LookupSettings,
+    create_lookup_app,
+    load_table_at_start,
+    serve_lookups,
+)
 from jukinet.lookups._store import (
     LookupTables,
     append_only_sql,
@@ -61,6 +66,7 @@ __all__ = [
     "drop_append_only_sql",
     "load_permissions",
     "load_table",
+    "load_table_at_start",
     "lookup_admin_router",
     "lookup_router",
     "lookup_tables",

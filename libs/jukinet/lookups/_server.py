@@ -4,6 +4,7 @@ database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import ssl
@@ -19,8 +20,10 @@ from pydantic import Field
 from jukinet.db.engine import create_engine, is_sqlite, session_factory
 from jukinet.lookups._api import LOOKUPS, LookupContext, lookup_router
 from jukinet.lookups._ledger import ProvisionLedger
+from jukinet.lookups._load import load_permissions
 from jukinet.lookups._monitor import MonitorRules
 from jukinet.lookups._store import LookupTables
+from jukinet.lookups._table import load_table
 from jukinet.node.bodylimit import install_body_limit
 from jukinet.node.docs import install_docs
 from jukinet.node.logs import logging_config
@@ -30,7 +33,7 @@ from jukinet.node.settings import NodeSettings
 from jukinet.node.tlsasgi import TlsClientCertProtocol
 from jukinet.records.store import RecordTables
 
-__all__ = ["LookupSettings", "create_lookup_app", "serve_lookups"]
+__all__ = ["LookupSettings", "create_lookup_app", "load_table_at_start", "serve_lookups"]
 
 
 class LookupSettings(NodeSettings):
@@ -40,6 +43,12 @@ class LookupSettings(NodeSettings):
     lookup_port: int = Field(8443, ge=1, le=65535)
     # processes serving the same port and database, each logging through its own ledger
     lookup_workers: int = Field(1, ge=1, le=64)
+    permission_table: Path | None = Field(
+        None,
+        description="a permission table file (TOML) put in force when the server starts "
+        "(the deployment mounts it); unset: the table last loaded with `jukinet "
+        "permissions load` stays in force",
+    )
     db_pool_size: int = Field(20, ge=1, le=200)
     monitor_max_per_minute: int = Field(600, ge=1)
     monitor_max_residents_per_10_minutes: int = Field(500_000, ge=1)
@@ -111,6 +120,24 @@ def create_lookup_app(
         return {"status": "ok"}
 
     return app
+
+
+def load_table_at_start(settings: LookupSettings, tables: LookupTables) -> None:
+    """Put ``settings.permission_table`` in force, once, before any worker serves (the
+    grants are replaced, suspensions kept, as `jukinet permissions load` does)."""
+    if settings.permission_table is None:
+        return
+    table = load_table(settings.permission_table)
+
+    async def load() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                await load_permissions(session, tables, table)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(load())
 
 
 def serve_lookups(settings: LookupSettings, app: FastAPI | str) -> None:

@@ -10,7 +10,13 @@ from typing import Generic, TypeVar
 
 from fastapi import FastAPI
 
-from jukinet.lookups import LookupSettings, LookupTables, create_lookup_app, serve_lookups
+from jukinet.lookups import (
+    LookupSettings,
+    LookupTables,
+    create_lookup_app,
+    load_table_at_start,
+    serve_lookups,
+)
 from jukinet.records.store import RecordTables
 
 __all__ = ["LookupServer"]
@@ -39,4 +45,5 @@ class LookupServer(Generic[SettingsT]):
 
     def main(self) -> None:
         settings = self.settings()
+        load_table_at_start(settings, self.lookups)
         serve_lookups(settings, self.factory if settings.lookup_workers > 1 else self.create_app())
