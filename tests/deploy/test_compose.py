@@ -2,8 +2,11 @@
 
 No Docker needed. The compose file is read as YAML, with anchors and merge keys resolved,
 and checked against the deployment's rules. Each rule is a function that returns its
-violations. Every rule also runs on a deliberately broken copy of the document, which
-shows it catches what it is meant to.
+violations. The rules run on two documents: the checked-in deploy/compose.yaml (which
+must be what `jukinet deploy render` makes of deploy/federation.toml), and one rendered
+for a national-scale federation (47 prefectures, 360 municipalities). Every rule also
+runs on a deliberately broken copy of the document, which shows it catches what it is
+meant to.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from typing import Any
 import pytest
 
 from agency.settings import AgencySettings
-from jukinet.contracts.federation import DEMO
+from jukinet.contracts.ids import local_government_check_digit
 from jukinet.contracts.principals import Principal, PrincipalKind
+from jukinet.deploy import Deployment, compose_text, load_description, service_name
+from jukinet.deploy._render import shipped_table
 from jukinet.node.settings import NodeSettings
 from municipal.settings import MunicipalSettings
 from prefecture.settings import PrefectureSettings
@@ -44,6 +49,8 @@ SECRETS_MOUNT = PurePosixPath("/run/secrets")
 PGDATA = "/var/lib/postgresql/data"
 NATS = "nats"
 INIT = "jukinet-init"
+INSIDE = ("0.0.0.0", "8443")  # noqa: S104 - a lookup server in its container
+RENEWER = "pki-renewer"  # the one service with the CA key: no network at all
 NATS_URL = "tls://nats:4222"
 
 SETTINGS: dict[PrincipalKind, tuple[str, type[NodeSettings]]] = {
@@ -63,6 +70,56 @@ def load() -> dict[str, Any]:
         doc = yaml.safe_load(f)
     assert isinstance(doc, dict)
     return doc
+
+
+def shipped_tables(deployment: Deployment) -> set[Principal]:
+    return {node for node in deployment.serving if shipped_table(node) is not None}
+
+
+def large() -> Deployment:
+    """Every prefecture, and the first municipalities of each (valid codes with their
+    check digits), 360 in all, with ports past the defaults' range."""
+    demo = load_description(DEPLOY / "federation.toml")
+    prefectures = [_with_check_digit(f"{n:02d}0000") for n in range(1, 48)]
+    per_prefecture = 360 // 47 + 1  # a few more than 7 each, then cut at 360
+    towns = [
+        {"code": _with_check_digit(f"{n:02d}{201 + i:03d}0"), "name": f"見本{n}-{i}市",
+         "mayor": "市長　見本　太郎"}
+        for n in range(1, 48)
+        for i in range(per_prefecture)
+    ][:360]  # fmt: skip
+    return Deployment.model_validate(
+        {
+            "prefectures": prefectures,
+            "municipalities": towns,
+            "ministries": demo.ministries,
+            "http_port": 20000,
+            "lookup_port": 19000,
+        }
+    )
+
+
+def _with_check_digit(code: str) -> str:
+    return code[:5] + str(local_government_check_digit(code[:5]))
+
+
+@dataclass(frozen=True)
+class Case:
+    doc: dict[str, Any]
+    deployment: Deployment
+
+
+def _case(name: str) -> Case:
+    if name == "demo":
+        return Case(load(), load_description(DEPLOY / "federation.toml"))
+    deployment = large()
+    text = compose_text(deployment, shipped_tables(deployment))
+    return Case(yaml.safe_load(text), deployment)
+
+
+@pytest.fixture(scope="module", params=["demo", "large"])
+def case(request: pytest.FixtureRequest) -> Case:
+    return _case(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +151,37 @@ def one_shot(doc: dict[str, Any]) -> set[str]:
     }
 
 
-def node_services(doc: dict[str, Any]) -> dict[str, Principal]:
-    """Services that run as a federation node, by the principal in their environment."""
-    nodes = {}
+def principal_services(doc: dict[str, Any]) -> dict[str, Principal]:
+    """Services that run as a principal (a node or its lookup server), by the principal
+    in their environment."""
+    found = {}
     for name, service in services(doc).items():
         for key, value in environment(service).items():
             if re.fullmatch(r"JUKINET_[A-Z]+_PRINCIPAL", key) and value:
-                nodes[name] = Principal.parse(value)
-    return nodes
+                found[name] = Principal.parse(value)
+    return found
+
+
+def is_lookup_server(service: dict[str, Any]) -> bool:
+    command = service.get("command") or []
+    return len(command) == 3 and command[:2] == ["python", "-m"]
+
+
+def node_services(doc: dict[str, Any]) -> dict[str, Principal]:
+    """Services that run as a federation node (not its lookup server)."""
+    return {
+        name: principal
+        for name, principal in principal_services(doc).items()
+        if not is_lookup_server(services(doc)[name])
+    }
+
+
+def lookup_services(doc: dict[str, Any]) -> dict[str, Principal]:
+    return {
+        name: principal
+        for name, principal in principal_services(doc).items()
+        if is_lookup_server(services(doc)[name])
+    }
 
 
 def postgres_services(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -218,14 +298,64 @@ def dependency_violations(doc: dict[str, Any]) -> list[str]:
             if (depends.get(dep) or {}).get("condition") != condition:
                 problems.append(f"{name}: must depend on {dep} with condition {condition}")
     problems += [f"{db}: shared by {n} nodes" for db, n in owners.items() if n > 1]
+    for name, principal in lookup_services(doc).items():
+        node = service_name(principal)
+        depends = services(doc)[name].get("depends_on") or {}
+        if (
+            not isinstance(depends, dict)
+            or (depends.get(node) or {}).get("condition") != "service_healthy"
+        ):
+            problems.append(f"{name}: must wait for {node} (healthy: migrated)")
+    return problems
+
+
+def renewer_violations(doc: dict[str, Any]) -> list[str]:
+    """The renewer, which holds the CA key, reaches nothing: no network, no ports, no
+    process of another container, no secrets."""
+    renewer = services(doc).get(RENEWER)
+    if renewer is None:
+        return [f"{RENEWER}: missing (nothing renews the certificates)"]
+    problems = []
+    if renewer.get("network_mode") != "none":
+        problems.append(f"{RENEWER}: must have network_mode none")
+    for key in ("ports", "networks", "pid", "cap_add", "secrets"):
+        if renewer.get(key):
+            problems.append(f"{RENEWER}: must have no {key}")
+    if renewer.get("command", [])[:3] != ["jukinet", "deploy", "renewer"]:
+        problems.append(f"{RENEWER}: must run `jukinet deploy renewer`")
+    return problems
+
+
+def reloader_violations(doc: dict[str, Any]) -> list[str]:
+    """Each broker has a reloader in its process namespace (and only a reloader shares
+    one, or adds a capability), without network or keys."""
+    brokers = [n for n, s in services(doc).items() if str(s.get("image", "")).startswith("nats:")]
+    problems = []
+    for name, service in services(doc).items():
+        pid, caps = service.get("pid"), service.get("cap_add")
+        if pid is None and not caps:
+            continue
+        reloads = (service.get("command") or [])[:3] == ["jukinet", "deploy", "reloader"]
+        if not reloads or pid not in {f"service:{b}" for b in brokers} or caps != ["KILL"]:
+            problems.append(f"{name}: only a broker's reloader shares its pid namespace (KILL)")
+        if service.get("network_mode") != "none" or service.get("ports"):
+            problems.append(f"{name}: a reloader has no network")
+        if any(m.is_bind and m.host_path.is_relative_to(PKI) and m.host_path != NODES / "broker"
+               for m in mounts(service)):  # fmt: skip
+            problems.append(f"{name}: a reloader reads the broker's certificate only")
+    reloaded = {services(doc)[n].get("pid") for n in services(doc)}
+    problems += [f"{b}: no reloader" for b in brokers if f"service:{b}" not in reloaded]
     return problems
 
 
 def mount_violations(doc: dict[str, Any]) -> list[str]:
-    """No CA key anywhere; each service at most one key directory, a node only its own."""
-    nodes = node_services(doc)
+    """No CA key anywhere but in the renewer; each service at most one key directory, a
+    node and its lookup server only the node's own."""
+    nodes = principal_services(doc)
     problems = []
     for name, service in services(doc).items():
+        if name == RENEWER:
+            continue  # renewer_violations: it holds the CA and reaches nothing
         own: list[str] = []
         for mount in mounts(service):
             if not mount.is_bind:
@@ -309,7 +439,7 @@ def secret_file_violations(doc: dict[str, Any]) -> list[str]:
 def node_secret_violations(doc: dict[str, Any]) -> list[str]:
     """A node gets its API token where pydantic-settings looks, and asyncpg's pgpass file."""
     problems = []
-    for name, principal in node_services(doc).items():
+    for name, principal in principal_services(doc).items():
         service = services(doc)[name]
         targets = set(secret_targets(service).values())
         token_file = (env_prefix(principal) + "api_token").lower()
@@ -352,19 +482,18 @@ def database_network_violations(doc: dict[str, Any]) -> list[str]:
         networks = service.get("networks") or ["default"]
         for network in networks:
             members.setdefault(network, set()).add(name)
-    nodes = node_services(doc)
-    owner: dict[str, str] = {}
-    for name, principal in nodes.items():
+    owner: dict[str, set[str]] = {}
+    for name, principal in principal_services(doc).items():
         url = environment(services(doc)[name]).get(env_prefix(principal) + "DATABASE_URL") or ""
         host = urlhost(url)
         if host is not None:
-            owner[host] = name
+            owner.setdefault(host, set()).add(name)
     problems = []
     for name, service in postgres_services(doc).items():
         for network in service.get("networks") or ["default"]:
             if not (declared.get(network) or {}).get("internal"):
                 problems.append(f"{name}: network {network} must be internal")
-            others = members[network] - {name, owner.get(name)}
+            others = members[network] - {name, *owner.get(name, set())}
             if others:
                 problems.append(f"{name}: network {network} also reaches {sorted(others)}")
     return problems
@@ -383,6 +512,13 @@ def port_violations(doc: dict[str, Any]) -> list[str]:
                 host_ip = parts[0] if len(parts) == 3 else None
             if host_ip != "127.0.0.1":
                 problems.append(f"{name}: port {port!r} is not bound to 127.0.0.1")
+    published = Counter(
+        str(port).rsplit(":", 2)[1]
+        for service in services(doc).values()
+        for port in service.get("ports") or []
+        if not isinstance(port, dict) and str(port).count(":") == 2
+    )
+    problems += [f"host port {p} published {n} times" for p, n in published.items() if n > 1]
     return problems
 
 
@@ -392,15 +528,71 @@ def _interpolated(value: str) -> str:
     return match.group(1) if match else value
 
 
-def federation_violations(doc: dict[str, Any]) -> list[str]:
-    """The node services are exactly the demo federation, each configured as itself."""
+Rule = Callable[[dict[str, Any]], list[str]]
+
+
+def federation_rule(deployment: Deployment) -> Rule:
+    """The rule that the node services are exactly ``deployment``'s, each configured as
+    itself, on the ports the description hands out, with a lookup server for each
+    serving node."""
+
+    def federation_violations(doc: dict[str, Any]) -> list[str]:
+        problems = _node_violations(doc, deployment)
+        problems += _port_plan_violations(doc, deployment)
+        return problems + _lookup_violations(doc, deployment)
+
+    return federation_violations
+
+
+def _port_plan_violations(doc: dict[str, Any], deployment: Deployment) -> list[str]:
+    problems = []
+    plans = [(deployment.http_ports(), "", 8000), (deployment.lookup_ports(), "-lookups", 8443)]
+    for ports, suffix, inside in plans:
+        for node, port in ports.items():
+            name = service_name(node) + suffix
+            wanted = [f"127.0.0.1:{port}:{inside}"]
+            if name in services(doc) and services(doc)[name].get("ports") != wanted:
+                problems.append(f"{name}: should publish {wanted[0]}")
+    return problems
+
+
+def _lookup_violations(doc: dict[str, Any], deployment: Deployment) -> list[str]:
+    lookups = lookup_services(doc)
+    problems = []
+    if sorted(lookups.values()) != sorted(deployment.serving):
+        problems.append("lookup servers are not exactly the agency's and the prefectures'")
+    for name, principal in lookups.items():
+        service = services(doc)[name]
+        module, _ = SETTINGS[principal.kind]
+        prefix = env_prefix(principal)
+        env = environment(service)
+        node = services(doc).get(service_name(principal), {})
+        if name != service_name(principal) + "-lookups":
+            problems.append(f"{name}: should be named {service_name(principal)}-lookups")
+        if service.get("command") != ["python", "-m", f"{module}.lookup_server"]:
+            problems.append(f"{name}: should run python -m {module}.lookup_server")
+        url = env.get(prefix + "DATABASE_URL")
+        if url != environment(node).get(prefix + "DATABASE_URL"):
+            problems.append(f"{name}: must read its node's database")
+        if (env.get(prefix + "LOOKUP_HOST"), env.get(prefix + "LOOKUP_PORT")) != INSIDE:
+            problems.append(f"{name}: must listen on 0.0.0.0:8443 inside its container")
+        table = env.get(prefix + "PERMISSION_TABLE")
+        mounted = {m.target: m for m in mounts(service)}
+        if table is not None and (table not in mounted or not mounted[table].read_only):
+            problems.append(f"{name}: its permission table {table} is not mounted read-only")
+    return problems
+
+
+def _node_violations(doc: dict[str, Any], deployment: Deployment) -> list[str]:
     nodes = node_services(doc)
     problems = []
-    got, want = set(nodes.values()), set(DEMO.nodes)
+    got, want = set(nodes.values()), set(deployment.federation.nodes)
     if got != want:
         missing = sorted(p.uri for p in want - got)
         extra = sorted(p.uri for p in got - want)
-        problems.append(f"node services differ from DEMO: missing {missing}, extra {extra}")
+        problems.append(
+            f"node services differ from the description: missing {missing}, extra {extra}"
+        )
     problems += [
         f"principal {p.uri}: runs twice" for p, n in Counter(nodes.values()).items() if n > 1
     ]
@@ -440,6 +632,13 @@ def federation_violations(doc: dict[str, Any]) -> list[str]:
         ]  # fmt: skip
         if service.get("command") != command:
             problems.append(f"{name}: command should be {' '.join(command)}")
+        if principal.kind is PrincipalKind.MUNICIPALITY:
+            town = deployment.town(principal.code)
+            if (env.get(prefix + "ISSUER_NAME"), env.get(prefix + "MAYOR")) != (
+                town.name,
+                town.mayor,
+            ):
+                problems.append(f"{name}: ISSUER_NAME and MAYOR should be the description's")
     return problems
 
 
@@ -453,17 +652,18 @@ def urlhost(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-RULES: list[Callable[[dict[str, Any]], list[str]]] = [
+RULES: list[Rule] = [
     missing_healthchecks,
     dependency_violations,
     mount_violations,
+    renewer_violations,
+    reloader_violations,
     inline_secret_violations,
     secret_file_violations,
     node_secret_violations,
     database_volume_violations,
     database_network_violations,
     port_violations,
-    federation_violations,
 ]
 
 
@@ -471,13 +671,21 @@ RULES: list[Callable[[dict[str, Any]], list[str]]] = [
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.__name__)
-def test_compose_obeys(doc: dict[str, Any], rule: Callable[[dict[str, Any]], list[str]]) -> None:
-    assert rule(doc) == []
+def test_compose_obeys(case: Case, rule: Rule) -> None:
+    assert rule(case.doc) == []
 
 
-def test_every_node_of_the_demo_federation_runs(doc: dict[str, Any]) -> None:
-    assert set(node_services(doc).values()) == set(DEMO.nodes)
-    assert len(postgres_services(doc)) == len(DEMO.nodes)
+def test_every_node_of_the_description_runs_as_itself(case: Case) -> None:
+    assert federation_rule(case.deployment)(case.doc) == []
+    assert len(postgres_services(case.doc)) == len(case.deployment.federation.nodes)
+
+
+def test_the_checked_in_compose_file_is_rendered_from_the_description() -> None:
+    deployment = load_description(DEPLOY / "federation.toml")
+    rendered = compose_text(deployment, shipped_tables(deployment))
+    assert COMPOSE.read_text(encoding="utf-8") == rendered, (
+        "deploy/compose.yaml differs from federation.toml: run `jukinet deploy render`"
+    )
 
 
 def test_the_settings_read_what_compose_sets() -> None:
@@ -492,9 +700,11 @@ def test_broker(doc: dict[str, Any]) -> None:
     version = re.fullmatch(r"nats:(\d+)\.(\d+)(?:\.(\d+))?-alpine", nats["image"])
     assert version, nats["image"]
     assert tuple(int(v or 0) for v in version.groups()) >= (2, 14, 5)
-    assert nats["command"] == ["-c", "/etc/nats/nats.conf"]
+    # the directory, so a configuration renamed into place shows in the container
+    assert nats["command"] == ["-c", "/etc/nats/${JUKINET_NATS_CONF:-nats.conf}"]
     by_target = {m.target: m for m in mounts(nats)}
-    assert by_target["/etc/nats/nats.conf"].read_only
+    assert by_target["/etc/nats"].read_only
+    assert by_target["/etc/nats"].host_path == ROOT / "broker"
     assert by_target["/pki/nodes/broker"].read_only
     assert by_target["/pki/ca.crt"].read_only
     jetstream = by_target["/data"]
@@ -717,6 +927,55 @@ def token_where_settings_do_not_look(doc: dict[str, Any]) -> None:
     services(doc)["prefecture-130001"]["secrets"][0]["target"] = "api_token"
 
 
+def lookup_server_missing(doc: dict[str, Any]) -> None:
+    del services(doc)["prefecture-140007-lookups"]
+
+
+def lookup_server_on_another_database(doc: dict[str, Any]) -> None:
+    env = _env(doc, "agency-jlis-lookups")
+    env["JUKINET_AGENCY_DATABASE_URL"] = "postgresql://jukinet@db-prefecture-130001:5432/jukinet"
+
+
+def port_moved(doc: dict[str, Any]) -> None:
+    services(doc)["municipality-131041"]["ports"] = ["127.0.0.1:8199:8000"]
+
+
+def wrong_mayor(doc: dict[str, Any]) -> None:
+    _env(doc, "municipality-142034")["JUKINET_MUNICIPAL_MAYOR"] = "横浜市長　見本　春子"
+
+
+def port_clash(doc: dict[str, Any]) -> None:
+    services(doc)["municipality-141003"]["ports"] = ["127.0.0.1:9100:8000"]
+
+
+def renewer_on_the_network(doc: dict[str, Any]) -> None:
+    del services(doc)[RENEWER]["network_mode"]
+    services(doc)[RENEWER]["networks"] = ["bus"]
+
+
+def renewer_missing(doc: dict[str, Any]) -> None:
+    del services(doc)[RENEWER]
+
+
+def reloader_missing(doc: dict[str, Any]) -> None:
+    del services(doc)["nats-reloader"]
+
+
+def node_in_the_brokers_namespace(doc: dict[str, Any]) -> None:
+    services(doc)["agency-jlis"]["pid"] = "service:nats"
+
+
+def reloader_with_keys(doc: dict[str, Any]) -> None:
+    services(doc)["nats-reloader"]["volumes"].append("./pki/nodes/ops.admin:/ops:ro")
+
+
+def lookups_not_waiting_for_migrations(doc: dict[str, Any]) -> None:
+    services(doc)["agency-jlis-lookups"]["depends_on"] = {"nats": {"condition": "service_healthy"}}
+
+
+DEMO_RULE = federation_rule(load_description(DEPLOY / "federation.toml"))
+
+
 @pytest.mark.parametrize(
     ("rule", "mutate"),
     [
@@ -748,8 +1007,19 @@ def token_where_settings_do_not_look(doc: dict[str, Any]) -> None:
         (database_network_violations, database_on_bus),
         (port_violations, port_on_all_interfaces),
         (port_violations, port_long_form),
-        (federation_violations, node_missing),
-        (federation_violations, wrong_principal),
+        (DEMO_RULE, node_missing),
+        (DEMO_RULE, wrong_principal),
+        (DEMO_RULE, lookup_server_missing),
+        (DEMO_RULE, lookup_server_on_another_database),
+        (DEMO_RULE, port_moved),
+        (DEMO_RULE, wrong_mayor),
+        (port_violations, port_clash),
+        (renewer_violations, renewer_on_the_network),
+        (renewer_violations, renewer_missing),
+        (reloader_violations, reloader_missing),
+        (reloader_violations, node_in_the_brokers_namespace),
+        (reloader_violations, reloader_with_keys),
+        (dependency_violations, lookups_not_waiting_for_migrations),
         (secret_file_violations, inline_secret_declaration),
         (secret_file_violations, shared_token),
         (node_secret_violations, token_where_settings_do_not_look),

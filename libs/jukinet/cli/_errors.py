@@ -9,11 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
-from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from jukinet.contracts.ids import InvalidCode
 from jukinet.contracts.principals import InvalidPrincipal
-from jukinet.pki import PkiError
 
 __all__ = ["database_url", "run_reporting_errors"]
 
@@ -38,20 +36,30 @@ def run_reporting_errors(command: Callable[[], object]) -> None:
         return
     try:
         command()
-    except (InvalidPrincipal, InvalidCode, PkiError, ValueError) as exc:
-        _fail(str(exc))
-    except FileNotFoundError as exc:
-        _fail(str(exc) if not exc.filename else f"{exc.filename}: no such file")
-    except PermissionError as exc:
-        _fail(f"{exc.filename or 'a file'}: permission denied")
-    except ArgumentError:
-        _fail("the database URL is not valid (sqlite:///path or postgresql://…)")
-    except DBAPIError as exc:
-        _fail(f"the database refused: {type(exc.orig).__name__} (is it migrated, and reachable?)")
-    except OSError as exc:
-        _fail(f"{type(exc).__name__}: {exc.strerror or exc}")
-    except Exception as exc:
-        _fail(f"internal error ({type(exc).__name__}); JUKINET_DEBUG=1 shows where")
+    except Exception as exc:  # every failure gets its line, none a traceback
+        _fail(_message(exc))
+
+
+def _message(exc: Exception) -> str:
+    """What to say about ``exc`` (the database and PKI libraries are imported here, not
+    at start: by now the command has loaded them if it used them)."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from jukinet.pki import PkiError
+
+    if isinstance(exc, (InvalidPrincipal, InvalidCode, PkiError, ValueError)):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return str(exc) if not exc.filename else f"{exc.filename}: no such file"
+    if isinstance(exc, PermissionError):
+        return f"{exc.filename or 'a file'}: permission denied"
+    if isinstance(exc, ArgumentError):
+        return "the database URL is not valid (sqlite:///path or postgresql://…)"
+    if isinstance(exc, DBAPIError):
+        return f"the database refused: {type(exc.orig).__name__} (is it migrated, and reachable?)"
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    return f"internal error ({type(exc).__name__}); JUKINET_DEBUG=1 shows where"
 
 
 def _fail(message: str) -> None:

@@ -54,10 +54,19 @@ audit = typer.Typer(
 )
 clients = typer.Typer(help="Lookup clients: suspension and reinstatement.", no_args_is_help=True)
 console = Console(width=200)
+# inside a node's container (`docker compose run <node> jukinet …`) the node's own
+# settings name its database, principal and PKI
+_SERVICES = ("MUNICIPAL", "PREFECTURE", "AGENCY")
 DbOpt = Annotated[
     str,
-    typer.Option("--db", envvar="DATABASE_URL", help="The node database: a URL or a SQLite file."),
+    typer.Option(
+        "--db",
+        envvar=["DATABASE_URL", *(f"JUKINET_{s}_DATABASE_URL" for s in _SERVICES)],
+        help="The node database: a URL or a SQLite file.",
+    ),
 ]
+NODE_ENV = [f"JUKINET_{s}_PRINCIPAL" for s in _SERVICES]
+PKI_ENV = ["JUKINET_PKI", *(f"JUKINET_{s}_PKI_ROOT" for s in _SERVICES)]
 TABLES = lookup_tables(MetaData())
 OPERATOR_TABLES = operator_tables(MetaData())
 CHECKPOINTS = checkpoint_table(MetaData())

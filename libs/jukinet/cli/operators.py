@@ -17,7 +17,7 @@ from rich.table import Table
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.cli.lookups import DbOpt, with_session
+from jukinet.cli.lookups import NODE_ENV, PKI_ENV, DbOpt, with_session
 from jukinet.contracts.principals import Principal
 from jukinet.operators import (
     MIN_PASSWORD,
@@ -40,15 +40,17 @@ app = typer.Typer(help="An office's operators and their IC cards.", no_args_is_h
 console = Console(width=200)
 TABLES = operator_tables(MetaData())
 T = TypeVar("T")
-NodeOpt = Annotated[str, typer.Option("--node", help="The office's node principal URI.")]
-PkiOpt = Annotated[Path, typer.Option("--pki-root", envvar="JUKINET_PKI")]
+NodeOpt = Annotated[
+    str, typer.Option("--node", envvar=NODE_ENV, help="The office's node principal URI.")
+]
+PkiOpt = Annotated[Path, typer.Option("--pki-root", envvar=PKI_ENV)]
 CertOpt = Annotated[
     Path | None, typer.Option("--cert", help="Register this card certificate instead of issuing")
 ]
 PASSWORD_ENV = "JUKINET_OPERATOR_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
 
-def _password(*, confirm: bool) -> str:
+def password_of(*, confirm: bool) -> str:
     """The operator's password from JUKINET_OPERATOR_PASSWORD, or asked for without
     echo — never a command-line argument (it would sit in the shell's history and in
     the process list)."""
@@ -117,7 +119,7 @@ def create(
             f"(`jukinet operators card {slug}` issues a new one)"
         )
         raise typer.Exit(1)
-    password = _password(confirm=True)
+    password = password_of(confirm=True)
     if len(password) < MIN_PASSWORD:
         console.print(f"[red]the password needs at least {MIN_PASSWORD} characters")
         raise typer.Exit(1)
@@ -127,6 +129,24 @@ def create(
         s, TABLES, slug=slug, role=role, password=password, card=card
     ))  # fmt: skip
     console.print(f"operator {card_principal(office, slug)} created ({role.value}); card {path}")
+
+
+@app.command("issue-card")
+def issue_card(
+    slug: str,
+    node: NodeOpt,
+    pki_root: PkiOpt = Path("var/pki"),
+    card_days: Annotated[int, typer.Option(min=1, max=1825)] = 365,
+) -> None:
+    """Issue an operator's IC card (key and certificate) with the CA, without touching
+    any database: where the CA is kept apart from the nodes (the deployment's
+    pki-renewer), register it afterwards with `operators create --cert` (or `card
+    --cert`) on the node."""
+    office = Principal.parse(node)
+    path = _card(office, slug, pki_root, None, card_days)
+    public = PkiLayout(pki_root).public_cert(card_principal(office, slug), Purpose.SIGN)
+    console.print(f"card issued: {path.parent} (hand it to the operator)")
+    console.print(f"register it on the node with --cert {public.relative_to(pki_root)}")
 
 
 @app.command()
@@ -182,7 +202,7 @@ def login(
 ) -> None:
     """Log in with password and IC card; print the session token. The password comes
     from JUKINET_OPERATOR_PASSWORD or is asked for."""
-    password = _password(confirm=False)
+    password = password_of(confirm=False)
 
     async def run() -> httpx.Response:
         async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:

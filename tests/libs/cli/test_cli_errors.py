@@ -99,3 +99,34 @@ def test_mistakes_are_told_in_a_line(
     result = jukinet(*(a.replace("{db}", str(office[0])) for a in args))
     assert result.returncode != 0
     assert expected in _one_or_two_lines(result)
+
+
+def test_the_listed_help_is_each_commands_own() -> None:
+    """`jukinet --help` lists the commands without importing them; what it says of each
+    is the first paragraph of that command's own help."""
+    import typer
+
+    from jukinet.cli import COMMANDS, load_command
+
+    for name, (_, _, short) in COMMANDS.items():
+        command = load_command(name)
+        own = " ".join((command.help or "").split("\n\n")[0].split())
+        assert own == short, f"{name}: {own!r}"
+        assert isinstance(command, typer.core.TyperGroup | typer.core.TyperCommand)
+
+
+def test_the_help_lists_every_command_without_loading_them() -> None:
+    """Imports are what made `jukinet --help` slow: it must not import the modules of
+    the commands (which pull in the database, broker and web libraries)."""
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, runpy; sys.argv = ['jukinet', '--help']\n"
+         "try:\n    runpy.run_module('jukinet.cli', run_name='__main__')\n"
+         "except SystemExit: pass\n"
+         "print(sorted(m for m in ('sqlalchemy', 'nats', 'fastapi', 'cryptography', "
+         "'jukinet.cli.federation') if m in sys.modules))"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert "bench" in probe.stdout
+    assert "deploy" in probe.stdout
+    assert probe.stdout.strip().splitlines()[-1] == "[]"
