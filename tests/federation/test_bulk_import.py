@@ -17,7 +17,14 @@ from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE
 from jukinet.contracts.ids import generate_resident_code
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
-from tests.federation.support import PersonalData, eventually, query
+from jukinet.operators import card_principal
+from tests.federation.support import (
+    PersonalData,
+    cli,
+    database_url_of,
+    eventually,
+    query,
+)
 from tests.principals import AGENCY, KANAGAWA, YOKOHAMA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
@@ -244,6 +251,45 @@ async def test_a_shift_jis_register_imports_as_its_system_exported_it(
     names = await query(federation, YOKOHAMA, "SELECT count(*) FROM residents WHERE name = :n",
                         n="髙橋 﨑子")  # fmt: skip
     assert names[0][0] == 2
+
+
+async def test_an_import_is_logged_as_the_operator_who_ran_it(
+    federation: LocalFederation, personal_data: PersonalData, tmp_path: Path
+) -> None:
+    """With --operator and --card the import runs on the administrator's session: the
+    operation log names them, not the node's system; a clerk may not import at all."""
+    _save_state(federation)
+    root = str(federation.layout.root)
+    db = database_url_of(federation, YOKOHAMA)
+    for slug, role in (("importer", "administrator"), ("counter", "clerk")):
+        made = await cli("operators", "create", slug, "--role", role, "--node", YOKOHAMA.uri,
+                         "--db", db, "--pki-root", root)  # fmt: skip
+        assert made.exit_code == 0, made.output
+    csv_file = write_csv(tmp_path / "few.csv", good_rows(3, personal_data, seed=13))
+
+    async def import_as(slug: str):
+        card = federation.layout.node_dir(card_principal(YOKOHAMA, slug))
+        return await cli("import", str(csv_file), "--municipality", YOKOHAMA.code,
+                         "--home", str(federation.root), "--no-wait",
+                         "--operator", slug, "--card", str(card))  # fmt: skip
+
+    imported = await import_as("importer")
+    assert imported.exit_code == 0, imported.output
+    refused = await import_as("counter")
+    assert refused.exit_code == 1
+    rows = await query(
+        federation, YOKOHAMA,
+        "SELECT actor, role, outcome FROM operation_log WHERE action = 'residents.bulk' "
+        "ORDER BY seq DESC LIMIT 2",
+    )  # fmt: skip
+    operator = card_principal(YOKOHAMA, "importer").uri
+    clerk = card_principal(YOKOHAMA, "counter").uri
+    assert [tuple(r) for r in rows] == [
+        (clerk, "clerk", "refused:403"),
+        (operator, "administrator", "ok"),
+    ]
+    for (code,) in await query(federation, YOKOHAMA, "SELECT resident_code FROM residents"):
+        personal_data.add(code)
 
 
 async def test_no_personal_data_reached_any_log(

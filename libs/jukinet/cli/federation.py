@@ -315,15 +315,23 @@ def reconcile(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Compare every tier with the municipalities (counts and codes only); optionally repair."""
-    from jukinet.reconcile.driver import reconcile_federation
+    from jukinet.reconcile.driver import RepairSent, reconcile_federation
 
     nodes, token = _load(home)
     for round_ in range(max(times, 1)):
-        reports = asyncio.run(reconcile_federation(nodes, token, repair=repair))
+        sent: list[RepairSent] = []
+        reports = asyncio.run(reconcile_federation(nodes, token, repair=repair, sent=sent))
         if as_json:
             console.print_json(json.dumps([r.as_dict() for r in reports]))
         else:
             _print_reconcile(reports)
+            for s in sent:
+                console.print(
+                    f"repair {s.municipality}: sent {s.records} current records and "
+                    f"{s.absent} absence notices for {s.codes} drifted codes"
+                )
+            if repair and not sent:
+                console.print("nothing to repair")
         if every <= 0 or round_ == times - 1:
             break
         time.sleep(every)
@@ -358,16 +366,31 @@ def import_(
         str,
         typer.Option(help="utf-8, shift_jis (CP932, as register systems export), or auto."),
     ] = "auto",
+    operator: Annotated[
+        str | None,
+        typer.Option(help="Your operator slug: the import is logged as you (with --card)."),
+    ] = None,
+    card: Annotated[
+        Path | None,
+        typer.Option(exists=True, file_okay=False, help="Your IC card's directory."),
+    ] = None,
 ) -> None:
-    """Import a municipality's register from CSV: every row valid, or nothing imported."""
+    """Import a municipality's register from CSV: every row valid, or nothing imported.
+
+    With --operator and --card (an administrator's; the password from
+    JUKINET_OPERATOR_PASSWORD or asked for) the operation log names you; without them
+    the import runs with the node's token and the log names the node's system."""
+    if (operator is None) != (card is None):
+        raise typer.BadParameter("give --operator and --card together", param_hint="--card")
     nodes, token = _load(home)
     town = Principal.municipality(municipality)
     charset = "" if encoding == "auto" else f"; charset={encoding}"
+    importer = token if operator is None or card is None else _session(nodes, town, operator, card)
     with file.open("rb") as f:
         result = asyncio.run(
             _import(
                 nodes,
-                token,
+                (token, importer),
                 town,
                 f,
                 file.stat().st_size,
@@ -379,9 +402,27 @@ def import_(
     raise typer.Exit(result)
 
 
+def _session(nodes: dict[str, str], town: Principal, slug: str, card: Path) -> str:
+    """Log in at the town with password and IC card: the session token."""
+    from jukinet.cli.operators import password_of
+    from jukinet.operators import IcCard, card_login
+
+    password = password_of(confirm=False)
+
+    async def run() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=nodes[town.uri], timeout=30.0) as client:
+            return await card_login(client, town, slug, password, IcCard(card))
+
+    response = asyncio.run(run())
+    if response.status_code != 200:
+        console.print(f"[red]login refused:[/] {response.json().get('title')}")
+        raise typer.Exit(1)
+    return str(response.json()["token"])
+
+
 async def _import(
     nodes: dict[str, str],
-    token: str,
+    tokens: tuple[str, str],
     town: Principal,
     f: BinaryIO,
     size: int,
@@ -391,8 +432,9 @@ async def _import(
 ) -> int:
     from rich.progress import Progress
 
-    headers = {"Authorization": f"Bearer {token}"}
-    csv_type = {"Content-Type": content_type}
+    node_token, importer = tokens  # the node's (to follow propagation), the importer's
+    headers = {"Authorization": f"Bearer {node_token}"}
+    csv_type = {"Content-Type": content_type, "Authorization": f"Bearer {importer}"}
     async with httpx.AsyncClient(timeout=3600.0, headers=headers) as client:
         with Progress(console=console) as progress:
             upload = progress.add_task("uploading and validating", total=size)

@@ -11,7 +11,7 @@ import httpx
 from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.reconcile.digests import Drift, Entry, compare
 
-__all__ = ["TierReport", "reconcile_federation"]
+__all__ = ["RepairSent", "TierReport", "reconcile_federation"]
 
 
 @dataclass
@@ -31,6 +31,17 @@ class TierReport:
                 "differing": self.drift.differing,
             },
         }
+
+
+@dataclass(frozen=True)
+class RepairSent:
+    """What a municipality sent to repair its drift: its current record of each code it
+    holds, and an absence notice for each code it does not."""
+
+    municipality: str
+    codes: int
+    records: int
+    absent: int
 
 
 async def _digests(client: httpx.AsyncClient, url: str, town: str) -> dict[str, str]:
@@ -65,11 +76,16 @@ async def _drift(
 
 
 async def reconcile_federation(
-    nodes: dict[str, str], token: str, *, repair: bool = False
+    nodes: dict[str, str],
+    token: str,
+    *,
+    repair: bool = False,
+    sent: list[RepairSent] | None = None,
 ) -> list[TierReport]:
     """``nodes`` maps principal URIs to operator API URLs. Each municipality is compared
     with its prefecture and with the agency; with ``repair``, each municipality sends its
-    own state of every drifted code through the signed channel."""
+    own state of every drifted code through the signed channel (and what it sent is
+    appended to ``sent``)."""
     towns = [
         Principal.parse(u) for u in nodes if Principal.parse(u).kind is PrincipalKind.MUNICIPALITY
     ]
@@ -87,4 +103,9 @@ async def reconcile_federation(
                     f"{nodes[town.uri]}/reconcile/repair", json={"codes": sorted(codes)}
                 )
                 r.raise_for_status()
+                counts = r.json()
+                if sent is not None:
+                    sent.append(
+                        RepairSent(town.code, len(codes), counts["records"], counts["absent"])
+                    )
     return reports
