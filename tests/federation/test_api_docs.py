@@ -11,6 +11,7 @@ import pytest
 
 from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
+from tests.browser import closed_network_page, screenshot
 from tests.principals import AGENCY, HIRATSUKA, KANAGAWA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
@@ -66,3 +67,45 @@ async def test_the_root_says_what_the_service_is_and_links_what_it_serves(
         assert "/docs" in links
         for link in links:
             assert (await client.get(link)).status_code != 404, link
+
+
+async def test_the_docs_pages_show_the_operations_in_a_browser(
+    federation: LocalFederation,
+) -> None:
+    """Swagger UI, rendered by Chromium with every other host unreachable, lists each
+    service's operations (a blank page is what a CDN-loaded UI shows here); so does
+    ReDoc."""
+    async with closed_network_page() as page:
+        for node in (HIRATSUKA, KANAGAWA, AGENCY):
+            url = federation.nodes[node].url
+            async with httpx.AsyncClient(base_url=url, timeout=20) as client:
+                spec = (await client.get("/openapi.json")).json()
+            summaries = [o["summary"] for p in spec["paths"].values() for o in p.values()]
+            await page.goto(f"{url}/docs")
+            await page.wait_for_selector(".opblock", timeout=30_000)
+            shown = await page.locator(".opblock-summary-path").count()
+            assert shown == len(summaries), node
+            assert summaries[0] in await page.inner_text("body")
+            await screenshot(page, f"docs-{node.slug}")
+            await page.goto(f"{url}/redoc")
+            await page.wait_for_selector("[data-section-id]", timeout=30_000)
+            assert summaries[-1] in await page.inner_text("body")
+        assert page.blocked == []
+
+
+async def test_the_lookup_servers_docs_show_in_a_browser_with_a_client_certificate(
+    federation: LocalFederation,
+) -> None:
+    """The lookup server asks every client, a browser too, for a federation certificate.
+    (Chromium does not trust the federation CA, so its server check is off here; the
+    server certificate is verified by curl and Python in the integrator tests.)"""
+    tls = federation.layout.node_dir(PENSION)
+    url = federation.lookup_servers[AGENCY].url
+    certificate = {"origin": url, "certPath": str(tls / "tls.crt"), "keyPath": str(tls / "tls.key")}
+    async with closed_network_page(
+        client_certificates=[certificate], ignore_https_errors=True
+    ) as page:
+        await page.goto(f"{url}/docs")
+        await page.wait_for_selector(".opblock", timeout=30_000)
+        assert "/lookups/by-code" in await page.inner_text("body")
+        assert page.blocked == []
