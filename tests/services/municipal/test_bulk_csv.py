@@ -50,3 +50,22 @@ def test_the_encoding_is_the_one_named_or_found() -> None:
         decode_register(HEADER.encode("euc-jp"), "text/csv; charset=euc-jp")
     with pytest.raises(UnreadableRegister, match="not UTF-8 or Shift_JIS"):
         decode_register(b"\x81\x39\xff\xfe", "text/csv")
+
+
+def test_docs_import_md_documents_every_column_and_reason() -> None:
+    """docs/import.md is the municipality's reference: its tables are the code's."""
+    from pathlib import Path
+
+    from jukinet.contracts.identity import ChangeCategory, ChangeReason
+    from municipal.bulk.csvformat import COLUMNS, REQUIRED
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "import.md").read_text()
+    rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| `")]
+    cells = {row[0].strip().strip("`"): [c.strip() for c in row[1:]] for row in rows}
+    columns = [name for name in cells if cells[name][0] in ("yes", "no")]
+    assert columns == list(COLUMNS)
+    assert [c for c in columns if cells[c][0] == "yes"] == list(REQUIRED)
+    recordings = [r.value for r in ChangeReason if r.category is ChangeCategory.RECORD]
+    reasons = [name for name in cells if name not in COLUMNS]
+    assert reasons == recordings
+    assert all(cells[r][0] == ChangeReason(r).label for r in reasons)
