@@ -23,11 +23,12 @@ from municipal.copies import router as copies_router
 from municipal.copies import start_copy_responder
 from municipal.disclosures.router import router as disclosures_router
 from municipal.messages import message_router
-from municipal.models import Base, Resident, bus, checkpoints
+from municipal.models import Base, Resident, browser_cards, bus, checkpoints
 from municipal.reconcile import municipal_entries, repair_router
 from municipal.residents.router import household_router
 from municipal.residents.router import router as residents_router
 from municipal.settings import MunicipalSettings
+from municipal.ui import install_ui
 
 __all__ = ["create_app", "node_spec"]
 
@@ -100,4 +101,5 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     app.include_router(copies_router)
     app.include_router(reconcile_router(lambda s, m, b: municipal_entries(s, node, m, b)))
     app.include_router(repair_router)
+    install_ui(app, browser_cards)  # the counter's pages, under /ui
     return app

@@ -11,7 +11,7 @@ from jukinet.audit import checkpoint_table
 from jukinet.bus import bus_tables
 from jukinet.contracts.identity import kana_key, name_key
 from jukinet.db.engine import NAMING_CONVENTION, UtcDateTime
-from jukinet.operators import operator_tables
+from jukinet.operators import operator_tables, webauthn_tables
 
 
 class Base(DeclarativeBase):
@@ -20,6 +20,7 @@ class Base(DeclarativeBase):
 
 bus = bus_tables(Base.metadata)
 operators = operator_tables(Base.metadata)
+browser_cards = webauthn_tables(Base.metadata)  # IC cards as FIDO2 authenticators (ui/)
 checkpoints = checkpoint_table(Base.metadata)  # kept for the nodes this one witnesses
 
 

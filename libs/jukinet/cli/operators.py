@@ -28,17 +28,27 @@ from jukinet.operators import (
     append_operation,
     card_login,
     card_principal,
+    issue_enrolment,
     list_operators,
     operator_tables,
     register_operator,
     replace_card,
     set_state,
+    webauthn_tables,
 )
-from jukinet.pki import CertificateAuthority, Credentials, PkiLayout, Purpose, read_certificate
+from jukinet.pki import (
+    CertificateAuthority,
+    Credentials,
+    PkiLayout,
+    Purpose,
+    read_certificate,
+    utcnow,
+)
 
 app = typer.Typer(help="An office's operators and their IC cards.", no_args_is_help=True)
 console = Console(width=200)
 TABLES = operator_tables(MetaData())
+CARDS = webauthn_tables(MetaData())
 T = TypeVar("T")
 NodeOpt = Annotated[
     str, typer.Option("--node", envvar=NODE_ENV, help="The office's node principal URI.")
@@ -129,6 +139,24 @@ def create(
         s, TABLES, slug=slug, role=role, password=password, card=card
     ))  # fmt: skip
     console.print(f"operator {card_principal(office, slug)} created ({role.value}); card {path}")
+
+
+@app.command()
+def enrol(slug: str, node: NodeOpt, db: DbOpt, pki_root: PkiOpt = Path("var/pki")) -> None:
+    """Issue a one-time code (valid 24 hours) with which the operator registers their IC
+    card for the counter's browser login, at /ui/enrol."""
+    office = Principal.parse(node)
+
+    async def work(session: AsyncSession) -> str | bool:
+        code = await issue_enrolment(session, TABLES, CARDS, slug, utcnow())
+        return False if code is None else code
+
+    code = _logged(db, office, pki_root, "operators.enrolment", slug, work)
+    if code is False:
+        console.print(f"[red]no operator {slug}")
+        raise typer.Exit(1)
+    console.print(f"enrolment code for {slug} (valid 24 hours; give it to them alone):")
+    typer.echo(code)
 
 
 @app.command("issue-card")

@@ -18,6 +18,7 @@ from jukinet.operators._auth import (
     challenge_message,
     hash_password,
 )
+from jukinet.operators._browser import BrowserLogin, browser_enrol, browser_login
 from jukinet.operators._client import IcCard, card_login
 from jukinet.operators._manage import list_operators, register_operator, replace_card, set_state
 from jukinet.operators._model import ANONYMOUS, SYSTEM, Actor, Role, roles_for
@@ -30,6 +31,16 @@ from jukinet.operators._routes import operator_routers
 from jukinet.operators._strangers import AnonymousFailures
 from jukinet.operators._tables import OperatorTables, append_only_sql, operator_tables
 from jukinet.operators._throttle import LoginGate, ThrottlePolicy
+from jukinet.operators._webauthn import (
+    BrowserCard,
+    WebAuthnTables,
+    authentication_options,
+    enrol_card,
+    issue_enrolment,
+    registration_options,
+    webauthn_login,
+    webauthn_tables,
+)
 
 __all__ = [
     "ANONYMOUS",
@@ -41,6 +52,8 @@ __all__ = [
     "AuditDep",
     "AuditEntry",
     "AuthPolicy",
+    "BrowserCard",
+    "BrowserLogin",
     "IcCard",
     "LoginGate",
     "Operation",
@@ -49,21 +62,30 @@ __all__ = [
     "OperatorsDep",
     "Role",
     "ThrottlePolicy",
+    "WebAuthnTables",
     "append_only_sql",
     "append_operation",
+    "authentication_options",
+    "browser_enrol",
+    "browser_login",
     "card_login",
     "card_principal",
     "challenge_key",
     "challenge_message",
+    "enrol_card",
     "guard",
     "hash_password",
+    "issue_enrolment",
     "list_operators",
     "operator_routers",
     "operator_tables",
     "record_operation",
     "register_operator",
+    "registration_options",
     "replace_card",
     "roles_for",
     "set_state",
     "verify_operations",
+    "webauthn_login",
+    "webauthn_tables",
 ]

@@ -21,7 +21,7 @@ from jukinet.operators._model import Actor
 from jukinet.operators._oplog import verify_operations
 from jukinet.pki import utcnow
 
-__all__ = ["operator_routers"]
+__all__ = ["note_login", "operator_routers"]
 
 _SLUG = r"^[a-z0-9][a-z0-9-]{0,39}$"
 SessionActor = Annotated[Actor, guard("auth.session")]
@@ -90,7 +90,7 @@ class VerifyOut(BaseModel):
     problem: str | None
 
 
-async def _note_login(ctx: OperatorContext, slug: str, result: LoginResult) -> None:
+async def note_login(ctx: OperatorContext, slug: str, result: LoginResult) -> None:
     """An attempt the operator's own card signed is chained in the operation log; any
     other is a stranger's, counted by cause (a fixed word) and never chained."""
     if result.proven:
@@ -132,7 +132,7 @@ def auth_router() -> APIRouter:
             ctx.gate.failed(source)
         else:
             ctx.gate.succeeded(source)
-        await _note_login(ctx, body.operator, result)
+        await note_login(ctx, body.operator, result)
         if result.failure == "locked":
             raise OperatorLocked("too many failed attempts; ask an administrator or wait")
         if result.token is None or result.expires_at is None:

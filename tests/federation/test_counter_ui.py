@@ -1,0 +1,150 @@
+"""The counter in a real browser: Debian's Chromium with a virtual FIDO2 authenticator as
+the clerk's IC card. A clerk registers the card with an administrator's one-time code,
+logs in with password and card, searches with a variant kanji and opens the resident;
+a wrong password or another clerk's card is refused; a clerk of another town sees none
+of it. Screenshots of each page are kept as test artefacts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from jukinet.devtools.localfed import LocalFederation
+from jukinet.devtools.synthetic import SyntheticResidents
+from jukinet.operators import card_principal
+from tests.browser import closed_network_page, screenshot
+from tests.federation.support import PASSWORD, PersonalData, cli, database_url_of, query
+from tests.principals import CHIYODA, HIRATSUKA
+
+pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def _clerk(fed: LocalFederation, town: Any, slug: str) -> str:
+    """A clerk created with the CLI, and the enrolment code an administrator gives them."""
+    db, root = database_url_of(fed, town), str(fed.layout.root)
+    made = await cli("operators", "create", slug, "--role", "clerk", "--node", town.uri,
+                     "--db", db, "--pki-root", root)  # fmt: skip
+    assert made.exit_code == 0, made.output
+    issued = await cli("operators", "enrol", slug, "--node", town.uri, "--db", db,
+                       "--pki-root", root)  # fmt: skip
+    assert issued.exit_code == 0, issued.output
+    code = issued.output.strip().splitlines()[-1]
+    assert re.fullmatch(r"[0-9A-F]{4}(-[0-9A-F]{4}){3}", code), code
+    return code
+
+
+async def _with_card(page: Any) -> None:
+    """A virtual authenticator in this page's browser: the clerk's IC card."""
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("WebAuthn.enable")
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "usb", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True,
+    }})  # fmt: skip
+
+
+async def _enrol(page: Any, base: str, slug: str, code: str, name: str) -> None:
+    await page.goto(f"{base}/ui/enrol")
+    await page.get_by_label("職員番号（ID）").fill(slug)
+    await page.get_by_label("パスワード").fill(PASSWORD)
+    await page.get_by_label("登録コード").fill(code)
+    await screenshot(page, f"counter-{name}-enrol")
+    await page.get_by_role("button", name="ICカードを登録").click()
+    await page.wait_for_url(f"{base}/ui/login")
+
+
+async def _log_in(page: Any, base: str, slug: str, password: str = PASSWORD) -> None:
+    await page.goto(f"{base}/ui/login")
+    await page.get_by_label("職員番号（ID）").fill(slug)
+    await page.get_by_label("パスワード").fill(password)
+    await page.get_by_role("button", name="ICカードでログイン").click()
+
+
+def _base(fed: LocalFederation, town: Any) -> str:
+    """The town's UI by host name: WebAuthn does not accept an IP address as a site."""
+    return fed.nodes[town].url.replace("127.0.0.1", "localhost")
+
+
+async def test_a_clerk_logs_in_with_password_and_card_and_finds_a_resident(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    body = SyntheticResidents(seed=31).registration(HIRATSUKA.code, reason="birth")
+    body["name"] = "髙橋 " + body["name"].split()[-1]  # the register writes 髙
+    personal_data.add_body(body)
+    async with federation.client(HIRATSUKA) as town:
+        r = await town.post("/residents", json=body)
+        assert r.status_code == 201, r.text
+    resident = r.json()
+    personal_data.add(resident["resident_code"])
+    code = await _clerk(federation, HIRATSUKA, "ui-clerk")
+    base = _base(federation, HIRATSUKA)
+
+    async with closed_network_page() as page:
+        await _with_card(page)
+        await _enrol(page, base, "ui-clerk", code, "hiratsuka")
+
+        await _log_in(page, base, "ui-clerk", "wrong password, surely")
+        problem = page.locator("#card-problem")
+        await problem.wait_for(state="visible")
+        assert "確認できませんでした" in await problem.inner_text()
+        await screenshot(page, "counter-login-refused")
+
+        await _log_in(page, base, "ui-clerk")
+        await page.wait_for_url(f"{base}/ui/")
+        await page.get_by_label("氏名").fill("高橋")  # the clerk types 高
+        await page.get_by_label("生年月日").fill(body["birth_date"])
+        await page.get_by_role("button", name="検索").click()
+        await page.wait_for_selector("#count")
+        await screenshot(page, "counter-search")
+        link = page.get_by_role("link", name=resident["name"])
+        await link.click()
+        await page.wait_for_url(f"{base}/ui/residents/{resident['id']}")
+        text = await page.inner_text("main")
+        assert resident["resident_code"] in text
+        assert "出生" in text  # the history
+        await screenshot(page, "counter-resident")
+        assert page.blocked == []
+
+    operator = card_principal(HIRATSUKA, "ui-clerk").uri
+    rows = await query(
+        federation, HIRATSUKA,
+        "SELECT action, outcome FROM operation_log WHERE actor = :a ORDER BY seq", a=operator,
+    )  # fmt: skip
+    actions = [tuple(r) for r in rows]
+    assert ("operators.card_enrolled", "ok") in actions
+    assert ("auth.login", "failed:wrong_password") in actions
+    assert ("auth.login", "ok") in actions
+    assert ("residents.search", "ok") in actions
+
+
+async def test_another_towns_clerk_sees_nothing_and_another_card_is_refused(
+    federation: LocalFederation,
+) -> None:
+    code = await _clerk(federation, CHIYODA, "ui-chiyoda")
+    other = await _clerk(federation, HIRATSUKA, "ui-second")
+    chiyoda, hiratsuka = _base(federation, CHIYODA), _base(federation, HIRATSUKA)
+    async with closed_network_page() as page:
+        await _with_card(page)
+        await _enrol(page, chiyoda, "ui-chiyoda", code, "chiyoda")
+        # that card at Hiratsuka (the same site name on another port): the browser offers
+        # it, Hiratsuka knows no such card for its clerk, and opens no session
+        await _log_in(page, hiratsuka, "ui-second")
+        problem = page.locator("#card-problem")
+        await problem.wait_for(state="visible")
+        assert await page.context.cookies(hiratsuka) == []
+
+        await _log_in(page, chiyoda, "ui-chiyoda")
+        await page.wait_for_url(f"{chiyoda}/ui/")
+        rows = await query(federation, HIRATSUKA, "SELECT id, resident_code FROM residents")
+        resident_id, resident_code = rows[0]
+        await page.get_by_label("住民票コード").fill(resident_code)
+        await page.get_by_role("button", name="検索").click()
+        await page.wait_for_selector("#count")
+        assert (await page.inner_text("#count")).strip() == "0 件"
+        await page.goto(f"{chiyoda}/ui/residents/{resident_id}")
+        assert "見つかりません" in await page.inner_text("main")
+        await screenshot(page, "counter-another-town")
+        assert page.blocked == []
+    assert other  # the second Hiratsuka clerk never enrolled a card: nothing to log in with
