@@ -41,8 +41,16 @@ async def municipal_entries(
 
 
 class RepairRequest(BaseModel):
+    """The resident codes whose records the tiers should have as this register has them."""
+
     model_config = ConfigDict(extra="forbid")
-    codes: list[ResidentCode] = Field(min_length=1, max_length=10_000)
+    codes: list[ResidentCode] = Field(
+        min_length=1,
+        max_length=10_000,
+        description="1 to 10,000 resident codes (住民票コード), e.g. those reconciliation "
+        "found to differ.",
+        examples=[["12345678903", "23456789013"]],
+    )
 
 
 repair_router = APIRouter(
@@ -53,8 +61,12 @@ repair_router = APIRouter(
 @repair_router.post(
     "/repair",
     status_code=202,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 403, 422),
     summary="Send the register's own state of these codes to the prefecture (and on to the agency)",
+    description="Sends the prefecture, through the signed outbox, each code's current "
+    "record and version as this register holds it, and the codes it does not hold "
+    "(absent); answers how many of each were sent. Administrators and the node's token "
+    "only.",
 )
 async def repair(body: RepairRequest, session: SessionDep, state: StateDep) -> dict[str, int]:
     node = state.node

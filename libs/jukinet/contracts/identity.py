@@ -139,6 +139,8 @@ _LABEL = {
 
 
 class Sex(StrEnum):
+    """Sex as registered: male (男) or female (女)."""
+
     MALE = "male"  # 男
     FEMALE = "female"  # 女
 
@@ -235,15 +237,28 @@ class IdentityRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
-    resident_code: ResidentCode
-    municipality: LgCode
-    name: Name
-    name_kana: Kana | None = None
-    birth_date: dt.date
+    resident_code: ResidentCode = Field(
+        description="The resident code (住民票コード): 11 digits, the last a check digit.",
+        examples=["12345678903"],
+    )
+    municipality: LgCode = Field(
+        description="The municipality that holds the record: its 6-digit local government "
+        "code (全国地方公共団体コード), with its check digit.",
+        examples=["142034"],
+    )
+    name: Name = Field(description="Family and given name (氏名).", examples=["山田 太郎"])
+    name_kana: Kana | None = Field(
+        None, description="The name's reading, in katakana (フリガナ).", examples=["ヤマダ タロウ"]
+    )
+    birth_date: dt.date = Field(description="Date of birth (生年月日).", examples=["1980-04-01"])
     sex: Sex
-    address: Address
+    address: Address = Field(
+        description="The registered address (住所).", examples=["神奈川県平塚市浅間町9-9"]
+    )
     change_reason: ChangeReason
-    change_date: dt.date
+    change_date: dt.date = Field(
+        description="The date of the change (異動年月日).", examples=["2024-04-01"]
+    )
 
     @model_validator(mode="after")
     def _dates_are_possible(self) -> IdentityRecord:

@@ -75,6 +75,8 @@ _RECORD = (
     "(live, deleted or retired). Dates are YYYY-MM-DD."
 )
 _EXAMPLE_RECORD: dict[str, Any] = {"status": "live", "address": "神奈川県平塚市浅間町9-9"}
+_AFFAIR_EXAMPLE = "pension-existence-check"
+_CODE_EXAMPLE = "12345678903"
 
 
 class ByCode(BaseModel):
@@ -86,8 +88,8 @@ class ByCode(BaseModel):
             "examples": [{"affair": "pension-existence-check", "resident_code": "12345678903"}]
         },
     )
-    affair: Affair = Field(description=_AFFAIR)
-    resident_code: ResidentCode = Field(description=_CODE)
+    affair: Affair = Field(description=_AFFAIR, examples=[_AFFAIR_EXAMPLE])
+    resident_code: ResidentCode = Field(description=_CODE, examples=[_CODE_EXAMPLE])
 
 
 class ByFacts(BaseModel):
@@ -109,11 +111,15 @@ class ByFacts(BaseModel):
             ]
         },
     )
-    affair: Affair = Field(description=_AFFAIR)
-    name: Name = Field(description="Family and given name, as registered (kanji).")
-    birth_date: dt.date = Field(description="Date of birth, YYYY-MM-DD.")
+    affair: Affair = Field(description=_AFFAIR, examples=["passport-issuance"])
+    name: Name = Field(
+        description="Family and given name, as registered (kanji).", examples=["平塚 一郎"]
+    )
+    birth_date: dt.date = Field(description="Date of birth, YYYY-MM-DD.", examples=["1970-01-02"])
     sex: Sex = Field(description="male or female.")
-    address: Address | None = Field(None, description="The registered address, if known.")
+    address: Address | None = Field(
+        None, description="The registered address, if known.", examples=["神奈川県平塚市浅間町9-9"]
+    )
 
 
 class Batch(BaseModel):
@@ -125,42 +131,58 @@ class Batch(BaseModel):
             "examples": [
                 {
                     "affair": "pension-existence-check",
-                    "resident_codes": ["12345678903", "23456789015"],
+                    "resident_codes": ["12345678903", "23456789013"],
                 }
             ]
         },
     )
-    affair: Affair = Field(description=_AFFAIR)
+    affair: Affair = Field(description=_AFFAIR, examples=[_AFFAIR_EXAMPLE])
     resident_codes: list[ResidentCode] = Field(
-        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH:,} resident codes."
+        min_length=1,
+        max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH:,} resident codes.",
+        examples=[[_CODE_EXAMPLE, "23456789013"]],
     )
 
 
 class CodeResult(BaseModel):
+    """The answer to a lookup by resident code."""
+
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"found": True, "record": _EXAMPLE_RECORD}]}
     )
-    found: bool = Field(description="Whether a live or deleted record holds the code.")
-    record: dict[str, Any] | None = Field(None, description=_RECORD)
+    found: bool = Field(
+        description="Whether a live or deleted record holds the code.", examples=[True]
+    )
+    record: dict[str, Any] | None = Field(None, description=_RECORD, examples=[_EXAMPLE_RECORD])
 
 
 class FactsResult(BaseModel):
+    """The answer to a lookup by the four facts."""
+
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"match": "unique", "record": _EXAMPLE_RECORD}]}
     )
     match: Literal["unique", "none", "ambiguous"] = Field(
-        description="unique: one live resident matches; none; ambiguous: more than one."
+        description="unique: one live resident matches; none; ambiguous: more than one.",
+        examples=["unique"],
     )
-    record: dict[str, Any] | None = Field(None, description=_RECORD + " Only when unique.")
+    record: dict[str, Any] | None = Field(
+        None, description=_RECORD + " Only when unique.", examples=[_EXAMPLE_RECORD]
+    )
 
 
 class BatchItem(BaseModel):
-    resident_code: str = Field(description="The code asked about.")
-    found: bool = Field(description="Whether a record holds the code.")
-    record: dict[str, Any] | None = Field(None, description=_RECORD)
+    """One code of a batch lookup and what was found under it."""
+
+    resident_code: str = Field(description="The code asked about.", examples=[_CODE_EXAMPLE])
+    found: bool = Field(description="Whether a record holds the code.", examples=[True])
+    record: dict[str, Any] | None = Field(None, description=_RECORD, examples=[_EXAMPLE_RECORD])
 
 
 class BatchResult(BaseModel):
+    """The answer to a batch lookup."""
+
     results: list[BatchItem] = Field(description="One item per code asked, in order.")
 
 
@@ -263,13 +285,24 @@ def _provided(
     return Provision(at, "", grant.affair, kind.value, outcome, None, residents, fields)
 
 
+_WHO = (
+    "Only a lookup client of the permission table, by its client certificate, with a grant "
+    "for the affair, for a query kind the grant permits, within its validity and daily "
+    "quota, may call it; a private-sector client never by resident code. The answer is "
+    "sent once the provision is committed to the provision ledger; a refusal is logged "
+    "there too."
+)
+
+
 def lookup_router() -> APIRouter:
     router = APIRouter(prefix="/lookups", tags=["lookups"])
     refusals = problem_responses(401, 403, 422, 429)
-    refusals[403]["description"] = "Refused; `reason` is one of: " + ", ".join(
-        f"`{code}` ({text})" for code, text in Refused.REASONS.items() if code != "quota_exhausted"
+    refusals[403]["description"] = f"Refused (`{Refused.type}`); `reason` is one of: " + ", ".join(
+        f"`{code}` ({text})" for code, text in Refused.reasons.items() if code != "quota_exhausted"
     )
-    refusals[429]["description"] = "Refused: `quota_exhausted` (the daily quota is used up)."
+    refusals[429]["description"] = (
+        f"Refused (`{Refused.type}`): `quota_exhausted` (the daily quota is used up)."
+    )
     refusals[401]["description"] = "No acceptable client certificate."
     refusals[422]["description"] = "Invalid request: each error's field and message (en, ja)."
 
@@ -278,6 +311,8 @@ def lookup_router() -> APIRouter:
         response_model=CodeResult,
         responses=refusals,
         summary="One resident by resident code",
+        description="The record under the resident code, projected to the fields the "
+        "caller's grant for the affair allows. " + _WHO,
     )
     async def lookup_by_code(
         body: ByCode,
@@ -312,6 +347,9 @@ def lookup_router() -> APIRouter:
         response_model=FactsResult,
         responses=refusals,
         summary="One resident by name, birth date, sex (and address)",
+        description="The one live resident matching the four facts (4情報), projected to "
+        "the fields the grant allows; none or ambiguous answer no record. Also open to a "
+        "private-sector client. " + _WHO,
     )
     async def lookup_by_facts(
         body: ByFacts,
@@ -346,6 +384,9 @@ def lookup_router() -> APIRouter:
         response_model=BatchResult,
         responses=refusals,
         summary="Up to 10,000 residents by resident code",
+        description="Each code's record, projected to the fields the grant allows, in the "
+        "order asked (a code asked twice is answered once); the batch counts one lookup "
+        "per code against the quota. " + _WHO,
     )
     async def lookup_batch(
         body: Batch, context: ContextDep, session: LookupSession, who: CallerDep

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -25,7 +26,7 @@ class Refused(Problem):
     status = 403
     type = "lookup-refused"
     title = "The lookup is not permitted"
-    REASONS: ClassVar[dict[str, str]] = {
+    reasons: ClassVar[Mapping[str, str]] = {
         "not_a_lookup_client": "the caller is not a registered lookup client",
         "no_grant": "there is no grant for this client",
         "affair_not_permitted": "this client may not receive identity records for this affair",
@@ -37,7 +38,7 @@ class Refused(Problem):
     }
 
     def __init__(self, reason: str) -> None:
-        super().__init__(self.REASONS[reason], reason=reason)
+        super().__init__(self.reasons[reason], reason=reason)
         if reason == "quota_exhausted":
             self.status = 429  # type: ignore[misc]
 

@@ -8,12 +8,14 @@ never the offending value (it may be a name or a resident code).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jukinet.node.validation import describe_errors
@@ -37,23 +39,53 @@ log = logging.getLogger("jukinet.problems")
 
 
 class ProblemBody(BaseModel):
-    """The problem+json document (for OpenAPI)."""
+    """The problem+json document (RFC 9457) every refusal and error is answered with."""
 
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    reason: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    type: str = Field(
+        description="The kind of problem: https://jukinet.example/problems/ and its name "
+        "(listed under each route's responses), or about:blank for a plain HTTP error.",
+        examples=["https://jukinet.example/problems/not-found"],
+    )
+    title: str = Field(description="The kind of problem in words.", examples=["Not found"])
+    status: int = Field(description="The HTTP status of the response.", examples=[404])
+    detail: str | None = Field(
+        None,
+        description="What went wrong here, in English; never a value that was sent.",
+        examples=["no such resident in this municipality"],
+    )
+    reason: str | None = Field(
+        None,
+        description="A stable code saying why, where a route lists codes for the problem.",
+        examples=["head_leaves"],
+    )
+    errors: list[dict[str, Any]] | None = Field(
+        None,
+        description="422 validation problems only: each error's location (loc), kind "
+        "(type) and message in English and Japanese (message, message_ja), never the value.",
+        examples=[
+            [
+                {
+                    "loc": ["body", "birth_date"],
+                    "type": "date_from_datetime_parsing",
+                    "message": "Input should be a valid date or datetime, month value is "
+                    "outside expected range of 1-12",
+                    "message_ja": "生年月日: 日付（YYYY-MM-DD）で指定してください",
+                }
+            ]
+        ],
+    )
 
 
 class Problem(Exception):
     """Base of every domain error a service returns. Subclasses set the class attributes;
-    ``detail`` must not contain personal data."""
+    ``detail`` must not contain personal data. A subclass raised with a ``reason`` names
+    every code it is raised with in ``reasons`` (code: what it means), and a route that
+    answers it names the class in :func:`problem_responses`, which documents them."""
 
     status: ClassVar[int] = 400
     type: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
+    reasons: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -100,11 +132,48 @@ def problem_response(status: int, doc: dict[str, Any]) -> JSONResponse:
     return JSONResponse(doc, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` entries for a route's OpenAPI."""
+# What a status means when a route answers it in the usual way (a route's own problems
+# are listed beside it).
+_MEANS: dict[int, str] = {
+    401: "Authentication is missing or not accepted.",
+    403: "The caller's role may not do this.",
+    404: "Not found.",
+    409: "The request conflicts with the current state.",
+    413: "The body is larger than this node accepts.",
+    422: "The request is not valid: the problem's `errors` say where and why, never with "
+    "the value sent.",
+}
+
+
+def problem_responses(*answers: int | type[Problem]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for a route's OpenAPI: a status the route answers in the
+    usual way, and each :class:`Problem` subclass it answers with, documented under its
+    status with its ``type``, ``title`` and every ``reason`` code it carries."""
+    usual = {answer for answer in answers if isinstance(answer, int)}
+    problems: dict[int, list[type[Problem]]] = {status: [] for status in usual}
+    for answer in answers:
+        if not isinstance(answer, int):
+            problems.setdefault(answer.status, []).append(answer)
     return {
-        status: {"model": ProblemBody, "content": {PROBLEM_MEDIA_TYPE: {}}} for status in statuses
+        status: {
+            "model": ProblemBody,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "description": _describe(status, kinds, usual=status in usual),
+        }
+        for status, kinds in sorted(problems.items())
     }
+
+
+def _describe(status: int, kinds: list[type[Problem]], *, usual: bool) -> str:
+    means = _MEANS.get(status) if usual else None
+    lines = [means or HTTPStatus(status).phrase + "."]
+    for kind in kinds:
+        line = f"- `{kind.type}`: {kind.title}."
+        if kind.reasons:
+            codes = "; ".join(f"`{code}` ({meaning})" for code, meaning in kind.reasons.items())
+            line += f" `reason`: {codes}."
+        lines.append(line)
+    return lines[0] + ("\n\n" + "\n".join(lines[1:]) if kinds else "")
 
 
 async def _on_problem(_: Request, exc: Exception) -> JSONResponse:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,38 +47,52 @@ _JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
 class CopyRefused(Problem):
     status, type, title = 409, "copy-refused", "The home municipality gives no copy"
+    reasons: ClassVar[Mapping[str, str]] = {
+        Refusal.AMBIGUOUS: "more than one live resident matches: give the address or the code",
+        Refusal.MOVED_OUT: "the person has moved out (転出)",
+        Refusal.DECEASED: "the person has died (死亡)",
+        Refusal.DELETED: "the record was deleted (消除) for another reason",
+    }
 
 
 class PersonNotFound(Problem):
     status, type, title = 404, "copy-person-not-found", "Nobody registered there matches the ID"
+    reasons: ClassVar[Mapping[str, str]] = {
+        Refusal.NOT_FOUND: "nobody registered there matches what the ID says"
+    }
 
 
 class CopyNotIssued(Problem):
     status, type, title = 422, "copy-not-issued", "The copy cannot be issued as asked"
+    reasons: ClassVar[Mapping[str, str]] = {
+        Refusal.INVALID_REQUEST: "the home municipality found the request not valid",
+        "own_municipality": "the person is this municipality's: POST /copies/own",
+        "unknown_municipality": "no municipality with that code can be asked",
+        "unprintable": "the record holds what the certificate cannot print truthfully",
+    }
 
 
 class BadAnswer(Problem):
     status, type, title = 502, "copy-bad-answer", "The home municipality's answer is not valid"
+    reasons: ClassVar[Mapping[str, str]] = {
+        "bad_answer": "the answer does not verify or does not fit the request"
+    }
 
 
 class HomeUnavailable(Problem):
     status, type, title = 503, "copy-home-unavailable", "The home municipality cannot be reached"
+    reasons: ClassVar[Mapping[str, str]] = {
+        Refusal.UNAVAILABLE: "the home municipality could not answer now",
+        "unreachable": "no answer in time, or its service is not listening",
+        "broker_unavailable": "this municipality is not connected to the broker",
+    }
 
 
-_REFUSED: dict[Refusal, type[Problem]] = {
-    Refusal.NOT_FOUND: PersonNotFound,
-    Refusal.AMBIGUOUS: CopyRefused,
-    Refusal.MOVED_OUT: CopyRefused,
-    Refusal.DECEASED: CopyRefused,
-    Refusal.DELETED: CopyRefused,
-    Refusal.INVALID_REQUEST: CopyNotIssued,
-    Refusal.UNAVAILABLE: HomeUnavailable,
-}
-_FAILED: dict[str, type[Problem]] = {
-    "unknown_municipality": CopyNotIssued,
-    "broker_unavailable": HomeUnavailable,
-    "unreachable": HomeUnavailable,
-    "bad_answer": BadAnswer,
+# Each reason the home municipality or the exchange gives, to the problem it is answered with.
+_BY_REASON: dict[str, type[Problem]] = {
+    code: kind
+    for kind in (CopyRefused, PersonNotFound, CopyNotIssued, BadAnswer, HomeUnavailable)
+    for code in kind.reasons
 }
 
 
@@ -108,12 +124,12 @@ async def issue_copy(counter: Counter, body: IssueCopy, actor: Actor, copy_id: s
     except ExchangeFailed as exc:
         row.request_message_id = exc.message_id
         await _save(counter, _outcome(row, "failed", exc.reason))
-        raise _FAILED[exc.reason](f"no copy: {exc.reason}", reason=exc.reason) from None
+        raise _BY_REASON[exc.reason](f"no copy: {exc.reason}", reason=exc.reason) from None
     if answer.reason is not None:
         reason = answer.reason.value
         await _save(counter, _outcome(row, "refused", reason))
         why = f"the home municipality refused: {answer.detail or reason}"  # codes only
-        raise _REFUSED[answer.reason](why, reason=reason)
+        raise _BY_REASON[reason](why, reason=reason)
     row.provision_id, row.people = answer.provision_id, len(answer.entries)
     serial = await _save(counter, _outcome(row, "issued", None))
     return await _render(counter, row, serial, answer)

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,8 +38,16 @@ from municipal.copies.repository import CopyProvisions, IssuedCopies
 from municipal.copies.settings import Issuer
 from municipal.models import Household, Resident
 from municipal.residents.repository import HouseholdRepository, ResidentRepository
+from municipal.residents.schemas import MEMBER_ID, RESIDENT_ID
 
-__all__ = ["IssueOwnCopy", "OwnCounter", "issue_own_copy"]
+__all__ = [
+    "IssueOwnCopy",
+    "NoSuchResident",
+    "OwnCopyNotIssued",
+    "OwnCopyRefused",
+    "OwnCounter",
+    "issue_own_copy",
+]
 
 _JST = dt.timezone(dt.timedelta(hours=9), "JST")
 ResidentId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="a resident's id")]
@@ -49,26 +58,65 @@ class IssueOwnCopy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    purpose: Purpose
-    id_checked: Literal[True]  # the clerk saw the applicant's ID; no copy otherwise
-    resident_id: ResidentId  # the person asked about (found with the register search)
-    whole_household: bool = False  # 世帯全員
-    members: list[ResidentId] | None = Field(
-        None, max_length=100, description="chosen members of the person's household"
+    purpose: Purpose = Field(
+        description="What the copy is for (目的): kept in both ledgers, not printed.",
+        examples=["児童手当の申請"],
     )
-    include_relation: bool = False  # 続柄
-    include_resident_code: bool = False  # 住民票コード
-    include_registered_domicile: bool = False  # 本籍・筆頭者
-    include_previous_address: bool = False  # 前住所
+    id_checked: Literal[True] = Field(
+        description="The clerk saw the applicant's ID (本人確認): no copy otherwise.",
+        examples=[True],
+    )
+    resident_id: ResidentId = Field(
+        description="The person asked about, by id (found with the register search).",
+        examples=[RESIDENT_ID],
+    )
+    whole_household: bool = Field(
+        False, description="Every live member of the household (世帯全員).", examples=[False]
+    )
+    members: list[ResidentId] | None = Field(
+        None,
+        max_length=100,
+        description="Chosen members of the person's household, by id, besides the person.",
+        examples=[[MEMBER_ID]],
+    )
+    include_relation: bool = Field(
+        False, description="Print each person's relation to the head (続柄).", examples=[True]
+    )
+    include_resident_code: bool = Field(
+        False, description="Print the resident codes (住民票コード).", examples=[False]
+    )
+    include_registered_domicile: bool = Field(
+        False,
+        description="Print the registered domicile and its head (本籍・筆頭者).",
+        examples=[False],
+    )
+    include_previous_address: bool = Field(
+        False, description="Print the previous address (前住所).", examples=[False]
+    )
+
+
+class NoSuchResident(NotFound):
+    reasons: ClassVar[Mapping[str, str]] = {
+        "not_found": "no resident of this municipality has that id"
+    }
 
 
 class OwnCopyRefused(Conflict):
     type = "own-copy-refused"
     title = "No copy can be issued for this household now"
+    reasons: ClassVar[Mapping[str, str]] = {
+        "moved_out": "the person has moved out (転出): their record is a 除票, another certificate",
+        "not_live": "the person's record is otherwise closed (消除)",
+        "no_household_head": "the household has no live head: record the 世帯主変更 first",
+    }
 
 
 class OwnCopyNotIssued(Problem):
     status, type, title = 422, "own-copy-not-issued", "The copy cannot be issued as asked"
+    reasons: ClassVar[Mapping[str, str]] = {
+        "not_member": "a chosen member does not live in the person's household",
+        "unprintable": "the record holds what the certificate cannot print truthfully",
+    }
 
 
 @dataclass(frozen=True)
@@ -123,10 +171,13 @@ async def _people(session: AsyncSession, body: IssueOwnCopy) -> tuple[list[Resid
     residents = ResidentRepository(session)
     person = await residents.get(body.resident_id)
     if person is None:
-        raise NotFound("no such resident in this municipality", reason="not_found")
+        raise NoSuchResident("no such resident in this municipality", reason="not_found")
     if person.status != "live":
-        reason = "moved_out" if person.change_reason == ChangeReason.MOVE_OUT.value else "not_live"
-        raise OwnCopyRefused("the record is closed: a 除票 is another certificate", reason=reason)
+        moved = person.change_reason == ChangeReason.MOVE_OUT.value
+        raise OwnCopyRefused(
+            "the record is closed: a 除票 is another certificate",
+            reason="moved_out" if moved else "not_live",
+        )
     household = await _household(session, person)
     head = await residents.get(household.head_id) if household.head_id else None
     if head is None or head.status != "live" or head.household_id != household.id:

@@ -92,10 +92,25 @@ class PersonQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Name | None = None
-    birth_date: dt.date | None = None
-    address: Address | None = None
-    resident_code: ResidentCode | None = None
+    name: Name | None = Field(
+        None,
+        description="Family and given name, as on the ID (with birth_date).",
+        examples=["山田 太郎"],
+    )
+    birth_date: dt.date | None = Field(
+        None, description="Date of birth, as on the ID (with name).", examples=["1980-04-01"]
+    )
+    address: Address | None = Field(
+        None,
+        description="The address at the home municipality, when it is needed to tell people apart.",
+        examples=["東京都新宿区西新宿9-9-9"],
+    )
+    resident_code: ResidentCode | None = Field(
+        None,
+        description="The resident code (住民票コード), instead of or besides the name "
+        "and birth date.",
+        examples=["12345678903"],
+    )
 
     @model_validator(mode="after")
     def _identifies_someone(self) -> PersonQuery:
@@ -111,18 +126,41 @@ class CopyOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    purpose: Purpose  # 目的, e.g. 本人確認済み 転入手続き
-    id_checked: Literal[True]  # the clerk saw the person's ID; no copy otherwise
-    person: PersonQuery
-    whole_household: bool = False  # 世帯全員: every live member of the person's household
-    include_resident_code: bool = False  # specially requested (住民票コードの記載)
-    include_relation: bool = False  # specially requested (続柄の記載)
+    purpose: Purpose = Field(
+        description="What the copy is for (目的): sent to the home municipality and kept in "
+        "both ledgers, not printed.",
+        examples=["本人確認済み 転入手続き"],
+    )
+    id_checked: Literal[True] = Field(
+        description="The clerk saw the person's ID (本人確認): no copy otherwise.",
+        examples=[True],
+    )
+    person: PersonQuery = Field(description="Who the copy is of, as the ID states.")
+    whole_household: bool = Field(
+        False,
+        description="Every live member of the person's household (世帯全員).",
+        examples=[False],
+    )
+    include_resident_code: bool = Field(
+        False,
+        description="Print the resident codes: specially requested (住民票コードの記載).",
+        examples=[False],
+    )
+    include_relation: bool = Field(
+        False,
+        description="Print each relation to the head: specially requested (続柄の記載).",
+        examples=[False],
+    )
 
 
 class IssueCopy(CopyOptions):
     """The counter's request body (``POST /copies``)."""
 
-    home_municipality: LgCode  # where the person is registered
+    home_municipality: LgCode = Field(
+        description="Where the person is registered: the municipality's 6-digit code "
+        "(another municipality than this one).",
+        examples=["131041"],
+    )
 
 
 class CopyRequest(CopyOptions):

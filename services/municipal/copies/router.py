@@ -19,8 +19,23 @@ from jukinet.node.deps import AuditDep, StateDep, guard
 from jukinet.node.problems import problem_responses
 from jukinet.node.state import NodeState
 from jukinet.operators import Actor
-from municipal.copies.issue import Counter, issue_copy
-from municipal.copies.own import IssueOwnCopy, OwnCounter, issue_own_copy
+from municipal.copies.issue import (
+    BadAnswer,
+    CopyNotIssued,
+    CopyRefused,
+    Counter,
+    HomeUnavailable,
+    PersonNotFound,
+    issue_copy,
+)
+from municipal.copies.own import (
+    IssueOwnCopy,
+    NoSuchResident,
+    OwnCopyNotIssued,
+    OwnCopyRefused,
+    OwnCounter,
+    issue_own_copy,
+)
 from municipal.copies.protocol import IssueCopy
 from municipal.copies.settings import CopySettings
 
@@ -51,8 +66,18 @@ def _counter(state: NodeState) -> Counter:
 @router.post(
     "",
     response_class=Response,
-    responses={**_PDF_RESPONSE, **problem_responses(401, 403, 404, 409, 422, 502, 503)},
+    responses={
+        **_PDF_RESPONSE,
+        **problem_responses(
+            401, 403, PersonNotFound, CopyRefused, 422, CopyNotIssued, BadAnswer, HomeUnavailable
+        ),
+    },
     summary="Issue a certified copy of a resident registered elsewhere (広域交付)",
+    description="Asks the home municipality, over the broker, for the record of the person "
+    "the ID names, and answers the certified copy (住民票の写し) as a PDF. Clerks and "
+    "supervisors only, having checked the person's ID. Every request is recorded in the "
+    "issued-copies ledger, refused or failed ones too; refusals are problem+json with a "
+    "`reason` code.",
 )
 async def issue(body: IssueCopy, state: StateDep, audit: AuditDep, actor: Issuer) -> Response:
     copy_id = uuid.uuid4().hex
@@ -65,8 +90,17 @@ async def issue(body: IssueCopy, state: StateDep, audit: AuditDep, actor: Issuer
 @router.post(
     "/own",
     response_class=Response,
-    responses={**_PDF_RESPONSE, **problem_responses(401, 403, 404, 409, 422)},
+    responses={
+        **_PDF_RESPONSE,
+        **problem_responses(401, 403, NoSuchResident, OwnCopyRefused, 422, OwnCopyNotIssued),
+    },
     summary="Issue a certified copy from this municipality's own register (本庁交付)",
+    description="The certified copy of a live resident of this municipality, alone, with "
+    "chosen members or the whole household (head first), as a PDF. Optional items (続柄, "
+    "住民票コード, 本籍・筆頭者, 前住所) are printed only when asked. Clerks and supervisors "
+    "only. The issued-copies ledger records every request (refusals too), the provisions "
+    "ledger whom each copy showed; a household without a live head gets no copy until the "
+    "世帯主変更 is recorded.",
 )
 async def issue_own(
     body: IssueOwnCopy, state: StateDep, audit: AuditDep, actor: Issuer

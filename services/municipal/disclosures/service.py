@@ -7,8 +7,9 @@ import datetime as dt
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +78,9 @@ async def disclosure_view(
 class NotYetAnswered(Conflict):
     type = "disclosure-incomplete"
     title = "Not every tier has answered yet"
+    reasons: ClassVar[Mapping[str, str]] = {
+        "incomplete": "the prefecture or the agency has not answered yet"
+    }
 
 
 async def disclosure_document(session: AsyncSession, node: Principal, disclosure_id: str) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
+from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,7 @@ from municipal.residents.schemas import HEAD, ChangeResident, HistoryOut, MoveHo
 
 __all__ = [
     "HeadLeaves",
+    "Unprocessable",
     "change_head",
     "history",
     "household_of",
@@ -92,11 +95,17 @@ def new_household(session: AsyncSession, resident: Resident) -> Household:
 
 class Unprocessable(Problem):
     status, type, title = 422, "household-change-invalid", "The household change is not valid"
+    reasons: ClassVar[Mapping[str, str]] = {
+        "not_member": "members are other live members of the household, each once"
+    }
 
 
 class HeadLeaves(Conflict):
     type = "head-leaves"
     title = "The head leaves members behind"
+    reasons: ClassVar[Mapping[str, str]] = {
+        "head_leaves": "the head leaves members behind: name the new head in new_head"
+    }
 
 
 async def plan(

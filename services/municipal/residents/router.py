@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 
 from jukinet.node.deps import AuditDep, NodeDep, SessionDep, guard
 from jukinet.node.problems import problem_responses
 from jukinet.operators import Actor
+from municipal.codes import PoolExhausted
 from municipal.residents import households, service
+from municipal.residents.households import HeadLeaves, Unprocessable
 from municipal.residents.roles import require_ex_officio_role
 from municipal.residents.schemas import (
+    HOUSEHOLD_ID,
+    RESIDENT_ID,
     ChangeResident,
     HistoryOut,
     HouseholdOut,
@@ -23,19 +27,42 @@ from municipal.residents.schemas import (
     SearchPage,
 )
 from municipal.residents.search import search
+from municipal.residents.service import (
+    AlreadyRegistered,
+    CodeMismatch,
+    OwnMunicipality,
+    ResidentDeleted,
+)
 
 router = APIRouter(prefix="/residents", tags=["residents"])
 household_router = APIRouter(prefix="/households", tags=["residents"])
 
 Writer = Annotated[Actor, guard("residents.write")]
 Reader = Annotated[Actor, guard("residents.read")]
+ResidentId = Annotated[
+    str,
+    Path(description="The resident's id in this register (opaque).", examples=[RESIDENT_ID]),
+]
+HouseholdId = Annotated[
+    str, Path(description="The household's id (opaque).", examples=[HOUSEHOLD_ID])
+]
+_COUNTER = " Clerks, supervisors and the node's token only."
+_WRITE = _COUNTER + " An ex-officio reason (職権) needs a supervisor (or the token)."
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401, 403, 404, AlreadyRegistered, CodeMismatch, 422, OwnMunicipality, PoolExhausted
+    ),
     summary="Record a resident (記載)",
+    description="Records a resident for a recording reason (birth, move-in, ex-officio "
+    "record, naturalisation…), in a new household or an existing one, and sends the "
+    "identity record to the prefecture (and on to the agency) in the same transaction. "
+    "A new resident gets a code drawn from the pool; a move-in from another municipality "
+    "keeps the person's code and sends that municipality a move-in notice; someone who "
+    "moved out of here and returns gets their old record back." + _WRITE,
 )
 async def register(
     body: RegisterResident, session: SessionDep, node: NodeDep, audit: AuditDep, actor: Writer
@@ -55,13 +82,19 @@ Searcher = Annotated[Actor, guard("residents.search")]
     summary="Find residents by name, reading, birth date, address, code or household",
 )
 async def find(body: ResidentSearch, session: SessionDep, _: Searcher) -> SearchPage:
-    """The criteria travel in the body, never in the URL; the operation log records
-    who searched, not what."""
+    """Live residents (closed records too if asked) matching every criterion given, a page
+    at a time. The criteria travel in the body, never in the URL; the operation log
+    records who searched, not what. Clerks, supervisors and the node's token only."""
     return await search(session, body)
 
 
-@router.get("/{resident_id}", responses=problem_responses(401, 403, 404), summary="One resident")
-async def get(resident_id: str, session: SessionDep, _: Reader) -> ResidentOut:
+@router.get(
+    "/{resident_id}",
+    responses=problem_responses(401, 403, 404),
+    summary="One resident",
+    description="The resident as the register holds them, live or deleted." + _COUNTER,
+)
+async def get(resident_id: ResidentId, session: SessionDep, _: Reader) -> ResidentOut:
     return ResidentOut.model_validate(await service.get_resident(session, resident_id))
 
 
@@ -69,19 +102,28 @@ async def get(resident_id: str, session: SessionDep, _: Reader) -> ResidentOut:
     "/{resident_id}/history",
     responses=problem_responses(401, 403, 404),
     summary="Every version of the resident's record (corrections keep the old versions)",
+    description="Every version of the resident's identity record, oldest first, each with "
+    "what the register kept about its change." + _COUNTER,
 )
-async def history(resident_id: str, session: SessionDep, _: Reader) -> list[HistoryOut]:
+async def history(resident_id: ResidentId, session: SessionDep, _: Reader) -> list[HistoryOut]:
     await service.get_resident(session, resident_id)
     return [HistoryOut.model_validate(v) for v in await households.history(session, resident_id)]
 
 
 @router.post(
     "/{resident_id}/changes",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        401, 403, 404, ResidentDeleted, HeadLeaves, 409, 422, Unprocessable, PoolExhausted
+    ),
     summary="Modify (修正) or delete (消除) a resident's identity record",
+    description="Applies a modifying or deleting change to a live resident, and to the "
+    "members it takes along, each with a new version sent to the prefecture (and on to "
+    "the agency); the household follows (a new head, or a household of one's own after "
+    "an in-town move alone). A code change draws a new code from the pool. A deleted "
+    "record can no longer be changed." + _WRITE,
 )
 async def change(
-    resident_id: str,
+    resident_id: ResidentId,
     body: ChangeResident,
     session: SessionDep,
     node: NodeDep,
@@ -96,17 +138,25 @@ async def change(
     "/{resident_id}/household",
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Change household (世帯変更)",
+    description="A live resident joins another household of this municipality, or heads "
+    "a new one at their address. A register-only change: nothing is sent to the "
+    "network." + _COUNTER,
 )
 async def move_household(
-    resident_id: str, body: MoveHousehold, session: SessionDep, _: Writer
+    resident_id: ResidentId, body: MoveHousehold, session: SessionDep, _: Writer
 ) -> ResidentOut:
     resident = await service.get_resident(session, resident_id)
     await households.move_household(session, resident, body)
     return ResidentOut.model_validate(resident)
 
 
-@household_router.get("/{household_id}", responses=problem_responses(401, 403, 404))
-async def household(household_id: str, session: SessionDep, _: Reader) -> HouseholdOut:
+@household_router.get(
+    "/{household_id}",
+    responses=problem_responses(401, 403, 404),
+    summary="One household (世帯)",
+    description="The household's head, address and live members." + _COUNTER,
+)
+async def household(household_id: HouseholdId, session: SessionDep, _: Reader) -> HouseholdOut:
     found, members = await households.household_of(session, household_id)
     return HouseholdOut(
         id=found.id,
@@ -120,9 +170,12 @@ async def household(household_id: str, session: SessionDep, _: Reader) -> Househ
     "/{household_id}/head",
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Change the head of the household (世帯主変更)",
+    description="A live member becomes the head; the relations given are set, and a "
+    "previous head who stays must be given one. The change, its dates and who recorded "
+    "it are kept. A register-only change: nothing is sent to the network." + _COUNTER,
 )
 async def change_head(
-    household_id: str, body: NewHead, session: SessionDep, actor: Writer
+    household_id: HouseholdId, body: NewHead, session: SessionDep, actor: Writer
 ) -> HouseholdOut:
     await households.change_head(session, household_id, body, actor.name)
     return await household(household_id, session, actor)

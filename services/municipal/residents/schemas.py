@@ -38,6 +38,16 @@ NOTIFIED = frozenset(
 )
 OPAQUE_ID = r"^[0-9a-f]{32}$"
 _OPAQUE = re.compile(OPAQUE_ID)
+# Examples in the API documents: made-up people, ids and codes (the codes' check digits fit).
+RESIDENT_ID = "3f2a9c4e7b1d4e8f9a6c2b5d8e1f7a30"
+MEMBER_ID = "8c1e4b7a2d5f4c9e8b3a6d1f7e2c5a94"
+HOUSEHOLD_ID = "c4d1a7e92b5f4e3c8a6d0b9f1e2a7c58"
+_CODE = "The resident code (住民票コード): 11 digits, the last a check digit."
+_NOTIFIED = (
+    "The date of the notification (届出年月日): required for a reason entered on one "
+    "(move-in, birth, move-out, death, in-town move, name change, code change); not in "
+    "the future, nor before change_date except for a move-out."
+)
 
 
 def _relation(value: str) -> str:
@@ -69,13 +79,25 @@ class _Recording(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
-    name_kana: Kana | None = None
-    birth_date: dt.date
+    name: Name = Field(description="Family and given name (氏名).", examples=["山田 太郎"])
+    name_kana: Kana | None = Field(
+        None, description="The name's reading, in katakana (フリガナ).", examples=["ヤマダ タロウ"]
+    )
+    birth_date: dt.date = Field(description="Date of birth (生年月日).", examples=["1980-04-01"])
     sex: Sex
-    address: Address
-    reason: ChangeReason
-    change_date: dt.date
+    address: Address = Field(
+        description="The address in this municipality (住所).",
+        examples=["神奈川県平塚市浅間町9-9"],
+    )
+    reason: ChangeReason = Field(
+        description="The change reason (異動事由): a recording one (記載). The ex-officio "
+        "ones need a supervisor."
+    )
+    change_date: dt.date = Field(
+        description="The date of the event (異動年月日): for a birth, the birth date; not "
+        "before birth_date.",
+        examples=["2024-04-01"],
+    )
 
 
 class RegisterResident(_Recording):
@@ -85,14 +107,65 @@ class RegisterResident(_Recording):
     転出証明書) and names that municipality, which is then notified (転入通知). Without
     ``household_id`` the resident heads a new household (世帯主)."""
 
-    notified_on: dt.date | None = None
-    household_id: str | None = Field(None, pattern=OPAQUE_ID)
-    relation: Relation | None = None
-    previous_address: Address | None = None
-    previous_municipality: LgCode | None = None
-    resident_code: ResidentCode | None = None
-    registered_domicile: Address | None = None
-    family_register_head: Name | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "山田 花子",
+                    "name_kana": "ヤマダ ハナコ",
+                    "birth_date": "2024-04-01",
+                    "sex": "female",
+                    "address": "神奈川県平塚市浅間町9-9",
+                    "reason": "birth",
+                    "change_date": "2024-04-01",
+                    "notified_on": "2024-04-10",
+                    "household_id": HOUSEHOLD_ID,
+                    "relation": "子",
+                }
+            ]
+        }
+    )
+
+    notified_on: dt.date | None = Field(None, description=_NOTIFIED, examples=["2024-04-10"])
+    household_id: str | None = Field(
+        None,
+        pattern=OPAQUE_ID,
+        description="The household joined; without it the resident heads a new one.",
+        examples=[HOUSEHOLD_ID],
+    )
+    relation: Relation | None = Field(
+        None,
+        description="The relation to the household's head (続柄), in kanji or kana; "
+        "required with household_id.",
+        examples=["子"],
+    )
+    previous_address: Address | None = Field(
+        None,
+        description="The previous address (前住所): required for a move-in.",
+        examples=["神奈川県横浜市西区みなとみらい9-9-9"],
+    )
+    previous_municipality: LgCode | None = Field(
+        None,
+        description="A move-in from another municipality: that municipality's code, which "
+        "is sent a move-in notice (転入通知); with resident_code. Neither from abroad.",
+        examples=["141003"],
+    )
+    resident_code: ResidentCode | None = Field(
+        None,
+        description="A move-in from another municipality: the person's resident code (from "
+        "the 転出証明書), kept. Otherwise one is drawn from the code pool.",
+        examples=["12345678903"],
+    )
+    registered_domicile: Address | None = Field(
+        None,
+        description="The registered domicile (本籍): kept here, never sent to the network.",
+        examples=["神奈川県平塚市浅間町9番地"],
+    )
+    family_register_head: Name | None = Field(
+        None,
+        description="The head of the family register (筆頭者): kept here, never sent.",
+        examples=["山田 太郎"],
+    )
 
     @model_validator(mode="after")
     def _fits_the_reason(self) -> RegisterResident:
@@ -150,10 +223,26 @@ class NewHead(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    resident_id: str = Field(pattern=OPAQUE_ID)
-    change_date: dt.date
-    notified_on: dt.date | None = None
-    relations: dict[str, Relation] = Field(default_factory=dict, max_length=100)
+    resident_id: str = Field(
+        pattern=OPAQUE_ID,
+        description="The new head: a live member of the household, by id.",
+        examples=[MEMBER_ID],
+    )
+    change_date: dt.date = Field(
+        description="The date of the change (異動年月日).", examples=["2024-04-01"]
+    )
+    notified_on: dt.date | None = Field(
+        None,
+        description="The date of the notification (届出年月日), if any: not before change_date.",
+        examples=["2024-04-10"],
+    )
+    relations: dict[str, Relation] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Each member whose relation (続柄) to the new head changes, by id; a "
+        "previous head who stays must be given one.",
+        examples=[{RESIDENT_ID: "夫"}],
+    )
 
     @model_validator(mode="after")
     def _members_by_id(self) -> NewHead:
@@ -171,23 +260,80 @@ class ChangeResident(BaseModel):
     take the whole household along (each member gets their own change); a head who
     leaves members behind names the new head in the same request (世帯主変更)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    reason: ChangeReason
-    change_date: dt.date
-    notified_on: dt.date | None = None
-    name: Name | None = None
-    name_kana: Kana | None = None
-    address: Address | None = None
-    birth_date: dt.date | None = None
-    sex: Sex | None = None
-    next_address: Address | None = None
-    next_municipality: LgCode | None = None
-    whole_household: bool = False
-    members: list[str] | None = Field(
-        None, max_length=100, description="other members of the household moving out too"
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "move_out",
+                    "change_date": "2024-05-01",
+                    "notified_on": "2024-04-20",
+                    "next_address": "東京都新宿区西新宿9-9-9",
+                    "next_municipality": "131041",
+                    "whole_household": True,
+                }
+            ]
+        },
     )
-    new_head: NewHead | None = None
+
+    reason: ChangeReason = Field(
+        description="The change reason (異動事由): a modifying (修正) or deleting (消除) "
+        "one. The ex-officio ones need a supervisor."
+    )
+    change_date: dt.date = Field(
+        description="The date of the event (異動年月日).", examples=["2024-05-01"]
+    )
+    notified_on: dt.date | None = Field(None, description=_NOTIFIED, examples=["2024-04-20"])
+    name: Name | None = Field(
+        None,
+        description="The new name: a name change (氏名変更) or an ex-officio correction.",
+        examples=["佐藤 太郎"],
+    )
+    name_kana: Kana | None = Field(
+        None,
+        description="The new reading, in katakana: a name change or an ex-officio correction.",
+        examples=["サトウ タロウ"],
+    )
+    address: Address | None = Field(
+        None,
+        description="The new address: required for an in-town move (転居), else an "
+        "ex-officio correction.",
+        examples=["神奈川県平塚市浅間町9-10"],
+    )
+    birth_date: dt.date | None = Field(
+        None,
+        description="The corrected date of birth (ex-officio correction only).",
+        examples=["1980-04-02"],
+    )
+    sex: Sex | None = Field(None, description="The corrected sex (ex-officio correction only).")
+    next_address: Address | None = Field(
+        None,
+        description="Where the resident moves to (転出先): required for a move-out, and only then.",
+        examples=["東京都新宿区西新宿9-9-9"],
+    )
+    next_municipality: LgCode | None = Field(
+        None,
+        description="The municipality moved to, for a move-out within Japan (its code).",
+        examples=["131041"],
+    )
+    whole_household: bool = Field(
+        False,
+        description="An in-town move or move-out takes the whole household along (each "
+        "member gets their own change).",
+        examples=[False],
+    )
+    members: list[str] | None = Field(
+        None,
+        max_length=100,
+        description="Other members of the household moving out too, by id (a move-out "
+        "without whole_household only).",
+        examples=[[MEMBER_ID]],
+    )
+    new_head: NewHead | None = Field(
+        None,
+        description="The new head (世帯主変更), when the head leaves members behind (moving, "
+        "dying or deleted); only then.",
+    )
 
     @model_validator(mode="after")
     def _fits_the_reason(self) -> ChangeResident:
@@ -244,9 +390,21 @@ class MoveHousehold(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    household_id: str | None = Field(None, pattern=OPAQUE_ID)
-    relation: Relation
-    change_date: dt.date
+    household_id: str | None = Field(
+        None,
+        pattern=OPAQUE_ID,
+        description="The household to join; without it the resident heads a new household "
+        "at their address.",
+        examples=[HOUSEHOLD_ID],
+    )
+    relation: Relation = Field(
+        description="The relation (続柄) to the joined household's head; 世帯主 for a new "
+        "household.",
+        examples=["妻"],
+    )
+    change_date: dt.date = Field(
+        description="The date of the change (異動年月日).", examples=["2024-04-01"]
+    )
 
     @model_validator(mode="after")
     def _head_or_member(self) -> MoveHousehold:
@@ -256,48 +414,130 @@ class MoveHousehold(BaseModel):
 
 
 class ResidentOut(BaseModel):
+    """A resident as the register holds them: the identity record (sent to the network)
+    and the register-only facts (household, previous and next address, 本籍)."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: str
-    resident_code: ResidentCode
-    name: str
-    name_kana: str | None
-    birth_date: dt.date
+    id: str = Field(
+        description="The resident's id in this register (opaque; used in URLs).",
+        examples=[RESIDENT_ID],
+    )
+    resident_code: ResidentCode = Field(description=_CODE, examples=["12345678903"])
+    name: str = Field(description="Family and given name (氏名).", examples=["山田 太郎"])
+    name_kana: str | None = Field(
+        description="The name's reading, in katakana (フリガナ).", examples=["ヤマダ タロウ"]
+    )
+    birth_date: dt.date = Field(description="Date of birth (生年月日).", examples=["1980-04-01"])
     sex: Sex
-    address: str
-    change_reason: ChangeReason
-    change_date: dt.date
-    notified_on: dt.date | None
-    status: str
-    version: int
-    household_id: str | None
-    relation: str | None
-    became_resident_on: dt.date | None
-    previous_address: str | None
-    previous_municipality: str | None
-    next_address: str | None
-    next_municipality: str | None
-    registered_domicile: str | None
-    family_register_head: str | None
+    address: str = Field(description="The address (住所).", examples=["神奈川県平塚市浅間町9-9"])
+    change_reason: ChangeReason = Field(description="The reason of the last change (異動事由).")
+    change_date: dt.date = Field(
+        description="The date of the last change (異動年月日).", examples=["2024-04-01"]
+    )
+    notified_on: dt.date | None = Field(
+        description="The notification date of the last change (届出年月日), if one was made.",
+        examples=["2024-04-10"],
+    )
+    status: str = Field(
+        description="live, or deleted (消除: moved out, died or deleted otherwise; kept).",
+        examples=["live"],
+    )
+    version: int = Field(
+        description="The record's version: 1 when recorded, one more for each change.",
+        examples=[1],
+    )
+    household_id: str | None = Field(
+        description="The household (世帯) the resident belongs to.", examples=[HOUSEHOLD_ID]
+    )
+    relation: str | None = Field(
+        description="The relation to the household's head (続柄); 世帯主 for the head.",
+        examples=["世帯主"],
+    )
+    became_resident_on: dt.date | None = Field(
+        description="The date the person became a resident here (住民となった年月日).",
+        examples=["2024-04-01"],
+    )
+    previous_address: str | None = Field(
+        description="The previous address (前住所), for a move-in.",
+        examples=["神奈川県横浜市西区みなとみらい9-9-9"],
+    )
+    previous_municipality: str | None = Field(
+        description="The municipality moved from, for a move-in from within Japan.",
+        examples=["141003"],
+    )
+    next_address: str | None = Field(
+        description="Where the resident moved to (転出先), after a move-out.", examples=[None]
+    )
+    next_municipality: str | None = Field(
+        description="The municipality moved to, after a move-out (confirmed by its move-in "
+        "notice).",
+        examples=[None],
+    )
+    registered_domicile: str | None = Field(
+        description="The registered domicile (本籍): never leaves this municipality.",
+        examples=["神奈川県平塚市浅間町9番地"],
+    )
+    family_register_head: str | None = Field(
+        description="The head of the family register (筆頭者): never leaves this municipality.",
+        examples=["山田 太郎"],
+    )
 
 
 class HouseholdOut(BaseModel):
-    id: str
-    head_id: str | None
-    address: str
-    members: list[ResidentOut]
+    """A household (世帯): its head, address and live members."""
+
+    id: str = Field(description="The household's id (opaque).", examples=[HOUSEHOLD_ID])
+    head_id: str | None = Field(
+        description="The head's resident id (世帯主); none once the head has left.",
+        examples=[RESIDENT_ID],
+    )
+    address: str = Field(
+        description="The household's address.", examples=["神奈川県平塚市浅間町9-9"]
+    )
+    members: list[ResidentOut] = Field(description="The live members.")
 
 
 class HistoryOut(BaseModel):
     """One version of the resident's record, as recorded (corrections keep the old)."""
 
-    version: int
-    change_reason: ChangeReason
-    change_date: dt.date
-    resident_code: str
-    record: dict[str, object]
-    detail: dict[str, object] | None
-    recorded_at: dt.datetime
+    version: int = Field(description="The version, 1 for the first.", examples=[1])
+    change_reason: ChangeReason = Field(description="The change reason (異動事由).")
+    change_date: dt.date = Field(
+        description="The date of the change (異動年月日).", examples=["2024-04-01"]
+    )
+    resident_code: str = Field(description=_CODE, examples=["12345678903"])
+    record: dict[str, object] = Field(
+        description="The identity record of this version, as sent to the network.",
+        examples=[
+            {
+                "resident_code": "12345678903",
+                "municipality": "142034",
+                "name": "山田 太郎",
+                "name_kana": "ヤマダ タロウ",
+                "birth_date": "1980-04-01",
+                "sex": "male",
+                "address": "神奈川県平塚市浅間町9-9",
+                "change_reason": "move_in",
+                "change_date": "2024-04-01",
+            }
+        ],
+    )
+    detail: dict[str, object] | None = Field(
+        description="What the register keeps about the change besides the record: "
+        "notification date, previous or next address and municipality, and the operator "
+        "who made it; never sent.",
+        examples=[
+            {
+                "notified_on": "2024-04-10",
+                "previous_address": "神奈川県横浜市西区みなとみらい9-9-9",
+                "operator": "spiffe://jukinet/operator/142034/clerk-01",
+            }
+        ],
+    )
+    recorded_at: dt.datetime = Field(
+        description="When the version was recorded (UTC).", examples=["2024-04-10T01:23:45Z"]
+    )
 
 
 class ResidentSearch(BaseModel):
@@ -307,15 +547,44 @@ class ResidentSearch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=100)
-    kana: str | None = Field(None, min_length=1, max_length=200)
-    birth_date: dt.date | None = None
-    address: str | None = Field(None, min_length=1, max_length=300)
-    resident_code: ResidentCode | None = None
-    household_id: str | None = Field(None, pattern=OPAQUE_ID)
-    include_closed: bool = False  # moved out, deceased or deleted (消除) records too
-    page: int = Field(1, ge=1, le=10_000)
-    page_size: int = Field(20, ge=1, le=100)
+    name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="The start of the name (spaces, width and variant kanji folded).",
+        examples=["山田"],
+    )
+    kana: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The start of the reading (hiragana is found as katakana).",
+        examples=["やまだ"],
+    )
+    birth_date: dt.date | None = Field(
+        None, description="The date of birth.", examples=["1980-04-01"]
+    )
+    address: str | None = Field(
+        None,
+        min_length=1,
+        max_length=300,
+        description="The start of the address, as written.",
+        examples=["神奈川県平塚市浅間町"],
+    )
+    resident_code: ResidentCode | None = Field(None, description=_CODE, examples=["12345678903"])
+    household_id: str | None = Field(
+        None,
+        pattern=OPAQUE_ID,
+        description="The members of this household.",
+        examples=[HOUSEHOLD_ID],
+    )
+    include_closed: bool = Field(
+        False,
+        description="Also moved out, deceased or deleted (消除) records.",
+        examples=[False],
+    )
+    page: int = Field(1, ge=1, le=10_000, description="The page, from 1.", examples=[1])
+    page_size: int = Field(20, ge=1, le=100, description="Residents on a page.", examples=[20])
 
     @model_validator(mode="after")
     def _asks_something(self) -> ResidentSearch:
@@ -328,7 +597,9 @@ class ResidentSearch(BaseModel):
 
 
 class SearchPage(BaseModel):
-    total: int
-    page: int
-    page_size: int
-    results: list[ResidentOut]
+    """One page of the residents found, ordered by name, birth date and id."""
+
+    total: int = Field(description="How many residents match, on all pages.", examples=[1])
+    page: int = Field(description="This page's number, from 1.", examples=[1])
+    page_size: int = Field(description="Residents on a page.", examples=[20])
+    results: list[ResidentOut] = Field(description="The residents on this page.")

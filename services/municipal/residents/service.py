@@ -26,7 +26,15 @@ from municipal.residents.emit import emit
 from municipal.residents.repository import HouseholdRepository, ResidentRepository
 from municipal.residents.schemas import HEAD, ChangeResident, RegisterResident
 
-__all__ = ["ResidentDeleted", "apply_change", "get_resident", "register"]
+__all__ = [
+    "AlreadyRegistered",
+    "CodeMismatch",
+    "OwnMunicipality",
+    "ResidentDeleted",
+    "apply_change",
+    "get_resident",
+    "register",
+]
 
 log = logging.getLogger("jukinet.municipal")
 
