@@ -17,8 +17,14 @@ from jukinet.operators._auth import (
     challenge_key,
     challenge_message,
     hash_password,
+    resolve_token,
 )
-from jukinet.operators._browser import BrowserLogin, browser_enrol, browser_login
+from jukinet.operators._browser import (
+    BrowserLogin,
+    browser_enrol,
+    browser_login,
+    enrolment_router,
+)
 from jukinet.operators._client import IcCard, card_login
 from jukinet.operators._manage import list_operators, register_operator, replace_card, set_state
 from jukinet.operators._model import ANONYMOUS, SYSTEM, Actor, Role, roles_for
@@ -73,6 +79,7 @@ __all__ = [
     "challenge_key",
     "challenge_message",
     "enrol_card",
+    "enrolment_router",
     "guard",
     "hash_password",
     "issue_enrolment",
@@ -83,6 +90,7 @@ __all__ = [
     "register_operator",
     "registration_options",
     "replace_card",
+    "resolve_token",
     "roles_for",
     "set_state",
     "verify_operations",

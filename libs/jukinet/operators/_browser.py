@@ -4,19 +4,38 @@ and operation-log entries as the API's login: what a counter UI calls."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.operators._api import OperatorContext, record_operation
+from jukinet.node.problems import NotFound, problem_responses
+from jukinet.node.session import SessionDep
+from jukinet.operators._api import OperatorContext, OperatorsDep, guard, record_operation
 from jukinet.operators._auth import LoginResult, card_principal
 from jukinet.operators._model import ANONYMOUS, Actor, Role
 from jukinet.operators._routes import note_login
-from jukinet.operators._webauthn import BrowserCard, WebAuthnTables, enrol_card, webauthn_login
+from jukinet.operators._webauthn import (
+    BrowserCard,
+    WebAuthnTables,
+    enrol_card,
+    issue_enrolment,
+    webauthn_login,
+)
 from jukinet.pki import utcnow
 
-__all__ = ["BrowserLogin", "browser_enrol", "browser_login"]
+__all__ = [
+    "BrowserLogin",
+    "EnrolmentOut",
+    "browser_enrol",
+    "browser_login",
+    "enrolment_router",
+]
+
+SLUG = r"^[a-z0-9][a-z0-9-]{0,39}$"
+Manager = Annotated[Actor, guard("operators.manage")]
 
 
 async def _role(session: AsyncSession, ctx: OperatorContext, slug: str) -> Role | None:
@@ -87,3 +106,40 @@ async def browser_enrol(
     ctx.gate.failed(source)
     ctx.strangers.note(f"enrol_{failure}")
     return "failed"
+
+
+class EnrolmentOut(BaseModel):
+    """A one-time enrolment code, issued to an administrator for one operator."""
+
+    operator: str = Field(description="The operator the code is for.", examples=["suzuki"])
+    code: str = Field(
+        description="The one-time code (valid 24 hours) with which the operator registers "
+        "their IC card at the counter's /ui/enrol; give it to them alone.",
+        examples=["3F2A-9C01-B7D4-E855"],
+    )
+
+
+def enrolment_router(cards: WebAuthnTables) -> APIRouter:
+    """The administrator's issuing of enrolment codes (for an office with a counter UI)."""
+    router = APIRouter(prefix="/operators", tags=["operators"])
+
+    @router.post(
+        "/{slug}/enrolment",
+        status_code=201,
+        responses=problem_responses(401, 403, 404),
+        summary="A one-time code for registering an operator's IC card in a browser",
+        description="Issues a one-time code (valid 24 hours, replacing an unused one) with "
+        "which the operator registers their IC card as a FIDO2 authenticator for the "
+        "counter's browser login. Administrators only; logged in the operation log.",
+    )
+    async def issue(
+        slug: Annotated[str, Path(pattern=SLUG, examples=["suzuki"],
+                                  description="The operator's slug.")],
+        session: SessionDep, ctx: OperatorsDep, _: Manager,
+    ) -> EnrolmentOut:  # fmt: skip
+        code = await issue_enrolment(session, ctx.tables, cards, slug, utcnow())
+        if code is None:
+            raise NotFound("no such operator")
+        return EnrolmentOut(operator=slug, code=code)
+
+    return router

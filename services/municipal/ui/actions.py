@@ -1,0 +1,333 @@
+"""The counter's actions on the register: record (記載: 出生, 転入, 職権記載), 転居, 転出,
+死亡 and 職権消除, 修正 (氏名変更, 職権修正), 住民票コード変更 and 世帯主変更. Each is a
+form sent to the API as the logged-in operator; a head who leaves members behind names
+the new head in the same action."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from municipal.ui.forms import Field, Form, as_attachment, problem_ja
+from municipal.ui.pages import call, page, signed_in
+from municipal.ui.session import check_same_origin, field_errors
+
+__all__ = ["Form", "action_routes", "handle", "handle_pdf", "subject"]
+
+SEX = (("female", "女"), ("male", "男"))
+DATES = (
+    Field("change_date", "異動年月日", "date", required=True),
+    Field("notified_on", "届出年月日", "date", hint="届出によらない職権の異動では空欄"),
+)
+REGISTER = Form(
+    "住民票の記載",
+    (
+        Field(
+            "reason",
+            "異動事由",
+            "select",
+            (("birth", "出生"), ("move_in", "転入"), ("ex_officio_record", "職権記載")),
+            required=True,
+        ),
+        Field("name", "氏名", required=True),
+        Field("name_kana", "ふりがな（カタカナ）"),
+        Field("birth_date", "生年月日", "date", required=True),
+        Field("sex", "性別", "select", SEX, required=True),
+        Field("address", "住所", required=True),
+        *DATES,
+        Field("household_id", "世帯（加わる世帯のID）", hint="空欄なら新しい世帯の世帯主"),
+        Field("relation", "世帯主との続柄", hint="世帯に加わるときは必須（例: 子）"),
+        Field("previous_address", "前住所（転入）", hint="転出証明書のとおり"),
+        Field("previous_municipality", "前住所地の団体コード（転入）"),
+        Field("resident_code", "住民票コード（転入: 転出証明書の記載）"),
+        Field("registered_domicile", "本籍"),
+        Field("family_register_head", "筆頭者"),
+    ),
+    "記載する",
+)
+MOVE = Form(
+    "転居届",
+    (
+        Field("address", "新しい住所", required=True),
+        *DATES,
+        Field("whole_household", "世帯全員で転居する", "checkbox"),
+    ),
+    "転居を記録する",
+)
+CORRECT = Form(
+    "住民票の修正",
+    (
+        Field(
+            "reason",
+            "異動事由",
+            "select",
+            (("name_change", "氏名変更"), ("ex_officio_correction", "職権修正")),
+            required=True,
+        ),
+        Field("name", "氏名"),
+        Field("name_kana", "ふりがな（カタカナ）"),
+        Field("address", "住所（職権修正）"),
+        Field("birth_date", "生年月日（職権修正）", "date"),
+        Field("sex", "性別（職権修正）", "select", (("", "変更なし"), *SEX)),
+        *DATES,
+    ),
+    "修正する",
+    intro="変更する項目だけを入力してください。",
+)
+CODE = Form(
+    "住民票コードの変更",
+    DATES,
+    "新しいコードを記載する",
+    confirm="住民票コードを変更します。よろしいですか？",
+    intro="本人の請求により、新しい住民票コードを記載します（旧コードは使えなくなります）。",
+)
+
+
+def _body(form: Form, data: Mapping[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
+    """The API body: the entered values (blank ones left out) and the form's fixed ones."""
+    body: dict[str, Any] = {}
+    for f in form.fields:
+        if f.kind == "checkbox":
+            body[f.name] = data.get(f.name) == "1"
+        elif (value := str(data.get(f.name, "")).strip()) != "":
+            body[f.name] = value
+    return {**body, **fixed}
+
+
+def _household_fields(person: dict[str, Any], household: dict[str, Any] | None,
+                      *, chosen: bool) -> tuple[Field, ...]:  # fmt: skip
+    """For a 転出 or a deletion: who else leaves, and — when the head leaves members
+    behind — the new head and each remaining member's relation to them."""
+    others = [m for m in (household or {}).get("members", []) if m["id"] != person["id"]]
+    if not others:
+        return ()
+    fields: list[Field] = []
+    if chosen:
+        fields += [Field("whole_household", "世帯全員で転出する", "checkbox"),
+                   Field("members", "一緒に転出する世帯員", "checkboxes",
+                         tuple((m["id"], m["name"]) for m in others))]  # fmt: skip
+    if household and household.get("head_id") == person["id"]:
+        fields.append(Field("new_head", "新しい世帯主（世帯主変更）", "select",
+                            (("", "（世帯員が残らない場合は不要）"),
+                             *((m["id"], m["name"]) for m in others))))  # fmt: skip
+        fields += [Field(f"relation:{m['id']}", f"{m['name']} の新しい世帯主との続柄",
+                         value="") for m in others]  # fmt: skip
+    return tuple(fields)
+
+
+def _new_head(data: Mapping[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
+    head = str(data.get("new_head", "")).strip()
+    if not head:
+        return None
+    relations = {
+        key.partition(":")[2]: str(value).strip()
+        for key, value in data.items()
+        if key.startswith("relation:") and str(value).strip() and key != f"relation:{head}"
+    }
+    return {"resident_id": head, "change_date": body.get("change_date"),
+            "notified_on": body.get("notified_on"), "relations": relations}  # fmt: skip
+
+
+def _leaving_body(form: Form, data: Any, fixed: dict[str, Any]) -> dict[str, Any]:
+    body = _body(form, data, fixed)
+    for key in ("members", "new_head"):
+        body.pop(key, None)
+    body = {k: v for k, v in body.items() if not k.startswith("relation:")}
+    members = list(data.getlist("members"))
+    if members and not body.get("whole_household"):
+        body["members"] = members
+    head = _new_head(data, body)
+    if head is not None:
+        body["new_head"] = head
+    return body
+
+
+async def subject(
+    request: Request, resident_id: str
+) -> tuple[dict[str, Any], dict[str, Any] | None] | Response:
+    r = await call(request, "GET", f"/residents/{resident_id}")
+    if r.status_code != 200:
+        return page(request, "error.html", status=r.status_code, title="住民票",
+                    message=problem_ja(r.status_code, _json(r)))  # fmt: skip
+    person = r.json()
+    household = None
+    if person.get("household_id"):
+        h = await call(request, "GET", f"/households/{person['household_id']}")
+        household = h.json() if h.status_code == 200 else None
+    return person, household
+
+
+def _json(r: Any) -> dict[str, Any]:
+    try:
+        data = r.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+Builder = Callable[[Form, Any], dict[str, Any]]
+
+
+async def handle(
+    request: Request, form: Form, action: str, api_path: str, build: Builder,
+    done: Callable[[dict[str, Any]], str], **context: Any,
+) -> Response:  # fmt: skip
+    """Show the form (GET), or send it (POST): on success go on, else show it again with
+    the API's messages beside the fields."""
+    if request.method == "GET":
+        values = {f.name: request.query_params.get(f.name, f.value) for f in form.fields}
+        return page(request, "form.html", title=form.title, form=form, action=action,
+                    values=values, errors={}, **context)  # fmt: skip
+    check_same_origin(request)
+    data = await request.form()
+    r = await call(request, "POST", api_path, build(form, data))
+    if r.status_code < 300:
+        return RedirectResponse(done(_json(r)), status_code=303)
+    errors = field_errors(_json(r)) if r.status_code == 422 else {}
+    problem = None if errors else problem_ja(r.status_code, _json(r))
+    return page(request, "form.html", status=r.status_code, title=form.title, form=form,
+                action=action, values=form.values(data), errors=errors, problem=problem,
+                **context)  # fmt: skip
+
+
+async def handle_pdf(
+    request: Request, form: Form, action: str, api_path: str, build: Builder, **context: Any
+) -> Response:
+    """Like :func:`handle`, for an API that answers a PDF: handed to the browser as is."""
+    if request.method == "GET":
+        return page(request, "form.html", title=form.title, form=form, action=action,
+                    values={}, errors={}, **context)  # fmt: skip
+    check_same_origin(request)
+    data = await request.form()
+    r = await call(request, "POST", api_path, build(form, data))
+    if r.status_code < 300 and r.headers.get("content-type", "").startswith("application/pdf"):
+        headers = {"Content-Disposition": as_attachment(r.headers.get("content-disposition", ""))}
+        return Response(r.content, media_type="application/pdf", headers=headers)
+    errors = field_errors(_json(r)) if r.status_code == 422 else {}
+    problem = None if errors else problem_ja(r.status_code, _json(r))
+    return page(request, "form.html", status=r.status_code, title=form.title, form=form,
+                action=action, values=form.values(data), errors=errors, problem=problem,
+                **context)  # fmt: skip
+
+
+def action_routes(router: APIRouter) -> None:
+    methods = ["GET", "POST"]
+
+    @router.api_route("/register", methods=methods)
+    @signed_in
+    async def register(request: Request) -> Response:
+        return await handle(request, REGISTER, "/ui/register", "/residents",
+                            lambda f, d: _body(f, d, {}),
+                            lambda out: f"/ui/residents/{out['id']}")  # fmt: skip
+
+    @router.api_route("/residents/{resident_id}/move", methods=methods)
+    @signed_in
+    async def move(request: Request, resident_id: str) -> Response:
+        return await _change(request, resident_id, MOVE, "move", {"reason": "in_town_move"})
+
+    @router.api_route("/residents/{resident_id}/correct", methods=methods)
+    @signed_in
+    async def correct(request: Request, resident_id: str) -> Response:
+        return await _change(request, resident_id, CORRECT, "correct", {})
+
+    @router.api_route("/residents/{resident_id}/code", methods=methods)
+    @signed_in
+    async def code(request: Request, resident_id: str) -> Response:
+        return await _change(request, resident_id, CODE, "code", {"reason": "code_change"})
+
+    @router.api_route("/residents/{resident_id}/move-out", methods=methods)
+    @signed_in
+    async def move_out(request: Request, resident_id: str) -> Response:
+        return await _leaving(request, resident_id, "move-out")
+
+    @router.api_route("/residents/{resident_id}/delete", methods=methods)
+    @signed_in
+    async def delete(request: Request, resident_id: str) -> Response:
+        return await _leaving(request, resident_id, "delete")
+
+    @router.api_route("/households/{household_id}/head", methods=methods)
+    @signed_in
+    async def head(request: Request, household_id: str) -> Response:
+        return await _head(request, household_id)
+
+
+async def _change(request: Request, resident_id: str, form: Form, slug: str,
+                  fixed: dict[str, Any]) -> Response:  # fmt: skip
+    found = await subject(request, resident_id)
+    if isinstance(found, Response):
+        return found
+    person, _ = found
+    return await handle(request, form, f"/ui/residents/{resident_id}/{slug}",
+                        f"/residents/{resident_id}/changes", lambda f, d: _body(f, d, fixed),
+                        lambda _: f"/ui/residents/{resident_id}", subject=person)  # fmt: skip
+
+
+async def _leaving(request: Request, resident_id: str, kind: str) -> Response:
+    found = await subject(request, resident_id)
+    if isinstance(found, Response):
+        return found
+    person, household = found
+    moving = kind == "move-out"
+    first = ((Field("next_address", "転出先の住所", required=True),
+              Field("next_municipality", "転出先の団体コード", hint="国外への転出は空欄"))
+             if moving else
+             (Field("reason", "異動事由", "select", (("death", "死亡"),
+                    ("ex_officio_deletion", "職権消除")), required=True),))  # fmt: skip
+    form = Form(
+        "転出届" if moving else "住民票の消除",
+        (*first, *DATES),
+        "転出を記録する" if moving else "消除する",
+        confirm=(
+            "転出を記録します。よろしいですか？"
+            if moving
+            else "住民票を消除します。元に戻せません。よろしいですか？"
+        ),
+        extra=_household_fields(person, household, chosen=moving),
+    )
+    fixed = {"reason": "move_out"} if moving else {}
+    return await handle(request, form, f"/ui/residents/{resident_id}/{kind}",
+                        f"/residents/{resident_id}/changes",
+                        lambda f, d: _leaving_body(_with_extra(f), d, fixed),
+                        lambda _: f"/ui/residents/{resident_id}", subject=person)  # fmt: skip
+
+
+def _with_extra(form: Form) -> Form:
+    return Form(form.title, (*form.fields, *form.extra), form.submit)
+
+
+async def _head(request: Request, household_id: str) -> Response:
+    h = await call(request, "GET", f"/households/{household_id}")
+    if h.status_code != 200:
+        return page(request, "error.html", status=h.status_code, title="世帯主変更",
+                    message=problem_ja(h.status_code, _json(h)))  # fmt: skip
+    household = h.json()
+    members = household["members"]
+    form = Form(
+        "世帯主変更",
+        (Field("resident_id", "新しい世帯主", "select",
+               tuple((m["id"], m["name"]) for m in members if m["id"] != household["head_id"]),
+               required=True),
+         *DATES),
+        "世帯主を変更する",
+        confirm="世帯主を変更します。よろしいですか？",
+        extra=tuple(Field(f"relation:{m['id']}", f"{m['name']} の新しい世帯主との続柄")
+                    for m in members),
+    )  # fmt: skip
+
+    def build(f: Form, data: Any) -> dict[str, Any]:
+        body = _body(f, data, {})
+        relations = {k.partition(":")[2]: str(v).strip() for k, v in data.items()
+                     if k.startswith("relation:") and str(v).strip()
+                     and k != f"relation:{body.get('resident_id')}"}  # fmt: skip
+        return {**body, "relations": relations}
+
+    first = next((m for m in members if m["id"] == household["head_id"]), members[0])
+    return await handle(request, form, f"/ui/households/{household_id}/head",
+                        f"/households/{household_id}/head", build,
+                        lambda _: f"/ui/residents/{first['id']}")  # fmt: skip
+
+
+Handler = Callable[..., Awaitable[Response]]

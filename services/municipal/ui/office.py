@@ -1,0 +1,65 @@
+"""The office's own pages: the auditor's view of the operation log with its chain
+verified, and the administrator's operators (unlock, disable, enrolment codes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from municipal.ui.forms import problem_ja
+from municipal.ui.pages import call, page, signed_in
+from municipal.ui.session import check_same_origin
+
+__all__ = ["office_routes"]
+
+ACTIONS = {"unlock": "ロックを解除", "disable": "利用停止"}
+
+
+def office_routes(router: APIRouter) -> None:
+    @router.get("/audit")
+    @signed_in
+    async def audit(request: Request) -> Response:
+        after = request.query_params.get("after", "0")
+        r = await call(request, "GET", f"/audit/operations?after={int(after or 0)}&limit=100")
+        if r.status_code != 200:
+            return page(request, "error.html", status=r.status_code, title="操作記録",
+                        message=problem_ja(r.status_code, {}))  # fmt: skip
+        verified = None
+        if request.query_params.get("verify"):
+            verified = (await call(request, "GET", "/audit/operations/verify")).json()
+        return page(request, "audit.html", title="操作記録（監査）", operations=r.json(),
+                    verified=verified)  # fmt: skip
+
+    @router.get("/admin")
+    @signed_in
+    async def admin(request: Request) -> Response:
+        r = await call(request, "GET", "/operators")
+        if r.status_code != 200:
+            return page(request, "error.html", status=r.status_code, title="職員の管理",
+                        message=problem_ja(r.status_code, {}))  # fmt: skip
+        return page(request, "admin.html", title="職員の管理", operators=r.json())
+
+    @router.post("/admin/{slug}/enrolment")
+    @signed_in
+    async def enrolment(request: Request, slug: str) -> Response:
+        check_same_origin(request)
+        r = await call(request, "POST", f"/operators/{slug}/enrolment")
+        if r.status_code >= 300:
+            return page(request, "error.html", status=r.status_code, title="ICカード登録コード",
+                        message=problem_ja(r.status_code, {}))  # fmt: skip
+        return page(request, "done.html", title="ICカード登録コード",
+                    message=f"{slug} の登録コードです（24時間有効）。本人にだけ伝えてください。",
+                    code=r.json()["code"], links=[("/ui/admin", "職員の管理に戻る")])  # fmt: skip
+
+    @router.post("/admin/{slug}/{action}")
+    @signed_in
+    async def manage(request: Request, slug: str, action: str) -> Response:
+        check_same_origin(request)
+        if action not in ACTIONS:
+            return page(request, "error.html", status=404, title="職員の管理",
+                        message=problem_ja(404, {}))  # fmt: skip
+        r = await call(request, "POST", f"/operators/{slug}/{action}")
+        if r.status_code >= 300:
+            return page(request, "error.html", status=r.status_code, title="職員の管理",
+                        message=problem_ja(r.status_code, {}))  # fmt: skip
+        return RedirectResponse("/ui/admin", status_code=303)
