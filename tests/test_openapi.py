@@ -97,51 +97,6 @@ def test_every_document_is_published() -> None:
     assert {p.stem for p in DOCS.glob("*.json")} == set(APPS)
 
 
-# Still to be documented, in code outside the first pass of issue 14 (jukinet.node's
-# operations and outbox routes, jukinet.operators, jukinet.reconcile's digests and
-# entries, the lookup server's /healthz and the bulk import). An entry documented since
-# fails test_pending_entries_are_still_pending: take it off the list.
-PENDING_OPERATIONS = frozenset(
-    {
-        "GET /audit/operations",
-        "GET /audit/operations/verify",
-        "POST /auth/challenge",
-        "POST /auth/login",
-        "POST /auth/logout",
-        "GET /auth/me",
-        "GET /dead-letters",
-        "GET /healthz",
-        "GET /operators",
-        "POST /operators/{slug}/disable",
-        "POST /operators/{slug}/unlock",
-        "POST /outbox/resolve",
-        "POST /outbox/retry",
-        "GET /outbox/undeliverable",
-        "GET /readyz",
-        "POST /reconcile/digests",
-        "POST /reconcile/entries",
-        "POST /residents/import",
-        "GET /status",
-    }
-)
-PENDING_SCHEMAS = frozenset(
-    {
-        "ChallengeOut",
-        "Changed",
-        "DeadLetter",
-        "DigestRequest",
-        "Digests",
-        "EntriesRequest",
-        "Entry",
-        "LoginBody",
-        "OperationOut",
-        "OperatorOut",
-        "OutboxSelection",
-        "SessionOut",
-        "UndeliverableItem",
-        "VerifyOut",
-    }
-)
 FASTAPI_SCHEMAS = frozenset({"HTTPValidationError", "ValidationError"})  # FastAPI's own
 DATE_NAME = re.compile(r"(^|_)(date|born)$|_on$")  # birth_date, change_date, notified_on…
 SERVICES = ("jukinet", "municipal", "prefecture", "agency")
@@ -221,19 +176,9 @@ def test_every_operation_and_field_is_documented(
     components (that reference, optional, or a list of them) needs a description but no
     example: the component has its own. A parameter or property named as a date
     (``*_date``, ``date``, ``*_born``, ``*_on``) is ``format: date``. FastAPI's own
-    validation schemas are left alone, and PENDING_* lists what is still to be done."""
-    gaps = [
-        f"{where}: {what}"
-        for where, what in _gaps(served[name])
-        if where not in PENDING_OPERATIONS | PENDING_SCHEMAS
-    ]
+    validation schemas are left alone."""
+    gaps = [f"{where}: {what}" for where, what in _gaps(served[name])]
     assert not gaps, "undocumented:\n" + "\n".join(gaps)
-
-
-def test_pending_entries_are_still_pending(served: dict[str, dict[str, Any]]) -> None:
-    wanting = {where for doc in served.values() for where, _ in _gaps(doc)}
-    done = (PENDING_OPERATIONS | PENDING_SCHEMAS) - wanting
-    assert not done, f"documented now: take these off PENDING_*: {sorted(done)}"
 
 
 def _problem_kinds() -> set[type[Problem]]:

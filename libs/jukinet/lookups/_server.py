@@ -115,7 +115,14 @@ def create_lookup_app(
     install_metrics(app, metrics)
     app.include_router(lookup_router())
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness",
+        description='Answers `{"status": "ok"}` while the lookup server serves '
+        "requests; checks nothing else. No permission needed beyond the client certificate "
+        "(from the federation CA) every connection here presents.",
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

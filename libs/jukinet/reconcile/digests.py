@@ -59,10 +59,21 @@ def bucket_of(code: str) -> str:
 class Entry(BaseModel):
     """What tiers exchange to reconcile: a code, its version and status, a fingerprint."""
 
-    resident_code: str = Field(min_length=11, max_length=11)
-    version: int
-    status: str
-    fingerprint: str
+    resident_code: str = Field(
+        min_length=11,
+        max_length=11,
+        description="The resident code (住民票コード).",
+        examples=["12345678903"],
+    )
+    version: int = Field(description="The record's version, from 1.", examples=[3])
+    status: str = Field(
+        description="The record's status: live, or deleted (消除).", examples=["live"]
+    )
+    fingerprint: str = Field(
+        description="SHA-256 (hex) of the record's fields (municipality, names, birth date, "
+        "sex, address, change reason and date), version and status.",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    )
 
 
 def entry(values: Mapping[Any, Any], *, version: int, status: str) -> Entry:

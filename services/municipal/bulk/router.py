@@ -9,18 +9,38 @@ from jukinet.node.deps import AuditDep, NodeDep, SessionDep, guard
 from jukinet.node.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from jukinet.operators import AuditEntry
 from municipal.bulk.csvformat import UnreadableRegister, decode_register, parse_register
-from municipal.bulk.service import import_register
+from municipal.bulk.service import CodesTaken, import_register
 
 router = APIRouter(prefix="/residents", tags=["residents"], dependencies=[guard("residents.bulk")])
 MAX_REPORTED = 1000
+_RESPONSES = problem_responses(401, 403, CodesTaken, 413, 422)
+_RESPONSES[422] = {
+    **_RESPONSES[422],
+    "description": "Nothing was imported: `import-rejected`, with `rejected_rows` (how many "
+    "rows are invalid) and `errors`, each row's `line` (the header is line 1; 0 for a file "
+    "that is not UTF-8 or Shift_JIS text) and `problem` (the fields and rules broken, never "
+    "the values), at most 1,000 of them.",
+}
 
 
 @router.post(
     "/import",
     status_code=201,
-    responses=problem_responses(401, 403, 409, 413, 422),
+    responses=_RESPONSES,
     summary="Import a register from CSV (UTF-8 or Shift_JIS/CP932, documented columns) "
     "in one transaction",
+    description="Migrates an existing register (docs/import.md): a header row naming the "
+    "columns (name, name_kana, birth_date, sex, address, reason, change_date, "
+    "resident_code), then up to 2,000,000 residents, in the charset the Content-Type names "
+    "(utf-8 or shift_jis/cp932; none named: UTF-8, else CP932). Every row is checked first: "
+    "one invalid row and nothing is imported. A row keeps the resident code the old "
+    "register issued; rows without one get fresh codes. Every code is claimed for this "
+    "municipality and each record queued for the prefecture (and on to the agency) in the "
+    "same transaction. Answers `imported` (the count) and `resident_codes` (each row's, in "
+    "the file's order). Refused (409) when a row carries the code of a resident already "
+    "registered here; 413 past the import cap (4 GiB by default), the body being read "
+    "only once the caller is let in. Administrators and the node's token only.",
+    response_description="Imported: `imported` and `resident_codes`.",
     openapi_extra={
         "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
     },
