@@ -7,10 +7,12 @@ of it. Screenshots of each page are kept as test artefacts."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jukinet.devtools.democlerk import make_demo_clerk
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.operators import card_principal
@@ -148,3 +150,29 @@ async def test_another_towns_clerk_sees_nothing_and_another_card_is_refused(
         await screenshot(page, "counter-another-town")
         assert page.blocked == []
     assert other  # the second Hiratsuka clerk never enrolled a card: nothing to log in with
+
+
+async def test_the_demo_clerk_of_a_local_federation_logs_in_with_a_virtual_card(
+    federation: LocalFederation, tmp_path: Path
+) -> None:
+    """What `jukinet up` prints for the counter works as the README says: the demo clerk
+    (kept across restarts, a fresh enrolment code each time) registers the browser's
+    authenticator and logs in."""
+    url = database_url_of(federation, HIRATSUKA)
+    first = await make_demo_clerk(tmp_path, federation.layout, HIRATSUKA, url)
+    again = await make_demo_clerk(tmp_path, federation.layout, HIRATSUKA, url)
+    assert again.password == first.password
+    assert again.enrolment_code != first.enrolment_code
+    assert (tmp_path / "demo-clerk.json").stat().st_mode & 0o077 == 0
+    base = _base(federation, HIRATSUKA)
+    async with closed_network_page() as page:
+        await _with_card(page)
+        await page.goto(f"{base}/ui/enrol")
+        await page.get_by_label("職員番号（ID）").fill(again.slug)
+        await page.get_by_label("パスワード").fill(again.password)
+        await page.get_by_label("登録コード").fill(again.enrolment_code)
+        await page.get_by_role("button", name="ICカードを登録").click()
+        await page.wait_for_url(f"{base}/ui/login")
+        await _log_in(page, base, again.slug, again.password)
+        await page.wait_for_url(f"{base}/ui/")
+        await screenshot(page, "counter-demo-search")

@@ -113,12 +113,32 @@ async def _run(fed: LocalFederation) -> None:
         await fed.start()
         _save_state(fed)
         _print_nodes(fed)
+        await _counter_demo(fed)
         console.print(f"Operator token in {fed.root / 'api-token'}. Ctrl-C stops everything.")
         await stop.wait()
     finally:
         console.print("Stopping…")
         fed.stop()
         (fed.root / STATE_FILE).unlink(missing_ok=True)
+
+
+COUNTER_TOWN = Principal.municipality("142034")  # 平塚市
+
+
+async def _counter_demo(fed: LocalFederation) -> None:
+    """A demo clerk at one town's counter, with an enrolment code — for local use only."""
+    from jukinet.devtools.democlerk import make_demo_clerk
+
+    node = fed.nodes[COUNTER_TOWN]
+    url = next(v for k, v in node.env.items() if k.endswith("_DATABASE_URL"))
+    clerk = await make_demo_clerk(fed.root, fed.layout, COUNTER_TOWN, url)
+    counter = node.url.replace("127.0.0.1", "localhost")
+    console.print(
+        f"[bold]Counter (DEMO, local use only)[/]: {counter}/ui/enrol — clerk "
+        f"[bold]{clerk.slug}[/], password [bold]{clerk.password}[/], enrolment code "
+        f"[bold]{clerk.enrolment_code}[/]; a virtual card from Chromium's DevTools "
+        "(README: The counter)"
+    )
 
 
 def _save_state(fed: LocalFederation) -> None:
