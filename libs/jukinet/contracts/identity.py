@@ -8,10 +8,12 @@ municipal, prefecture and agency services; every field is validated on receipt.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from enum import StrEnum
 from typing import Annotated, Any
 
+import jntajis
 import joyokanji
 from pydantic import (
     AfterValidator,
@@ -178,13 +180,32 @@ def canonical_name(value: str) -> str:
 
 
 def name_key(value: str) -> str:
-    """A name as a search compares it: width-folded (NFKC), without spaces, and with old
-    and variant kanji in their common form (髙→高, 﨑→崎, 齋→斎, 邊→辺, 𠮷→吉 — the
-    Jōyō kanji table's old forms and the usual name variants, from ``joyokanji``). Kept
-    conservative on purpose: characters the table does not pair stay apart (齊 folds to
-    斉, not to 斎), so a by-facts lookup refuses rather than matches another person."""
+    """A name as a search compares it: width-folded (NFKC), without spaces, variant
+    kanji in their common form by the MJ shrink map (MJ縮退マップ, the table of the
+    character information infrastructure that resident-register systems use to carry
+    MJ characters into JIS: 髙→高, 﨑→崎, 齋→斎, 邊→辺, 邉→辺, 𠮷→吉), then the Jōyō kanji
+    table's old forms (``joyokanji``). Nothing beyond what those tables pair: 齊 folds to
+    斉 as the MJ map has it (not to 斎, a character of its own), and 埼 stays apart from
+    崎, so a by-facts lookup refuses rather than matches another person."""
     folded = "".join(unicodedata.normalize("NFKC", value).split())
-    return str(joyokanji.convert(folded, variants=True))
+    shrunk = "".join(_mj_shrunk(ch) for ch in folded)
+    return str(joyokanji.convert(shrunk, variants=True))
+
+
+@functools.lru_cache(maxsize=65536)
+def _mj_shrunk(ch: str) -> str:
+    """One character through every scheme of the MJ shrink map: its first candidate is
+    the fully shrunk form (the character itself when the map has nothing for it)."""
+    candidates = jntajis.mj_shrink_candidates(ch, _MJ_SCHEMES)
+    return str(candidates[0]) if candidates else ch
+
+
+_MJ_SCHEMES = (
+    jntajis.MJShrinkSchemeCombo.JIS_INCORPORATION_UCS_UNIFICATION_RULE
+    | jntajis.MJShrinkSchemeCombo.INFERENCE_BY_READING_AND_GLYPH
+    | jntajis.MJShrinkSchemeCombo.MOJ_NOTICE_582
+    | jntajis.MJShrinkSchemeCombo.MOJ_FAMILY_REGISTER_ACT_RELATED_NOTICE
+)
 
 
 def kana_key(value: str) -> str:

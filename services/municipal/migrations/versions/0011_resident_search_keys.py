@@ -10,14 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from jukinet.contracts.identity import kana_key, name_key
+from municipal.residents.search_keys import recompute_search_keys
 
 revision: str = "c09e50000011"
 down_revision: str | None = "c09e50000010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_BATCH = 5000
 
 
 def upgrade() -> None:
@@ -34,33 +32,7 @@ def upgrade() -> None:
 
 def _backfill() -> None:
     """Every existing resident's keys, in batches (the keys are computed in Python)."""
-    bind = op.get_bind()
-    residents = sa.table(
-        "residents", sa.column("id"), sa.column("name"), sa.column("name_kana"),
-        sa.column("name_key"), sa.column("kana_key"),
-    )  # fmt: skip
-    after = ""
-    while True:  # bounded by the table: each pass moves past the last id it saw
-        rows = bind.execute(
-            sa.select(residents.c.id, residents.c.name, residents.c.name_kana)
-            .where(residents.c.id > after)
-            .order_by(residents.c.id)
-            .limit(_BATCH)
-        ).all()
-        if not rows:
-            return
-        keys = [
-            {"rid": r.id, "nk": name_key(r.name),
-             "kk": kana_key(r.name_kana) if r.name_kana is not None else None}
-            for r in rows
-        ]  # fmt: skip
-        bind.execute(
-            residents.update()
-            .where(residents.c.id == sa.bindparam("rid"))
-            .values(name_key=sa.bindparam("nk"), kana_key=sa.bindparam("kk")),
-            keys,
-        )
-        after = rows[-1].id
+    recompute_search_keys(op.get_bind())
 
 
 def downgrade() -> None:
