@@ -104,7 +104,9 @@ async def test_a_clerks_day_at_the_counter(
         await page.get_by_role("button", name="記載する").click()
         await page.wait_for_load_state()
         assert "/ui/residents/" in page.url, (page.url, await page.content())
-        assert "出生" in await page.inner_text("main")
+        recorded = await page.inner_text("main")
+        assert "出生" in recorded
+        assert f"届出年月日: {TODAY.isoformat()}" in recorded  # the change's own data
         child_id = page.url.rsplit("/", 1)[-1]
 
         # the whole household moves within the town
