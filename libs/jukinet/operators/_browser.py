@@ -19,6 +19,7 @@ from jukinet.operators._model import ANONYMOUS, Actor, Role
 from jukinet.operators._routes import note_login
 from jukinet.operators._webauthn import (
     BrowserCard,
+    CardOffice,
     WebAuthnTables,
     enrol_card,
     issue_enrolment,
@@ -36,6 +37,10 @@ __all__ = [
 
 SLUG = r"^[a-z0-9][a-z0-9-]{0,39}$"
 Manager = Annotated[Actor, guard("operators.manage")]
+
+
+def _office(ctx: OperatorContext, cards: WebAuthnTables, site: BrowserCard) -> CardOffice:
+    return CardOffice(ctx.tables, cards, ctx.node, ctx.policy, ctx.challenge_key, site)
 
 
 async def _role(session: AsyncSession, ctx: OperatorContext, slug: str) -> Role | None:
@@ -67,10 +72,7 @@ async def browser_login(
         return BrowserLogin(None, "throttled", retry_after=wait)
     now = utcnow()
     async with ctx.sessions() as session, session.begin():
-        result: LoginResult = await webauthn_login(
-            session, ctx.tables, cards, ctx.node, ctx.policy, ctx.challenge_key, site,
-            attempt, now,
-        )  # fmt: skip
+        result: LoginResult = await webauthn_login(session, _office(ctx, cards, site), attempt, now)
     (ctx.gate.failed if result.token is None else ctx.gate.succeeded)(source)
     await note_login(ctx, str(attempt.get("operator", "")), result)
     if result.failure == "locked":
@@ -93,10 +95,7 @@ async def browser_enrol(
         return "throttled"
     slug = str(attempt.get("operator", ""))
     async with ctx.sessions() as session, session.begin():
-        failure = await enrol_card(
-            session, ctx.tables, cards, ctx.node, ctx.policy, ctx.challenge_key, site,
-            attempt, utcnow(),
-        )  # fmt: skip
+        failure = await enrol_card(session, _office(ctx, cards, site), attempt, utcnow())
         role = await _role(session, ctx, slug) if failure is None else None
     if failure is None and role is not None:
         ctx.gate.succeeded(source)

@@ -69,6 +69,7 @@ from jukinet.operators._tables import OperatorTables
 __all__ = [
     "ENROLMENT_TTL",
     "BrowserCard",
+    "CardOffice",
     "WebAuthnTables",
     "authentication_options",
     "enrol_card",
@@ -118,6 +119,19 @@ class BrowserCard:
     rp_name: str
 
 
+@dataclass(frozen=True)
+class CardOffice:
+    """What a card ceremony at this office checks against: its tables, its challenges'
+    key and policy, and the site the browser is on."""
+
+    tables: OperatorTables
+    cards: WebAuthnTables
+    node: Principal
+    policy: AuthPolicy
+    key: bytes
+    site: BrowserCard
+
+
 def _expected(key: bytes, node: Principal, policy: AuthPolicy, challenge_id: str,
               now: dt.datetime) -> tuple[bytes, str, dt.datetime] | None:  # fmt: skip
     fresh = challenge_nonce(key, node, policy, challenge_id, now)
@@ -150,19 +164,12 @@ def authentication_options(
 
 
 async def webauthn_login(
-    session: AsyncSession,
-    tables: OperatorTables,
-    cards: WebAuthnTables,
-    node: Principal,
-    policy: AuthPolicy,
-    key: bytes,
-    site: BrowserCard,
-    attempt: dict[str, Any],
-    now: dt.datetime,
+    session: AsyncSession, office: CardOffice, attempt: dict[str, Any], now: dt.datetime
 ) -> LoginResult:
     """``attempt``: operator, password, challenge_id and the card's ``credential`` (the
     PublicKeyCredential as JSON). The card first (a fresh challenge of this office,
     signed by a card registered to that operator), then the password."""
+    tables, cards, node, policy, key, site = _parts(office)
     slug = str(attempt.get("operator", ""))
     expected = _expected(key, node, policy, str(attempt.get("challenge_id", "")), now)
     if expected is None:
@@ -259,19 +266,12 @@ def registration_options(
 
 
 async def enrol_card(
-    session: AsyncSession,
-    tables: OperatorTables,
-    cards: WebAuthnTables,
-    node: Principal,
-    policy: AuthPolicy,
-    key: bytes,
-    site: BrowserCard,
-    attempt: dict[str, Any],
-    now: dt.datetime,
+    session: AsyncSession, office: CardOffice, attempt: dict[str, Any], now: dt.datetime
 ) -> str | None:
     """Register the card in ``attempt`` (operator, password, code, challenge_id,
     credential) to its operator; the failure's cause, or None. The code is spent by a
     valid attempt only; the operator's other cards stay registered."""
+    tables, cards, node, policy, key, site = _parts(office)
     slug = str(attempt.get("operator", ""))
     e, t = cards.enrolments, tables.operators
     pending = (await session.execute(select(e).where(e.c.operator == slug))).first()
@@ -312,6 +312,12 @@ async def enrol_card(
         )
     )
     return None
+
+
+def _parts(
+    o: CardOffice,
+) -> tuple[OperatorTables, WebAuthnTables, Principal, AuthPolicy, bytes, BrowserCard]:
+    return o.tables, o.cards, o.node, o.policy, o.key, o.site
 
 
 def _b64url(raw: bytes) -> str:

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from municipal.ui.forms import Field, Form, as_attachment, problem_ja
-from municipal.ui.pages import call, page, signed_in
+from municipal.ui.pages import call, page, refused, signed_in
 from municipal.ui.session import check_same_origin, field_errors
 
 __all__ = ["Form", "action_routes", "handle", "handle_pdf", "subject"]
@@ -150,8 +151,7 @@ async def subject(
 ) -> tuple[dict[str, Any], dict[str, Any] | None] | Response:
     r = await call(request, "GET", f"/residents/{resident_id}")
     if r.status_code != 200:
-        return page(request, "error.html", status=r.status_code, title="住民票",
-                    message=problem_ja(r.status_code, _json(r)))  # fmt: skip
+        return refused(request, r.status_code, "住民票", r)
     person = r.json()
     household = None
     if person.get("household_id"):
@@ -171,12 +171,15 @@ def _json(r: Any) -> dict[str, Any]:
 Builder = Callable[[Form, Any], dict[str, Any]]
 
 
-async def handle(
-    request: Request, form: Form, action: str, api_path: str, build: Builder,
-    done: Callable[[dict[str, Any]], str], **context: Any,
+Done = Callable[[httpx.Response], Response | None]
+
+
+async def _form_flow(
+    request: Request, form: Form, action: str, api_path: str, build: Builder, done: Done,
+    **context: Any,
 ) -> Response:  # fmt: skip
-    """Show the form (GET), or send it (POST): on success go on, else show it again with
-    the API's messages beside the fields."""
+    """Show the form (GET), or send it (POST): ``done`` answers a success, else the form
+    comes back with the API's messages beside the fields."""
     if request.method == "GET":
         values = {f.name: request.query_params.get(f.name, f.value) for f in form.fields}
         return page(request, "form.html", title=form.title, form=form, action=action,
@@ -184,33 +187,40 @@ async def handle(
     check_same_origin(request)
     data = await request.form()
     r = await call(request, "POST", api_path, build(form, data))
-    if r.status_code < 300:
-        return RedirectResponse(done(_json(r)), status_code=303)
+    answered = done(r) if r.status_code < 300 else None
+    if answered is not None:
+        return answered
     errors = field_errors(_json(r)) if r.status_code == 422 else {}
     problem = None if errors else problem_ja(r.status_code, _json(r))
     return page(request, "form.html", status=r.status_code, title=form.title, form=form,
                 action=action, values=form.values(data), errors=errors, problem=problem,
                 **context)  # fmt: skip
+
+
+async def handle(
+    request: Request, form: Form, action: str, api_path: str, build: Builder,
+    then: Callable[[dict[str, Any]], str], **context: Any,
+) -> Response:  # fmt: skip
+    """A form whose success goes on to the page ``then`` names."""
+
+    def done(r: httpx.Response) -> Response:
+        return RedirectResponse(then(_json(r)), status_code=303)
+
+    return await _form_flow(request, form, action, api_path, build, done, **context)
 
 
 async def handle_pdf(
     request: Request, form: Form, action: str, api_path: str, build: Builder, **context: Any
 ) -> Response:
-    """Like :func:`handle`, for an API that answers a PDF: handed to the browser as is."""
-    if request.method == "GET":
-        return page(request, "form.html", title=form.title, form=form, action=action,
-                    values={}, errors={}, **context)  # fmt: skip
-    check_same_origin(request)
-    data = await request.form()
-    r = await call(request, "POST", api_path, build(form, data))
-    if r.status_code < 300 and r.headers.get("content-type", "").startswith("application/pdf"):
+    """A form whose success is a PDF, handed to the browser as a file to print."""
+
+    def done(r: httpx.Response) -> Response | None:
+        if not r.headers.get("content-type", "").startswith("application/pdf"):
+            return None
         headers = {"Content-Disposition": as_attachment(r.headers.get("content-disposition", ""))}
         return Response(r.content, media_type="application/pdf", headers=headers)
-    errors = field_errors(_json(r)) if r.status_code == 422 else {}
-    problem = None if errors else problem_ja(r.status_code, _json(r))
-    return page(request, "form.html", status=r.status_code, title=form.title, form=form,
-                action=action, values=form.values(data), errors=errors, problem=problem,
-                **context)  # fmt: skip
+
+    return await _form_flow(request, form, action, api_path, build, done, **context)
 
 
 def action_routes(router: APIRouter) -> None:
@@ -301,8 +311,7 @@ def _with_extra(form: Form) -> Form:
 async def _head(request: Request, household_id: str) -> Response:
     h = await call(request, "GET", f"/households/{household_id}")
     if h.status_code != 200:
-        return page(request, "error.html", status=h.status_code, title="世帯主変更",
-                    message=problem_ja(h.status_code, _json(h)))  # fmt: skip
+        return refused(request, h.status_code, "世帯主変更", h)
     household = h.json()
     members = household["members"]
     form = Form(

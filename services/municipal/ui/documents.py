@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from municipal.ui.actions import Form, handle_pdf, subject
 from municipal.ui.forms import Field, as_attachment, problem_ja
-from municipal.ui.pages import call, page, signed_in
+from municipal.ui.pages import call, page, refused, signed_in
 from municipal.ui.session import check_same_origin
 
 __all__ = ["document_routes"]
@@ -117,8 +117,7 @@ def document_routes(router: APIRouter) -> None:
         check_same_origin(request)
         r = await call(request, "POST", "/disclosures", {"resident_id": resident_id})
         if r.status_code >= 300:
-            return page(request, "error.html", status=r.status_code, title="提供状況の開示",
-                        message=problem_ja(r.status_code, {}))  # fmt: skip
+            return refused(request, r.status_code, "提供状況の開示", r)
         return RedirectResponse(f"/ui/disclosures/{r.json()['id']}", status_code=303)
 
     @router.get("/disclosures/{disclosure_id}")
@@ -126,8 +125,7 @@ def document_routes(router: APIRouter) -> None:
     async def disclosure(request: Request, disclosure_id: str) -> Response:
         r = await call(request, "GET", f"/disclosures/{disclosure_id}")
         if r.status_code != 200:
-            return page(request, "error.html", status=r.status_code, title="提供状況の開示",
-                        message=problem_ja(r.status_code, {}))  # fmt: skip
+            return refused(request, r.status_code, "提供状況の開示", r)
         return page(request, "disclosure.html", title="提供状況の開示", view=r.json(),
                     disclosure_id=disclosure_id)  # fmt: skip
 
@@ -138,8 +136,7 @@ def document_routes(router: APIRouter) -> None:
         if r.status_code != 200:
             message = ("機構と都道府県の回答がそろっていません。しばらくしてから開いてください。"
                        if r.status_code == 409 else problem_ja(r.status_code, {}))  # fmt: skip
-            return page(request, "error.html", status=r.status_code, title="提供状況の開示",
-                        message=message)  # fmt: skip
+            return refused(request, r.status_code, "提供状況の開示", message)
         return _pdf(r)
 
 

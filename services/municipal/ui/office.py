@@ -6,8 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from municipal.ui.forms import problem_ja
-from municipal.ui.pages import call, page, signed_in
+from municipal.ui.pages import call, page, refused, signed_in
 from municipal.ui.session import check_same_origin
 
 __all__ = ["office_routes"]
@@ -22,8 +21,7 @@ def office_routes(router: APIRouter) -> None:
         after = request.query_params.get("after", "0")
         r = await call(request, "GET", f"/audit/operations?after={int(after or 0)}&limit=100")
         if r.status_code != 200:
-            return page(request, "error.html", status=r.status_code, title="操作記録",
-                        message=problem_ja(r.status_code, {}))  # fmt: skip
+            return refused(request, r.status_code, "操作記録", r)
         verified = None
         if request.query_params.get("verify"):
             verified = (await call(request, "GET", "/audit/operations/verify")).json()
@@ -35,8 +33,7 @@ def office_routes(router: APIRouter) -> None:
     async def admin(request: Request) -> Response:
         r = await call(request, "GET", "/operators")
         if r.status_code != 200:
-            return page(request, "error.html", status=r.status_code, title="職員の管理",
-                        message=problem_ja(r.status_code, {}))  # fmt: skip
+            return refused(request, r.status_code, "職員の管理", r)
         return page(request, "admin.html", title="職員の管理", operators=r.json())
 
     @router.post("/admin/{slug}/enrolment")
@@ -45,8 +42,7 @@ def office_routes(router: APIRouter) -> None:
         check_same_origin(request)
         r = await call(request, "POST", f"/operators/{slug}/enrolment")
         if r.status_code >= 300:
-            return page(request, "error.html", status=r.status_code, title="ICカード登録コード",
-                        message=problem_ja(r.status_code, {}))  # fmt: skip
+            return refused(request, r.status_code, "ICカード登録コード", r)
         return page(request, "done.html", title="ICカード登録コード",
                     message=f"{slug} の登録コードです（24時間有効）。本人にだけ伝えてください。",
                     code=r.json()["code"], links=[("/ui/admin", "職員の管理に戻る")])  # fmt: skip
@@ -56,10 +52,8 @@ def office_routes(router: APIRouter) -> None:
     async def manage(request: Request, slug: str, action: str) -> Response:
         check_same_origin(request)
         if action not in ACTIONS:
-            return page(request, "error.html", status=404, title="職員の管理",
-                        message=problem_ja(404, {}))  # fmt: skip
+            return refused(request, 404, "職員の管理")
         r = await call(request, "POST", f"/operators/{slug}/{action}")
         if r.status_code >= 300:
-            return page(request, "error.html", status=r.status_code, title="職員の管理",
-                        message=problem_ja(r.status_code, {}))  # fmt: skip
+            return refused(request, r.status_code, "職員の管理", r)
         return RedirectResponse("/ui/admin", status_code=303)

@@ -18,9 +18,10 @@ from jukinet.contracts.prefectures import prefecture_name
 from jukinet.node.validation import FIELDS_JA
 from jukinet.operators import OPERATORS, resolve_token
 from jukinet.pki import utcnow
+from municipal.ui.forms import problem_ja
 from municipal.ui.session import api, token_of
 
-__all__ = ["call", "page", "signed_in", "templates"]
+__all__ = ["call", "page", "refused", "signed_in", "templates"]
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -42,6 +43,18 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
     context.setdefault("me", getattr(request.state, "me", None))
     context.setdefault("office", office(request))
     return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def refused(request: Request, status: int, title: str, answer: Any = None) -> HTMLResponse:
+    """The page that says, in Japanese, why the API refused (``answer``: its problem
+    document, or the response that carries it)."""
+    problem = answer.json() if isinstance(answer, httpx.Response) and _is_json(answer) else {}
+    message = answer if isinstance(answer, str) else problem_ja(status, problem or {})
+    return page(request, "error.html", status=status, title=title, message=message)
+
+
+def _is_json(r: httpx.Response) -> bool:
+    return "json" in r.headers.get("content-type", "")
 
 
 async def call(request: Request, method: str, path: str, json: Any = None) -> httpx.Response:

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from jukinet.operators import (
     OPERATORS,
+    BrowserCard,
     WebAuthnTables,
     authentication_options,
     browser_enrol,
@@ -24,7 +25,7 @@ from municipal.ui.actions import action_routes
 from municipal.ui.documents import document_routes
 from municipal.ui.forms import problem_ja
 from municipal.ui.office import office_routes
-from municipal.ui.pages import call, page, signed_in
+from municipal.ui.pages import call, page, refused, signed_in
 from municipal.ui.session import (
     ForeignOrigin,
     api,
@@ -67,6 +68,20 @@ def _router(cards: WebAuthnTables) -> APIRouter:
     return router
 
 
+def _site(request: Request) -> BrowserCard | JSONResponse:
+    """Where the card ceremony happens, for a POST from the counter's own pages; or the
+    answer that says it cannot (an IP address is no WebAuthn site)."""
+    check_same_origin(request)
+    site = site_of(request)
+    if site is None:
+        return JSONResponse({"message": REFUSALS_JA["no_site"]}, status_code=400)
+    return site
+
+
+def _source(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
 def _auth_routes(router: APIRouter, cards: WebAuthnTables) -> None:
     @router.get("/login")
     async def login_page(request: Request) -> Response:
@@ -75,10 +90,9 @@ def _auth_routes(router: APIRouter, cards: WebAuthnTables) -> None:
 
     @router.post("/login/options")
     async def login_options(request: Request) -> Response:
-        check_same_origin(request)
-        site = site_of(request)
-        if site is None:
-            return JSONResponse({"message": REFUSALS_JA["no_site"]}, status_code=400)
+        site = _site(request)
+        if isinstance(site, JSONResponse):
+            return site
         ctx = OPERATORS.of(request.app)
         return JSONResponse(
             authentication_options(ctx.challenge_key, ctx.node, ctx.policy, site, utcnow())
@@ -86,12 +100,10 @@ def _auth_routes(router: APIRouter, cards: WebAuthnTables) -> None:
 
     @router.post("/login")
     async def login(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
-        check_same_origin(request)
-        site = site_of(request)
-        if site is None:
-            return JSONResponse({"message": REFUSALS_JA["no_site"]}, status_code=400)
-        source = request.client.host if request.client is not None else "unknown"
-        done = await browser_login(OPERATORS.of(request.app), cards, site, source, body)
+        site = _site(request)
+        if isinstance(site, JSONResponse):
+            return site
+        done = await browser_login(OPERATORS.of(request.app), cards, site, _source(request), body)
         if done.token is None:
             status = 429 if done.refusal == "throttled" else 401
             return JSONResponse({"message": REFUSALS_JA[done.refusal or "failed"]}, status)
@@ -106,11 +118,9 @@ def _auth_routes(router: APIRouter, cards: WebAuthnTables) -> None:
 
     @router.post("/enrol/options")
     async def enrol_options(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
-        check_same_origin(request)
-        site = site_of(request)
-        slug = str(body.get("operator", ""))
-        if site is None or not slug:
-            return JSONResponse({"message": REFUSALS_JA["no_site"]}, status_code=400)
+        site, slug = _site(request), str(body.get("operator", ""))
+        if isinstance(site, JSONResponse):
+            return site
         ctx = OPERATORS.of(request.app)
         options = registration_options(
             ctx.challenge_key, ctx.node, ctx.policy, site, slug, utcnow()
@@ -119,12 +129,11 @@ def _auth_routes(router: APIRouter, cards: WebAuthnTables) -> None:
 
     @router.post("/enrol")
     async def enrol(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
-        check_same_origin(request)
-        site = site_of(request)
-        if site is None:
-            return JSONResponse({"message": REFUSALS_JA["no_site"]}, status_code=400)
-        source = request.client.host if request.client is not None else "unknown"
-        refusal = await browser_enrol(OPERATORS.of(request.app), cards, site, source, body)
+        site = _site(request)
+        if isinstance(site, JSONResponse):
+            return site
+        ctx = OPERATORS.of(request.app)
+        refusal = await browser_enrol(ctx, cards, site, _source(request), body)
         if refusal is not None:
             message = REFUSALS_JA["throttled" if refusal == "throttled" else "enrol_failed"]
             return JSONResponse({"message": message}, status_code=401)
@@ -168,8 +177,7 @@ def _resident_routes(router: APIRouter) -> None:
     async def resident(request: Request, resident_id: str) -> Response:
         r = await call(request, "GET", f"/residents/{resident_id}")
         if r.status_code != 200:
-            return page(request, "error.html", status=r.status_code, title="住民票",
-                        message=problem_ja(r.status_code, {}))  # fmt: skip
+            return refused(request, r.status_code, "住民票", r)
         person = r.json()
         history = (await call(request, "GET", f"/residents/{resident_id}/history")).json()
         household = None
