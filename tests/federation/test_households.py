@@ -150,3 +150,40 @@ async def test_chosen_members_move_out_together_and_the_head_rule_still_holds(
         assert r.status_code == 200, r.text
         left = (await client.get(f"/households/{head2['household_id']}")).json()
     assert (left["head_id"], [m["id"] for m in left["members"]]) == (spouse2["id"], [spouse2["id"]])
+
+
+async def test_chosen_members_move_house_together_into_a_household_of_their_own(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """A 転居 with chosen members: they and the resident head a household at the new
+    address, each with the relation given; the head who moves names the new head of
+    those who stay; relations missing, or everyone named, are refused."""
+    move = {"reason": "in_town_move", "change_date": TODAY, "notified_on": TODAY,
+            "address": NEW_ADDRESS}  # fmt: skip
+    async with federation.client(HIRATSUKA) as client:
+        head, spouse, child = await _family(client, personal_data, seed=706)
+        no_relation = await _change(client, head, move | {"members": [child["id"]]})
+        assert no_relation.status_code == 422
+        everyone = move | {"members": [spouse["id"], child["id"]],
+                           "relations": {spouse["id"]: "妻", child["id"]: "子"}}  # fmt: skip
+        refused = await _change(client, head, everyone)
+        assert (refused.status_code, refused.json()["reason"]) == (422, "everyone_moves")
+        with_child = move | {"members": [child["id"]], "relations": {child["id"]: "子"}}
+        no_head = await _change(client, head, with_child)
+        assert (no_head.status_code, no_head.json()["reason"]) == (409, "head_leaves")
+        with_child["new_head"] = {"resident_id": spouse["id"], "change_date": TODAY}
+        r = await _change(client, head, with_child)
+        assert r.status_code == 200, r.text
+
+        moved = (await client.get(f"/residents/{head['id']}")).json()
+        new_home = (await client.get(f"/households/{moved['household_id']}")).json()
+        assert new_home["head_id"] == head["id"]
+        assert new_home["address"] == NEW_ADDRESS
+        relations = {m["id"]: (m["relation"], m["address"]) for m in new_home["members"]}
+        assert relations == {head["id"]: ("世帯主", NEW_ADDRESS), child["id"]: ("子", NEW_ADDRESS)}
+        old_home = (await client.get(f"/households/{head['household_id']}")).json()
+        assert old_home["head_id"] == spouse["id"]
+        assert [m["id"] for m in old_home["members"]] == [spouse["id"]]
+        assert old_home["address"] != NEW_ADDRESS  # those who stay, stay
+        history = (await client.get(f"/residents/{child['id']}/history")).json()
+    assert history[-1]["change_reason"] == "in_town_move"  # the child's own change

@@ -96,7 +96,8 @@ def new_household(session: AsyncSession, resident: Resident) -> Household:
 class Unprocessable(Problem):
     status, type, title = 422, "household-change-invalid", "The household change is not valid"
     reasons: ClassVar[Mapping[str, str]] = {
-        "not_member": "members are other live members of the household, each once"
+        "not_member": "members are other live members of the household, each once",
+        "everyone_moves": "every member moves: give whole_household instead of members",
     }
 
 
@@ -125,6 +126,11 @@ async def plan(
     along = _chosen(others, body.members or [])
     leaving = {resident.id, *(m.id for m in along)}
     stays = [m for m in others if m.id not in leaving]
+    if along and not stays and body.reason is ChangeReason.IN_TOWN_MOVE:
+        raise Unprocessable(
+            "every member moves: give whole_household instead of members",
+            reason="everyone_moves",
+        )
     head_leaves = household.head_id in leaving and stays and _leaves(body)
     if head_leaves and body.new_head is None:
         raise HeadLeaves(
@@ -165,13 +171,25 @@ async def settle(
             household.address = body.address
         return
     if moved_house and resident.household_id == household.id:
-        alone = household.head_id == resident.id and body.new_head is None
-        if alone:  # the head of a one-person household: the household moves with them
-            household.address = resident.address
-        else:
-            new_household(session, resident)
+        await _moved_house(session, resident, household, body)
     if body.new_head is not None:
         await change_head(session, household.id, body.new_head, actor)
+
+
+async def _moved_house(
+    session: AsyncSession, resident: Resident, household: Household, body: ChangeResident
+) -> None:
+    """A 転居 without the whole household: the head of a one-person household takes it
+    along; otherwise the resident heads a household at the new address, joined by the
+    members who moved with them, each with the relation given."""
+    if household.head_id == resident.id and body.new_head is None and not body.members:
+        household.address = resident.address
+        return
+    moved = new_household(session, resident)
+    movers = {m.id: m for m in await ResidentRepository(session).live_members(household.id)}
+    for member_id, relation in (body.relations or {}).items():
+        member = movers[member_id]
+        member.household_id, member.relation = moved.id, relation
 
 
 def _leaves(body: ChangeResident) -> bool:

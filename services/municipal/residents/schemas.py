@@ -325,9 +325,17 @@ class ChangeResident(BaseModel):
     members: list[str] | None = Field(
         None,
         max_length=100,
-        description="Other members of the household moving out too, by id (a move-out "
-        "without whole_household only).",
+        description="Other members of the household moving too, by id (a 転居 or 転出 "
+        "without whole_household). On a 転居 they and the resident form a household at the "
+        "new address, which the resident heads.",
         examples=[[MEMBER_ID]],
+    )
+    relations: dict[str, Relation] | None = Field(
+        None,
+        max_length=100,
+        description="On a 転居 with chosen members: each member's relation (続柄) to the "
+        "resident, who heads the household at the new address; one for every member.",
+        examples=[{MEMBER_ID: "子"}],
     )
     new_head: NewHead | None = Field(
         None,
@@ -345,10 +353,11 @@ class ChangeResident(BaseModel):
         if self.whole_household and self.new_head is not None:
             raise ValueError("a household moving together keeps its head")
         chosen = self.members is not None
-        if chosen and (reason is not ChangeReason.MOVE_OUT or self.whole_household):
-            raise ValueError("chosen members move out with a 転出 (or give whole_household)")
+        if chosen and (reason not in HOUSEHOLD_MOVES or self.whole_household):
+            raise ValueError("chosen members move with a 転居 or 転出 (or give whole_household)")
         if self.members is not None and not all(_OPAQUE.fullmatch(m) for m in self.members):
             raise ValueError("members are given by resident id")
+        self._check_relations()
         _check_notification(reason, self.change_date, self.notified_on)
         moving_out = reason is ChangeReason.MOVE_OUT
         if moving_out and self.next_address is None:
@@ -370,6 +379,13 @@ class ChangeResident(BaseModel):
                 f"{reason.value} may change only: {', '.join(sorted(_ALLOWED[reason]))}"
             )
         return self
+
+    def _check_relations(self) -> None:
+        moving_with = self.reason is ChangeReason.IN_TOWN_MOVE and bool(self.members)
+        if self.relations is not None and not moving_with:
+            raise ValueError("relations belong to a 転居 with chosen members")
+        if moving_with and set(self.relations or {}) != set(self.members or []):
+            raise ValueError("a 転居 with chosen members gives each member's relation")
 
 
 HOUSEHOLD_MOVES = frozenset({ChangeReason.IN_TOWN_MOVE, ChangeReason.MOVE_OUT})

@@ -49,15 +49,6 @@ REGISTER = Form(
     ),
     "記載する",
 )
-MOVE = Form(
-    "転居届",
-    (
-        Field("address", "新しい住所", required=True),
-        *DATES,
-        Field("whole_household", "世帯全員で転居する", "checkbox"),
-    ),
-    "転居を記録する",
-)
 CORRECT = Form(
     "住民票の修正",
     (
@@ -99,17 +90,22 @@ def _body(form: Form, data: Mapping[str, Any], fixed: dict[str, Any]) -> dict[st
 
 
 def _household_fields(person: dict[str, Any], household: dict[str, Any] | None,
-                      *, chosen: bool) -> tuple[Field, ...]:  # fmt: skip
-    """For a 転出 or a deletion: who else leaves, and — when the head leaves members
-    behind — the new head and each remaining member's relation to them."""
+                      *, verb: str | None) -> tuple[Field, ...]:  # fmt: skip
+    """Who else goes (``verb``: 転居 or 転出; None for a deletion) and — when the head
+    leaves members behind — the new head and each remaining member's relation to them.
+    On a 転居, those who go along live in a household the resident heads: each needs
+    their relation to the resident."""
     others = [m for m in (household or {}).get("members", []) if m["id"] != person["id"]]
     if not others:
         return ()
     fields: list[Field] = []
-    if chosen:
-        fields += [Field("whole_household", "世帯全員で転出する", "checkbox"),
-                   Field("members", "一緒に転出する世帯員", "checkboxes",
+    if verb is not None:
+        fields += [Field("whole_household", f"世帯全員で{verb}する", "checkbox"),
+                   Field("members", f"一緒に{verb}する世帯員", "checkboxes",
                          tuple((m["id"], m["name"]) for m in others))]  # fmt: skip
+    if verb == "転居":
+        fields += [Field(f"moving:{m['id']}", f"{m['name']} の届出人との続柄（一緒に転居する場合）")
+                   for m in others]  # fmt: skip
     if household and household.get("head_id") == person["id"]:
         fields.append(Field("new_head", "新しい世帯主（世帯主変更）", "select",
                             (("", "（世帯員が残らない場合は不要）"),
@@ -136,10 +132,12 @@ def _leaving_body(form: Form, data: Any, fixed: dict[str, Any]) -> dict[str, Any
     body = _body(form, data, fixed)
     for key in ("members", "new_head"):
         body.pop(key, None)
-    body = {k: v for k, v in body.items() if not k.startswith("relation:")}
+    body = {k: v for k, v in body.items() if not k.startswith(("relation:", "moving:"))}
     members = list(data.getlist("members"))
     if members and not body.get("whole_household"):
         body["members"] = members
+        if body.get("reason") == "in_town_move":
+            body["relations"] = {m: str(data.get(f"moving:{m}", "")).strip() for m in members}
     head = _new_head(data, body)
     if head is not None:
         body["new_head"] = head
@@ -236,7 +234,7 @@ def action_routes(router: APIRouter) -> None:
     @router.api_route("/residents/{resident_id}/move", methods=methods)
     @signed_in
     async def move(request: Request, resident_id: str) -> Response:
-        return await _change(request, resident_id, MOVE, "move", {"reason": "in_town_move"})
+        return await _leaving(request, resident_id, "move")
 
     @router.api_route("/residents/{resident_id}/correct", methods=methods)
     @signed_in
@@ -275,32 +273,35 @@ async def _change(request: Request, resident_id: str, form: Form, slug: str,
                         lambda _: f"/ui/residents/{resident_id}", subject=person)  # fmt: skip
 
 
+_LEAVING = {  # kind: title, submit, confirmation
+    "move": ("転居届", "転居を記録する", None),
+    "move-out": ("転出届", "転出を記録する", "転出を記録します。よろしいですか？"),
+    "delete": ("住民票の消除", "消除する", "住民票を消除します。元に戻せません。よろしいですか？"),
+}
+_FIRST = {
+    "move": (Field("address", "新しい住所", required=True),),
+    "move-out": (Field("next_address", "転出先の住所", required=True),
+                 Field("next_municipality", "転出先の団体コード", hint="国外への転出は空欄")),
+    "delete": (Field("reason", "異動事由", "select", (("death", "死亡"),
+               ("ex_officio_deletion", "職権消除")), required=True),),
+}  # fmt: skip
+_FIXED = {"move": {"reason": "in_town_move"}, "move-out": {"reason": "move_out"}, "delete": {}}
+_VERB = {"move": "転居", "move-out": "転出", "delete": None}
+
+
 async def _leaving(request: Request, resident_id: str, kind: str) -> Response:
+    """転居, 転出 or a deletion: the resident, whoever goes along, and the new head of
+    those who stay when the head goes."""
     found = await subject(request, resident_id)
     if isinstance(found, Response):
         return found
     person, household = found
-    moving = kind == "move-out"
-    first = ((Field("next_address", "転出先の住所", required=True),
-              Field("next_municipality", "転出先の団体コード", hint="国外への転出は空欄"))
-             if moving else
-             (Field("reason", "異動事由", "select", (("death", "死亡"),
-                    ("ex_officio_deletion", "職権消除")), required=True),))  # fmt: skip
-    form = Form(
-        "転出届" if moving else "住民票の消除",
-        (*first, *DATES),
-        "転出を記録する" if moving else "消除する",
-        confirm=(
-            "転出を記録します。よろしいですか？"
-            if moving
-            else "住民票を消除します。元に戻せません。よろしいですか？"
-        ),
-        extra=_household_fields(person, household, chosen=moving),
-    )
-    fixed = {"reason": "move_out"} if moving else {}
+    title, submit, confirm = _LEAVING[kind]
+    form = Form(title, (*_FIRST[kind], *DATES), submit, confirm=confirm,
+                extra=_household_fields(person, household, verb=_VERB[kind]))  # fmt: skip
     return await handle(request, form, f"/ui/residents/{resident_id}/{kind}",
                         f"/residents/{resident_id}/changes",
-                        lambda f, d: _leaving_body(_with_extra(f), d, fixed),
+                        lambda f, d: _leaving_body(_with_extra(f), d, _FIXED[kind]),
                         lambda _: f"/ui/residents/{resident_id}", subject=person)  # fmt: skip
 
 
