@@ -65,6 +65,7 @@ async def test_the_root_says_what_the_service_is_and_links_what_it_serves(
         assert "jukinet" in r.text
         links = re.findall(r'href="([^"]+)"', r.text)
         assert "/docs" in links
+        assert ("/ui/" in links) == (node == HIRATSUKA)  # a municipality's counter
         for link in links:
             assert (await client.get(link)).status_code != 404, link
 

@@ -61,6 +61,7 @@ def install_docs(app: FastAPI) -> None:
 
 
 _LINKS = (
+    ("/ui/", "窓口（職員の画面）", "the counter, for clerks (open it by host name: localhost)"),
     ("/docs", "API 仕様（Swagger UI）", "API reference, to try calls"),
     ("/redoc", "API 仕様（ReDoc）", "API reference, to read"),
     ("/openapi.json", "OpenAPI 文書", "the OpenAPI document"),
