@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match
 
 __all__ = ["ASSETS", "install_docs"]
 
@@ -46,7 +47,7 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
-        served = {getattr(route, "path", None) for route in app.routes}
+        served = {href for href, _, _ in _LINKS if _serves(app, href)}
         return HTMLResponse(_index_page(app.title, served))
 
     @app.get("/redoc", include_in_schema=False)
@@ -71,7 +72,15 @@ _LINKS = (
 )
 
 
-def _index_page(title: str, served: set[str | None]) -> str:
+def _serves(app: FastAPI, path: str) -> bool:
+    """Whether a GET of ``path`` reaches a route (included routers too: they are not
+    listed path by path)."""
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": "", "headers": [],
+             "query_string": b""}  # fmt: skip
+    return any(route.matches(scope)[0] is Match.FULL for route in app.routes)
+
+
+def _index_page(title: str, served: set[str]) -> str:
     """What a browser shows at the service's root: what it is and where to go (only the
     pages this service serves)."""
     items = "\n".join(
