@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from jukinet.devtools.democlerk import make_demo_clerk
@@ -176,3 +177,26 @@ async def test_the_demo_clerk_of_a_local_federation_logs_in_with_a_virtual_card(
         await _log_in(page, base, again.slug, again.password)
         await page.wait_for_url(f"{base}/ui/")
         await screenshot(page, "counter-demo-search")
+
+
+async def test_the_counter_refuses_what_its_own_pages_did_not_send(
+    federation: LocalFederation,
+) -> None:
+    """A POST from another site (or with no origin) is refused before anything is done;
+    a page without a live session, or with a forged one, goes to the login."""
+    base = _base(federation, HIRATSUKA)
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        for path in ("/ui/login", "/ui/login/options", "/ui/enrol", "/ui/logout"):
+            foreign = await client.post(path, json={}, headers={"Origin": "http://evil.example"})
+            assert foreign.status_code == 403, path
+            assert "この画面からの操作ではありません" in foreign.json()["message"]
+            assert (await client.post(path, json={})).status_code == 403, path
+        assert (await client.get("/ui/")).headers["location"] == "/ui/login"
+        client.cookies.set(
+            "jukinet_counter", "jks_" + "x" * 43, domain="localhost.local", path="/ui"
+        )
+        forged = await client.get("/ui/")
+        assert "jukinet_counter=" in forged.request.headers["cookie"]  # sent, and not taken
+        assert (forged.status_code, forged.headers["location"]) == (303, "/ui/login")
+        at_ip = await client.get(federation.nodes[HIRATSUKA].url + "/ui/login")
+        assert "localhost で開いてください" in at_ip.text  # WebAuthn needs a host name
