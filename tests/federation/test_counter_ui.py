@@ -100,6 +100,7 @@ async def test_a_clerk_logs_in_with_password_and_card_and_finds_a_resident(
         await page.get_by_label("生年月日").fill(body["birth_date"])
         await page.get_by_role("button", name="検索").click()
         await page.wait_for_selector("#count")
+        assert page.url == f"{base}/ui/"  # what the clerk typed is in no URL
         await screenshot(page, "counter-search")
         link = page.get_by_role("link", name=resident["name"])
         await link.click()

@@ -152,14 +152,21 @@ def _auth_routes(router: APIRouter, cards: WebAuthnTables) -> None:
 
 
 def _resident_routes(router: APIRouter) -> None:
-    @router.get("/")
+    @router.api_route("/", methods=["GET", "POST"])
     @signed_in
     async def search(request: Request) -> Response:
+        """The search travels in the POST body, never in the URL: what a clerk types is
+        personal data, and URLs end up in histories and proxies' logs."""
         home = HOME.get(str(request.state.me.get("role")))
         if home is not None:
             return RedirectResponse(home, status_code=303)
-        query = {k: v.strip() for k in SEARCH_FIELDS if (v := request.query_params.get(k, ""))}
-        page_no = request.query_params.get("page", "1")
+        query: dict[str, str] = {}
+        page_no = "1"
+        if request.method == "POST":
+            check_same_origin(request)
+            data = await request.form()
+            query = {k: v.strip() for k in SEARCH_FIELDS if (v := str(data.get(k, "")))}
+            page_no = str(data.get("page", "1"))
         result, errors = None, {}
         if query:
             r = await call(request, "POST", "/residents/search", {**query, "page": page_no})
