@@ -629,6 +629,7 @@ def _node_violations(doc: dict[str, Any], deployment: Deployment) -> list[str]:
             "uvicorn", f"{module}.app:create_app", "--factory",
             "--host", "0.0.0.0", "--port", "8000",  # noqa: S104 - inside the container
             "--no-proxy-headers",  # the peer is the source the login limits count
+            "--no-access-log",  # request lines are not the service's log (no paths logged)
         ]  # fmt: skip
         if service.get("command") != command:
             problems.append(f"{name}: command should be {' '.join(command)}")
