@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import Annotated, ClassVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from jukinet.contracts.principals import PrincipalKind
 from jukinet.node.settings import NodeSettings
 
 
+def _origin(value: str) -> str:
+    """scheme://host[:port], nothing more: what browsers send as Origin."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError("an origin is http(s)://host[:port]")
+    if parts.query or parts.fragment or parts.username:
+        raise ValueError("an origin is http(s)://host[:port]")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class MunicipalSettings(NodeSettings):
     model_config = SettingsConfigDict(env_prefix="JUKINET_MUNICIPAL_", extra="ignore", frozen=True)
     runs_as: ClassVar[PrincipalKind | None] = PrincipalKind.MUNICIPALITY
 
+    counter_origin: Annotated[str, AfterValidator(_origin)] | None = Field(
+        None,
+        description="the counter's public origin, e.g. https://madoguchi.city.example behind "
+        "a TLS proxy: its host name is the WebAuthn site, only pages from it may post, and "
+        "the session cookie is Secure on https; unset, each request's own (local use)",
+    )
     code_pool_target: int = Field(
         1000, ge=10, le=10_000_000, description="undrawn resident codes to hold after a refill"
     )

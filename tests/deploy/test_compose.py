@@ -340,6 +340,8 @@ def reloader_violations(doc: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: only a broker's reloader shares its pid namespace (KILL)")
         if service.get("network_mode") != "none" or service.get("ports"):
             problems.append(f"{name}: a reloader has no network")
+        if service.get("user") != "0:0" or "ALL" not in (service.get("cap_drop") or []):
+            problems.append(f"{name}: signals a root broker: user 0:0 with every cap but KILL")
         if any(m.is_bind and m.host_path.is_relative_to(PKI) and m.host_path != NODES / "broker"
                for m in mounts(service)):  # fmt: skip
             problems.append(f"{name}: a reloader reads the broker's certificate only")
@@ -970,6 +972,10 @@ def reloader_with_keys(doc: dict[str, Any]) -> None:
     services(doc)["nats-reloader"]["volumes"].append("./pki/nodes/ops.admin:/ops:ro")
 
 
+def reloader_as_a_user(doc: dict[str, Any]) -> None:
+    services(doc)["nats-reloader"]["user"] = "10001:10001"
+
+
 def lookups_not_waiting_for_migrations(doc: dict[str, Any]) -> None:
     services(doc)["agency-jlis-lookups"]["depends_on"] = {"nats": {"condition": "service_healthy"}}
 
@@ -1020,6 +1026,7 @@ DEMO_RULE = federation_rule(load_description(DEPLOY / "federation.toml"))
         (reloader_violations, reloader_missing),
         (reloader_violations, node_in_the_brokers_namespace),
         (reloader_violations, reloader_with_keys),
+        (reloader_violations, reloader_as_a_user),
         (dependency_violations, lookups_not_waiting_for_migrations),
         (secret_file_violations, inline_secret_declaration),
         (secret_file_violations, shared_token),

@@ -21,7 +21,13 @@ from typer.testing import CliRunner
 
 from jukinet.cli import app
 from jukinet.contracts.principals import Principal
-from jukinet.deploy import DeployDir, load_description, renew_deployment
+from jukinet.deploy import (
+    DeployDir,
+    NoCertificateAuthority,
+    ca_expiry,
+    load_description,
+    renew_deployment,
+)
 from jukinet.pki import fingerprint, read_certificate, utcnow
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -141,12 +147,15 @@ def test_without_the_ca_key_new_credentials_are_refused_clearly(
 ) -> None:
     copy = _copy(rendered, tmp_path)
     shutil.rmtree(copy.pki.ca_dir)
+    before = copy.description.read_text()
     result = runner.invoke(app, [
         "deploy", "add-municipality", "131059", "--name", "文京区", "--mayor", "文京区長",
         "--dir", str(copy.root),
     ])  # fmt: skip
     assert result.exit_code == 1
     assert "the CA key is not in" in result.output
+    assert copy.description.read_text() == before  # nothing changed: it can be run again
+    assert not copy.pki.node_dir(BUNKYO).exists()
 
 
 def test_the_renewer_reissues_what_expires_soon_and_repins_the_broker(
@@ -267,3 +276,16 @@ def _jukinet(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         [sys.executable, "-m", "jukinet.cli", *args], capture_output=True, text=True,
         timeout=120, check=False, env={**base, **(env or {})}, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+def test_the_renewer_needs_the_ca_key_only_when_something_is_due(
+    rendered: DeployDir, tmp_path: Path
+) -> None:
+    """The CA key may be brought in for renewals alone: a pass with nothing due does not
+    read it; one with something due and no key says so and renews nothing."""
+    copy = _copy(rendered, tmp_path)
+    shutil.rmtree(copy.pki.ca_dir)
+    assert renew_deployment(copy) == []
+    with pytest.raises(NoCertificateAuthority):
+        renew_deployment(copy, now=utcnow() + dt.timedelta(days=5))
+    assert ca_expiry(copy) > utcnow()

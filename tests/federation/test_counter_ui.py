@@ -187,11 +187,15 @@ async def test_the_counter_refuses_what_its_own_pages_did_not_send(
     a page without a live session, or with a forged one, goes to the login."""
     base = _base(federation, HIRATSUKA)
     async with httpx.AsyncClient(base_url=base, timeout=20) as client:
-        for path in ("/ui/login", "/ui/login/options", "/ui/enrol", "/ui/logout"):
-            foreign = await client.post(path, json={}, headers={"Origin": "http://evil.example"})
+        attempt = {"operator": "ui-clerk", "password": "x" * 12, "challenge_id": "0" * 32,
+                   "credential": {}}  # fmt: skip
+        bodies = {"/ui/login": attempt, "/ui/login/options": {}, "/ui/logout": {},
+                  "/ui/enrol": attempt | {"code": "0000"}}  # fmt: skip
+        for path, body in bodies.items():
+            foreign = await client.post(path, json=body, headers={"Origin": "http://evil.example"})
             assert foreign.status_code == 403, path
             assert "この画面からの操作ではありません" in foreign.json()["message"]
-            assert (await client.post(path, json={})).status_code == 403, path
+            assert (await client.post(path, json=body)).status_code == 403, path
         assert (await client.get("/ui/")).headers["location"] == "/ui/login"
         client.cookies.set(
             "jukinet_counter", "jks_" + "x" * 43, domain="localhost.local", path="/ui"
@@ -201,3 +205,28 @@ async def test_the_counter_refuses_what_its_own_pages_did_not_send(
         assert (forged.status_code, forged.headers["location"]) == (303, "/ui/login")
         at_ip = await client.get(federation.nodes[HIRATSUKA].url + "/ui/login")
         assert "localhost で開いてください" in at_ip.text  # WebAuthn needs a host name
+
+
+async def test_a_replaced_card_no_longer_logs_in_from_the_browser(
+    federation: LocalFederation,
+) -> None:
+    """The authenticator stands for the operator's registered IC card: once the card is
+    replaced (`jukinet operators card`), the browser login it made is refused, as the
+    old card is on the command line."""
+    code = await _clerk(federation, HIRATSUKA, "ui-replaced")
+    base = _base(federation, HIRATSUKA)
+    async with closed_network_page() as page:
+        await _with_card(page)
+        await _enrol(page, base, "ui-replaced", code, "replaced")
+        await _log_in(page, base, "ui-replaced")
+        await page.wait_for_url(f"{base}/ui/")
+        replaced = await cli("operators", "card", "ui-replaced", "--node", HIRATSUKA.uri,
+                             "--db", database_url_of(federation, HIRATSUKA),
+                             "--pki-root", str(federation.layout.root))  # fmt: skip
+        assert replaced.exit_code == 0, replaced.output
+        await page.goto(f"{base}/ui/")
+        assert page.url == f"{base}/ui/login"  # the session ended with the card
+        await _log_in(page, base, "ui-replaced")
+        problem = page.locator("#card-problem")
+        await problem.wait_for(state="visible")
+        assert "確認できませんでした" in await problem.inner_text()

@@ -4,6 +4,7 @@ and the broker reloader."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -18,13 +19,16 @@ from rich.console import Console
 from jukinet.contracts.principals import Principal
 from jukinet.deploy import (
     DeployDir,
+    Deployment,
     NoCertificateAuthority,
     Town,
+    ca_expiry,
     dump_description,
     render_deployment,
     renew_deployment,
     service_name,
 )
+from jukinet.pki import utcnow
 
 app = typer.Typer(help="The compose deployment and its renewal.", no_args_is_help=True)
 console = Console(width=120)
@@ -34,6 +38,7 @@ DirOpt = Annotated[
 ]
 HEARTBEAT = Path(os.environ.get("JUKINET_HEARTBEAT", "/tmp/jukinet-heartbeat"))  # noqa: S108 - the container's own tmpfs
 DEFAULT_DIR = Path("deploy")
+CA_WARNING = dt.timedelta(days=30)
 
 
 @app.command()
@@ -44,9 +49,9 @@ def render(where: DirOpt = DEFAULT_DIR) -> None:
     _render(DeployDir(where))
 
 
-def _render(where: DeployDir) -> None:
+def _render(where: DeployDir, deployment: Deployment | None = None) -> None:
     try:
-        done = render_deployment(where)
+        done = render_deployment(where, deployment)
     except NoCertificateAuthority as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
@@ -72,9 +77,9 @@ def add_municipality(
     Then start it and reload the broker (the reloader does it by itself)."""
     target = DeployDir(where)
     deployment = target.load().with_town(Town(code=code, name=name, mayor=mayor))
+    _render(target, deployment)  # first: without the CA key nothing changes
     target.description.write_text(dump_description(deployment), encoding="utf-8")
     console.print(f"added municipality {code} ({name}) to {target.description}")
-    _render(target)
     node = service_name(Principal.municipality(code))
     console.print(
         f"start it: docker compose -f {target.compose} up -d {node}  "
@@ -94,9 +99,20 @@ def renewer(
     _stop_on_sigterm()
     target = DeployDir(where)
     while True:
-        renewed = renew_deployment(target)
+        try:
+            renewed = renew_deployment(target)
+        except NoCertificateAuthority as exc:  # an offline CA: unhealthy until it is here
+            console.print(f"[red]certificates are due:[/] {exc}")
+            if once:
+                raise typer.Exit(1) from None
+            time.sleep(every)
+            continue
         for what in renewed:
             console.print(f"renewed {what}")
+        ca_ends = ca_expiry(target)
+        if ca_ends - utcnow() < CA_WARNING:
+            console.print(f"[red]the federation CA expires {ca_ends:%Y-%m-%d}[/]: plan a new "
+                          "CA and renew every credential with it before then")  # fmt: skip
         _beat()
         if once:
             return
@@ -121,7 +137,11 @@ def reloader(
         time.sleep(every)
         now = _digest(watch)
         if now != seen and all(p.exists() for p in watch):
-            os.kill(pid, signal.SIGHUP)
+            try:
+                os.kill(pid, signal.SIGHUP)
+            except OSError as exc:  # not reloaded: tried again on the next round
+                console.print(f"[red]could not signal the broker (pid {pid}): {exc.strerror}")
+                continue
             console.print(f"reloaded the broker (pid {pid}): {', '.join(map(str, watch))}")
             seen = now
 

@@ -20,13 +20,21 @@ from jukinet.broker import BrokerConfig, pinned_certs, render
 from jukinet.contracts.federation import BROKER_NAMES
 from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.deploy._description import Deployment, load_description
-from jukinet.pki import CertificateAuthority, PkiLayout, renew_expiring, utcnow
+from jukinet.pki import (
+    CertificateAuthority,
+    PkiLayout,
+    credentials_expiry,
+    read_certificate,
+    renew_expiring,
+    utcnow,
+)
 
 __all__ = [
     "DeployDir",
     "NoCertificateAuthority",
     "Rendered",
     "broker_configs",
+    "ca_expiry",
     "compose_text",
     "render_deployment",
     "renew_deployment",
@@ -313,16 +321,35 @@ def render_deployment(where: DeployDir, deployment: Deployment | None = None) ->
 def renew_deployment(where: DeployDir, now: dt.datetime | None = None) -> list[str]:
     """One pass of the renewer: reissue what expires within the description's
     ``renew_within_days`` and, when anything was, rewrite the broker configuration
-    (the pinned list names the new certificates). What was renewed."""
+    (the pinned list names the new certificates). What was renewed. The CA key is read
+    only when something is due, so it may be brought in for the renewals alone."""
     deployment = where.load()
     pki = where.pki
+    horizon = (now or utcnow()) + dt.timedelta(days=deployment.renew_within_days)
+    if not _anything_due(pki, horizon):
+        return []
     renewed = renew_expiring(
         pki,
         _authority(pki, create=False),
-        horizon=(now or utcnow()) + dt.timedelta(days=deployment.renew_within_days),
+        horizon=horizon,
         validity=dt.timedelta(days=deployment.cert_days),
         hosts=lambda p: https_hosts(deployment, p),
     )
     if renewed:
         write_broker_configs(deployment, where)
     return renewed
+
+
+def _anything_due(pki: PkiLayout, horizon: dt.datetime) -> bool:
+    nodes = any(
+        p.kind is not PrincipalKind.OPERATOR and expiry < horizon
+        for p, expiry in credentials_expiry(pki)
+    )
+    broker = pki.broker_dir / "tls.crt"
+    return nodes or (broker.exists() and read_certificate(broker).not_valid_after_utc < horizon)
+
+
+def ca_expiry(where: DeployDir) -> dt.datetime:
+    """When the federation CA's certificate expires (nothing renews it: a new CA is a
+    planned operation, announced well before)."""
+    return read_certificate(where.pki.ca_cert).not_valid_after_utc

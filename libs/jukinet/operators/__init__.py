@@ -20,6 +20,7 @@ from jukinet.operators._auth import (
     resolve_token,
 )
 from jukinet.operators._browser import (
+    SLUG,
     BrowserLogin,
     browser_enrol,
     browser_login,
@@ -52,6 +53,7 @@ __all__ = [
     "ANONYMOUS",
     "MIN_PASSWORD",
     "OPERATORS",
+    "SLUG",
     "SYSTEM",
     "Actor",
     "AnonymousFailures",

@@ -40,7 +40,7 @@ Manager = Annotated[Actor, guard("operators.manage")]
 
 
 def _office(ctx: OperatorContext, cards: WebAuthnTables, site: BrowserCard) -> CardOffice:
-    return CardOffice(ctx.tables, cards, ctx.node, ctx.policy, ctx.challenge_key, site)
+    return CardOffice(ctx.tables, cards, ctx.node, ctx.policy, ctx.challenge_key, site, ctx.trust)
 
 
 async def _role(session: AsyncSession, ctx: OperatorContext, slug: str) -> Role | None:

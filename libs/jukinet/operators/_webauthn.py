@@ -24,6 +24,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -65,6 +66,14 @@ from jukinet.operators._auth import (
 )
 from jukinet.operators._model import ANONYMOUS, Actor, Role
 from jukinet.operators._tables import OperatorTables
+from jukinet.pki import (
+    CertificateExpired,
+    CertificateRevoked,
+    PkiError,
+    Purpose,
+    TrustStore,
+    verify_presented,
+)
 
 __all__ = [
     "ENROLMENT_TTL",
@@ -94,6 +103,8 @@ def webauthn_tables(metadata: MetaData) -> WebAuthnTables:
         metadata,
         Column("credential_id", String(400), primary_key=True),  # base64url, as sent
         Column("operator", String(40), nullable=False, index=True),
+        # the operator's IC card this authenticator stands for: replaced, it stops working
+        Column("card_fingerprint", String(64), nullable=False),
         Column("public_key", LargeBinary, nullable=False),  # COSE
         Column("sign_count", BigInteger, nullable=False),
         Column("created_at", UtcDateTime(), nullable=False),
@@ -130,6 +141,7 @@ class CardOffice:
     policy: AuthPolicy
     key: bytes
     site: BrowserCard
+    trust: TrustStore
 
 
 def _expected(key: bytes, node: Principal, policy: AuthPolicy, challenge_id: str,
@@ -202,6 +214,9 @@ async def webauthn_login(
     operator = (await session.execute(select(t).where(t.c.slug == slug))).first()
     if operator is None:
         return LoginResult(None, "unknown_operator", ANONYMOUS)
+    refused = _card_refusal(office, operator, row.card_fingerprint, now)
+    if refused is not None:
+        return LoginResult(None, refused, ANONYMOUS)
     actor = Actor(card_principal(node, slug).uri, Role(operator.role), slug)
     if not await _take_challenge(
         session, tables, str(attempt["challenge_id"]), nonce, expires, now
@@ -214,6 +229,26 @@ async def webauthn_login(
     )
     password = str(attempt.get("password", ""))
     return await _with_password(session, tables, operator, actor, policy, password, now)
+
+
+def _card_refusal(
+    office: CardOffice, operator: Any, enrolled_for: str, now: dt.datetime
+) -> str | None:
+    """The operator's registered IC card, for which this authenticator was enrolled, as
+    the API's card login checks it: the same card (a replaced card's enrolments stop
+    working), chaining to the federation CA, valid now and not revoked."""
+    if enrolled_for != operator.card_fingerprint:
+        return "wrong_card"
+    try:
+        cert = x509.load_pem_x509_certificate(str(operator.card_certificate).encode())
+        verify_presented(office.trust, cert, purpose=Purpose.SIGN, at=now)
+    except CertificateExpired:
+        return "card_expired"
+    except CertificateRevoked:
+        return "card_revoked"
+    except (PkiError, ValueError):
+        return "card_untrusted"
+    return None
 
 
 # --- enrolment --------------------------------------------------------------------------
@@ -298,14 +333,22 @@ async def enrol_card(
         )
     except (InvalidRegistrationResponse, ValueError, TypeError, KeyError):
         return "bad_card_signature"
+    if _card_refusal(office, operator, operator.card_fingerprint, now) is not None:
+        return "card_untrusted"
     if not await _take_challenge(session, tables, str(attempt["challenge_id"]), expected[1],
                                  expected[2], now):  # fmt: skip
         return "challenge_replayed"
-    await session.execute(delete(e).where(e.c.operator == slug))
+    spent = await session.execute(
+        delete(e).where(e.c.operator == slug, e.c.code_hash == pending.code_hash,
+                        e.c.expires_at >= now)
+    )  # fmt: skip
+    if getattr(spent, "rowcount", 0) != 1:  # another attempt spent it first
+        return "no_enrolment"
     await session.execute(
         cards.credentials.insert().values(
             credential_id=_b64url(verified.credential_id),
             operator=slug,
+            card_fingerprint=operator.card_fingerprint,
             public_key=verified.credential_public_key,
             sign_count=verified.sign_count,
             created_at=now,
@@ -317,6 +360,7 @@ async def enrol_card(
 def _parts(
     o: CardOffice,
 ) -> tuple[OperatorTables, WebAuthnTables, Principal, AuthPolicy, bytes, BrowserCard]:
+    """The office's parts, for the ceremonies that use most of them."""
     return o.tables, o.cards, o.node, o.policy, o.key, o.site
 
 

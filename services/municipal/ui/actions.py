@@ -5,6 +5,7 @@ the new head in the same action."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -14,10 +15,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from municipal.ui.forms import Field, Form, as_attachment, problem_ja
 from municipal.ui.pages import call, page, refused, signed_in
-from municipal.ui.session import check_same_origin, field_errors
+from municipal.ui.session import OpaqueId, check_same_origin, field_errors
 
 __all__ = ["Form", "action_routes", "handle", "handle_pdf", "subject"]
 
+_OPAQUE_ID = re.compile(r"[0-9a-f]{32}")
 SEX = (("female", "女"), ("male", "男"))
 DATES = (
     Field("change_date", "異動年月日", "date", required=True),
@@ -179,7 +181,11 @@ async def _form_flow(
     """Show the form (GET), or send it (POST): ``done`` answers a success, else the form
     comes back with the API's messages beside the fields."""
     if request.method == "GET":
-        values = {f.name: request.query_params.get(f.name, f.value) for f in form.fields}
+        # only an opaque id may come in the URL (a household to record into): never a
+        # name or a date, which would be personal data in a URL
+        values = {f.name: f.value for f in form.fields}
+        if _OPAQUE_ID.fullmatch(household := request.query_params.get("household_id", "")):
+            values["household_id"] = household
         return page(request, "form.html", title=form.title, form=form, action=action,
                     values=values, errors={}, **context)  # fmt: skip
     check_same_origin(request)
@@ -233,32 +239,32 @@ def action_routes(router: APIRouter) -> None:
 
     @router.api_route("/residents/{resident_id}/move", methods=methods)
     @signed_in
-    async def move(request: Request, resident_id: str) -> Response:
+    async def move(request: Request, resident_id: OpaqueId) -> Response:
         return await _leaving(request, resident_id, "move")
 
     @router.api_route("/residents/{resident_id}/correct", methods=methods)
     @signed_in
-    async def correct(request: Request, resident_id: str) -> Response:
+    async def correct(request: Request, resident_id: OpaqueId) -> Response:
         return await _change(request, resident_id, CORRECT, "correct", {})
 
     @router.api_route("/residents/{resident_id}/code", methods=methods)
     @signed_in
-    async def code(request: Request, resident_id: str) -> Response:
+    async def code(request: Request, resident_id: OpaqueId) -> Response:
         return await _change(request, resident_id, CODE, "code", {"reason": "code_change"})
 
     @router.api_route("/residents/{resident_id}/move-out", methods=methods)
     @signed_in
-    async def move_out(request: Request, resident_id: str) -> Response:
+    async def move_out(request: Request, resident_id: OpaqueId) -> Response:
         return await _leaving(request, resident_id, "move-out")
 
     @router.api_route("/residents/{resident_id}/delete", methods=methods)
     @signed_in
-    async def delete(request: Request, resident_id: str) -> Response:
+    async def delete(request: Request, resident_id: OpaqueId) -> Response:
         return await _leaving(request, resident_id, "delete")
 
     @router.api_route("/households/{household_id}/head", methods=methods)
     @signed_in
-    async def head(request: Request, household_id: str) -> Response:
+    async def head(request: Request, household_id: OpaqueId) -> Response:
         return await _head(request, household_id)
 
 
@@ -334,6 +340,8 @@ async def _head(request: Request, household_id: str) -> Response:
                      and k != f"relation:{body.get('resident_id')}"}  # fmt: skip
         return {**body, "relations": relations}
 
+    if not members:
+        return refused(request, 409, "世帯主変更", "この世帯には住民がいません。")
     first = next((m for m in members if m["id"] == household["head_id"]), members[0])
     return await handle(request, form, f"/ui/households/{household_id}/head",
                         f"/households/{household_id}/head", build,

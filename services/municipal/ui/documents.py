@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from municipal.ui.actions import Form, handle_pdf, subject
 from municipal.ui.forms import Field, as_attachment, problem_ja
 from municipal.ui.pages import call, page, refused, signed_in
-from municipal.ui.session import check_same_origin
+from municipal.ui.session import OpaqueId, check_same_origin
 
 __all__ = ["document_routes"]
 
@@ -82,7 +82,7 @@ def document_routes(router: APIRouter) -> None:
 
     @router.api_route("/residents/{resident_id}/copy", methods=methods)
     @signed_in
-    async def own_copy(request: Request, resident_id: str) -> Response:
+    async def own_copy(request: Request, resident_id: OpaqueId) -> Response:
         found = await subject(request, resident_id)
         if isinstance(found, Response):
             return found
@@ -113,7 +113,7 @@ def document_routes(router: APIRouter) -> None:
 
     @router.post("/residents/{resident_id}/disclosure")
     @signed_in
-    async def disclose(request: Request, resident_id: str) -> Response:
+    async def disclose(request: Request, resident_id: OpaqueId) -> Response:
         check_same_origin(request)
         r = await call(request, "POST", "/disclosures", {"resident_id": resident_id})
         if r.status_code >= 300:
@@ -122,7 +122,7 @@ def document_routes(router: APIRouter) -> None:
 
     @router.get("/disclosures/{disclosure_id}")
     @signed_in
-    async def disclosure(request: Request, disclosure_id: str) -> Response:
+    async def disclosure(request: Request, disclosure_id: OpaqueId) -> Response:
         r = await call(request, "GET", f"/disclosures/{disclosure_id}")
         if r.status_code != 200:
             return refused(request, r.status_code, "提供状況の開示", r)
@@ -131,7 +131,7 @@ def document_routes(router: APIRouter) -> None:
 
     @router.get("/disclosures/{disclosure_id}/document")
     @signed_in
-    async def disclosure_document(request: Request, disclosure_id: str) -> Response:
+    async def disclosure_document(request: Request, disclosure_id: OpaqueId) -> Response:
         r = await call(request, "GET", f"/disclosures/{disclosure_id}/document")
         if r.status_code != 200:
             message = ("機構と都道府県の回答がそろっていません。しばらくしてから開いてください。"

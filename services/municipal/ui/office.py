@@ -19,7 +19,8 @@ def office_routes(router: APIRouter) -> None:
     @signed_in
     async def audit(request: Request) -> Response:
         after = request.query_params.get("after", "0")
-        r = await call(request, "GET", f"/audit/operations?after={int(after or 0)}&limit=100")
+        start = int(after) if after.isdigit() else 0
+        r = await call(request, "GET", f"/audit/operations?after={start}&limit=100")
         if r.status_code != 200:
             return refused(request, r.status_code, "操作記録", r)
         verified = None

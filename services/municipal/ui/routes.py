@@ -4,14 +4,16 @@ resident search, and a resident's record, household and history."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
 
 from jukinet.operators import (
     OPERATORS,
+    SLUG,
     BrowserCard,
     WebAuthnTables,
     authentication_options,
@@ -28,6 +30,8 @@ from municipal.ui.office import office_routes
 from municipal.ui.pages import call, page, refused, signed_in
 from municipal.ui.session import (
     ForeignOrigin,
+    OpaqueId,
+    PrivateRoute,
     api,
     check_same_origin,
     clear_session,
@@ -47,11 +51,31 @@ REFUSALS_JA = {
     "enrol_failed": "登録コード・パスワード・ICカードのいずれかが確認できませんでした。",
     "no_site": "ICカードはホスト名でのみ使えます（IPアドレスは不可）。localhost で開いてください。",
 }
+
+
+class EnrolOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    operator: str = Field(pattern=SLUG)
+
+
+class CardLogin(EnrolOptions):
+    password: str = Field(min_length=1, max_length=200)
+    challenge_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    credential: dict[str, Any]
+
+
+class CardEnrolment(CardLogin):
+    code: str = Field(min_length=1, max_length=40)
+
+
 HOME = {"auditor": "/ui/audit", "administrator": "/ui/admin"}  # the counter's: /ui/
 SEARCH_FIELDS = ("name", "kana", "birth_date", "address", "resident_code")
 
 
-def install_ui(app: FastAPI, cards: WebAuthnTables) -> None:
+def install_ui(app: FastAPI, cards: WebAuthnTables, origin: str | None = None) -> None:
+    """The counter's pages and assets; ``origin``: its public origin (else each
+    request's own)."""
+    app.state.counter_origin = origin
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
     app.include_router(_router(cards))
     app.include_router(enrolment_router(cards))
@@ -59,7 +83,7 @@ def install_ui(app: FastAPI, cards: WebAuthnTables) -> None:
 
 
 def _router(cards: WebAuthnTables) -> APIRouter:
-    router = APIRouter(prefix="/ui", include_in_schema=False)
+    router = APIRouter(prefix="/ui", include_in_schema=False, route_class=PrivateRoute)
     _auth_routes(router, cards)
     _resident_routes(router)
     action_routes(router)
@@ -99,11 +123,12 @@ def _auth_routes(router: APIRouter, cards: WebAuthnTables) -> None:
         )
 
     @router.post("/login")
-    async def login(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
+    async def login(request: Request, body: CardLogin) -> Response:
         site = _site(request)
         if isinstance(site, JSONResponse):
             return site
-        done = await browser_login(OPERATORS.of(request.app), cards, site, _source(request), body)
+        ctx = OPERATORS.of(request.app)
+        done = await browser_login(ctx, cards, site, _source(request), body.model_dump())
         if done.token is None:
             status = 429 if done.refusal == "throttled" else 401
             return JSONResponse({"message": REFUSALS_JA[done.refusal or "failed"]}, status)
@@ -117,8 +142,8 @@ def _auth_routes(router: APIRouter, cards: WebAuthnTables) -> None:
         return page(request, "enrol.html", title="ICカードの登録", problem=problem)
 
     @router.post("/enrol/options")
-    async def enrol_options(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
-        site, slug = _site(request), str(body.get("operator", ""))
+    async def enrol_options(request: Request, body: EnrolOptions) -> Response:
+        site, slug = _site(request), body.operator
         if isinstance(site, JSONResponse):
             return site
         ctx = OPERATORS.of(request.app)
@@ -128,12 +153,12 @@ def _auth_routes(router: APIRouter, cards: WebAuthnTables) -> None:
         return JSONResponse(options)
 
     @router.post("/enrol")
-    async def enrol(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
+    async def enrol(request: Request, body: CardEnrolment) -> Response:
         site = _site(request)
         if isinstance(site, JSONResponse):
             return site
         ctx = OPERATORS.of(request.app)
-        refusal = await browser_enrol(ctx, cards, site, _source(request), body)
+        refusal = await browser_enrol(ctx, cards, site, _source(request), body.model_dump())
         if refusal is not None:
             message = REFUSALS_JA["throttled" if refusal == "throttled" else "enrol_failed"]
             return JSONResponse({"message": message}, status_code=401)
@@ -181,12 +206,15 @@ def _resident_routes(router: APIRouter) -> None:
 
     @router.get("/residents/{resident_id}")
     @signed_in
-    async def resident(request: Request, resident_id: str) -> Response:
+    async def resident(request: Request, resident_id: OpaqueId) -> Response:
         r = await call(request, "GET", f"/residents/{resident_id}")
         if r.status_code != 200:
             return refused(request, r.status_code, "住民票", r)
         person = r.json()
-        history = (await call(request, "GET", f"/residents/{resident_id}/history")).json()
+        h = await call(request, "GET", f"/residents/{resident_id}/history")
+        if h.status_code != 200:
+            return refused(request, h.status_code, "住民票", h)
+        history = h.json()
         household = None
         if person.get("household_id"):
             h = await call(request, "GET", f"/households/{person['household_id']}")

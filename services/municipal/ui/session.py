@@ -4,27 +4,35 @@ API with it, and where the browser is (WebAuthn binds signatures to the site).""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import httpx
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
 from jukinet.operators import BrowserCard
 
 __all__ = [
     "COOKIE",
     "ForeignOrigin",
+    "OpaqueId",
+    "PrivateRoute",
     "api",
     "check_same_origin",
     "clear_session",
+    "private",
     "set_session",
     "site_of",
     "token_of",
 ]
 
+# the ids a counter URL carries: opaque, never a name or a code (and nothing that could
+# change the path of the API call they are put into)
+OpaqueId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 COOKIE = "jukinet_counter"
 SITE_NAME = "住民基本台帳ネットワーク 窓口"
 
@@ -40,7 +48,7 @@ def token_of(request: Request) -> str | None:
 def set_session(response: Response, request: Request, token: str, max_age: int) -> None:
     response.set_cookie(
         COOKIE, token, max_age=max_age, path="/ui", httponly=True, samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_origin(request).startswith("https://"),
     )  # fmt: skip
 
 
@@ -55,22 +63,55 @@ def check_same_origin(request: Request) -> None:
 
 
 def _origin(request: Request) -> str:
+    """The counter's origin: as configured (behind a proxy), else this request's."""
+    configured: str | None = getattr(request.app.state, "counter_origin", None)
+    if configured:
+        return configured
     return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
 
 
 def site_of(request: Request) -> BrowserCard | None:
-    """The WebAuthn site of this request: its host name and origin. None for an IP
-    address, which WebAuthn does not accept as a site (use the host's name)."""
-    host = request.url.hostname or ""
+    """The WebAuthn site: the counter's host name and origin. None for an IP address,
+    which WebAuthn does not accept as a site (use the host's name)."""
+    origin = _origin(request)
+    host = urlsplit(origin).hostname or ""
     if not host or host.replace(".", "").isdigit() or ":" in host:
         return None
-    return BrowserCard(rp_id=host, origin=_origin(request), rp_name=SITE_NAME)
+    return BrowserCard(rp_id=host, origin=origin, rp_name=SITE_NAME)
+
+
+PRIVATE = {
+    # records, codes and search results: never kept in a shared terminal's cache, never
+    # framed by another site, nothing loaded from elsewhere
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "Referrer-Policy": "same-origin",  # (no-referrer would make a form POST's Origin null)
+}
+
+
+def private(response: Response) -> Response:
+    response.headers.update(PRIVATE)
+    return response
+
+
+class PrivateRoute(APIRoute):
+    """A counter route: whatever it answers carries the :data:`PRIVATE` headers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def private_handler(request: Request) -> Response:
+            return private(await handler(request))
+
+        return private_handler
 
 
 @asynccontextmanager
 async def api(request: Request, token: str) -> AsyncIterator[httpx.AsyncClient]:
     """The service's own API, called in-process as the logged-in operator."""
-    transport = httpx.ASGITransport(app=request.app)
+    # the API's own error answers (problem documents) come back as answers, not exceptions
+    transport = httpx.ASGITransport(app=request.app, raise_app_exceptions=False)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(
         transport=transport, base_url="http://counter.internal", headers=headers, timeout=60

@@ -24,6 +24,7 @@ def upgrade() -> None:
         "operator_webauthn_credentials",
         sa.Column("credential_id", sa.String(length=400), nullable=False),
         sa.Column("operator", sa.String(length=40), nullable=False),
+        sa.Column("card_fingerprint", sa.String(length=64), nullable=False),
         sa.Column("public_key", sa.LargeBinary(), nullable=False),
         sa.Column("sign_count", sa.BigInteger(), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
