@@ -23,7 +23,7 @@ from jukinet.operators import (
     registration_options,
 )
 from jukinet.pki import utcnow
-from municipal.ui.actions import action_routes
+from municipal.ui.actions import action_routes, subject
 from municipal.ui.documents import document_routes
 from municipal.ui.forms import problem_ja
 from municipal.ui.office import office_routes
@@ -207,18 +207,14 @@ def _resident_routes(router: APIRouter) -> None:
     @router.get("/residents/{resident_id}")
     @signed_in
     async def resident(request: Request, resident_id: OpaqueId) -> Response:
-        r = await call(request, "GET", f"/residents/{resident_id}")
-        if r.status_code != 200:
-            return refused(request, r.status_code, "住民票", r)
-        person = r.json()
+        found = await subject(request, resident_id)
+        if isinstance(found, Response):
+            return found
+        person, household = found
         h = await call(request, "GET", f"/residents/{resident_id}/history")
         if h.status_code != 200:
             return refused(request, h.status_code, "住民票", h)
         history = h.json()
-        household = None
-        if person.get("household_id"):
-            h = await call(request, "GET", f"/households/{person['household_id']}")
-            household = h.json() if h.status_code == 200 else None
         return page(request, "resident.html", title="住民票", person=person, history=history,
                     household=household)  # fmt: skip
 
