@@ -6,6 +6,7 @@ of it. Screenshots of each page are kept as test artefacts."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,11 @@ from tests.principals import CHIYODA, HIRATSUKA
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
 
-async def _clerk(fed: LocalFederation, town: Any, slug: str) -> str:
-    """A clerk created with the CLI, and the enrolment code an administrator gives them."""
+async def _clerk(fed: LocalFederation, town: Any, slug: str, role: str = "clerk") -> str:
+    """An operator created with the CLI, and the enrolment code an administrator gives
+    them."""
     db, root = database_url_of(fed, town), str(fed.layout.root)
-    made = await cli("operators", "create", slug, "--role", "clerk", "--node", town.uri,
+    made = await cli("operators", "create", slug, "--role", role, "--node", town.uri,
                      "--db", db, "--pki-root", root)  # fmt: skip
     assert made.exit_code == 0, made.output
     issued = await cli("operators", "enrol", slug, "--node", town.uri, "--db", db,
@@ -228,5 +230,41 @@ async def test_a_replaced_card_no_longer_logs_in_from_the_browser(
         assert page.url == f"{base}/ui/login"  # the session ended with the card
         await _log_in(page, base, "ui-replaced")
         problem = page.locator("#card-problem")
+        await problem.wait_for(state="visible")
+        assert "確認できませんでした" in await problem.inner_text()
+
+
+async def test_an_administrator_issues_a_clerks_code_and_revokes_their_card(
+    federation: LocalFederation,
+) -> None:
+    """The administrator's page: the enrolment code for a clerk, then that clerk's
+    registered card, revoked — after which it logs nobody in."""
+    admin_code = await _clerk(federation, HIRATSUKA, "ui-admin", role="administrator")
+    await _clerk(federation, HIRATSUKA, "ui-newcomer")
+    base = _base(federation, HIRATSUKA)
+    async with closed_network_page() as admin, closed_network_page() as clerk:
+        admin.on("dialog", lambda d: asyncio.ensure_future(d.accept()))  # 確認: はい
+        await _with_card(admin)
+        await _enrol(admin, base, "ui-admin", admin_code, "admin")
+        await _log_in(admin, base, "ui-admin")
+        await admin.wait_for_url(f"{base}/ui/admin")
+        row = admin.locator("tr", has_text="ui-newcomer")
+        await row.get_by_role("button", name="ICカード登録コードを発行").click()
+        code = (await admin.inner_text("#code")).strip()
+        await screenshot(admin, "counter-admin-code")
+
+        await _with_card(clerk)
+        await _enrol(clerk, base, "ui-newcomer", code, "newcomer")
+        await _log_in(clerk, base, "ui-newcomer")
+        await clerk.wait_for_url(f"{base}/ui/")
+
+        await admin.goto(f"{base}/ui/admin/ui-newcomer/cards")
+        await screenshot(admin, "counter-admin-cards")
+        await admin.get_by_role("button", name="登録を取り消す").click()
+        await admin.wait_for_selector("#no-cards")
+
+        await clerk.goto(f"{base}/ui/login")
+        await _log_in(clerk, base, "ui-newcomer")
+        problem = clerk.locator("#card-problem")
         await problem.wait_for(state="visible")
         assert "確認できませんでした" in await problem.inner_text()

@@ -3,12 +3,13 @@ and operation-log entries as the API's login: what a counter UI calls."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.node.problems import NotFound, problem_responses
@@ -28,6 +29,7 @@ from jukinet.operators._webauthn import (
 from jukinet.pki import utcnow
 
 __all__ = [
+    "AuthenticatorOut",
     "BrowserLogin",
     "EnrolmentOut",
     "browser_enrol",
@@ -118,9 +120,74 @@ class EnrolmentOut(BaseModel):
     )
 
 
+class AuthenticatorOut(BaseModel):
+    """An IC card registered for an operator's browser login (a FIDO2 authenticator)."""
+
+    id: str = Field(
+        description="The credential's id (base64url), as the authenticator names itself.",
+        examples=["q1w2e3r4t5y6u7i8o9p0aZsXdCfVgBhN"],
+    )
+    card_fingerprint: str = Field(
+        description="SHA-256 of the IC card certificate it was enrolled for: it works "
+        "only while that card is the operator's.",
+        examples=["9f2c" * 16],
+    )
+    created_at: dt.datetime = Field(
+        description="When it was enrolled (UTC).", examples=["2026-11-29T01:23:45Z"]
+    )
+    last_used_at: dt.datetime | None = Field(
+        description="Its last login (UTC), if any.", examples=["2026-11-29T02:00:00Z"]
+    )
+
+
+Slug = Annotated[str, Path(pattern=SLUG, examples=["suzuki"], description="The operator's slug.")]
+
+
 def enrolment_router(cards: WebAuthnTables) -> APIRouter:
-    """The administrator's issuing of enrolment codes (for an office with a counter UI)."""
+    """The administrator's side of browser cards (for an office with a counter UI):
+    enrolment codes, the cards registered, their revocation."""
     router = APIRouter(prefix="/operators", tags=["operators"])
+    c = cards.credentials
+
+    @router.get(
+        "/{slug}/authenticators",
+        responses=problem_responses(401, 403),
+        summary="The IC cards registered for an operator's browser login",
+        description="Every FIDO2 authenticator enrolled for the operator, oldest first. "
+        "Administrators only; logged in the operation log.",
+    )
+    async def registered(slug: Slug, session: SessionDep, _: Manager) -> list[AuthenticatorOut]:
+        rows = await session.execute(
+            select(c.c.credential_id, c.c.card_fingerprint, c.c.created_at, c.c.last_used_at)
+            .where(c.c.operator == slug)
+            .order_by(c.c.created_at)
+        )
+        return [
+            AuthenticatorOut(id=r.credential_id, card_fingerprint=r.card_fingerprint,
+                             created_at=r.created_at, last_used_at=r.last_used_at)
+            for r in rows
+        ]  # fmt: skip
+
+    @router.post(
+        "/{slug}/authenticators/{credential_id}/revoke",
+        status_code=204,
+        responses=problem_responses(401, 403, 404),
+        summary="Revoke one registered browser card",
+        description="The authenticator no longer logs the operator in (a lost card, a "
+        "workstation handed back); sessions already open end with their own expiry. "
+        "Administrators only; logged in the operation log.",
+    )
+    async def revoke(
+        slug: Slug,
+        credential_id: Annotated[str, Path(max_length=400, examples=["q1w2e3r4t5y6u7i8o9p0"],
+                                           description="The credential's id.")],
+        session: SessionDep, _: Manager,
+    ) -> None:  # fmt: skip
+        gone = await session.execute(
+            delete(c).where(c.c.operator == slug, c.c.credential_id == credential_id)
+        )
+        if getattr(gone, "rowcount", 0) != 1:
+            raise NotFound("no such card for this operator")
 
     @router.post(
         "/{slug}/enrolment",
@@ -131,11 +198,7 @@ def enrolment_router(cards: WebAuthnTables) -> APIRouter:
         "which the operator registers their IC card as a FIDO2 authenticator for the "
         "counter's browser login. Administrators only; logged in the operation log.",
     )
-    async def issue(
-        slug: Annotated[str, Path(pattern=SLUG, examples=["suzuki"],
-                                  description="The operator's slug.")],
-        session: SessionDep, ctx: OperatorsDep, _: Manager,
-    ) -> EnrolmentOut:  # fmt: skip
+    async def issue(slug: Slug, session: SessionDep, ctx: OperatorsDep, _: Manager) -> EnrolmentOut:
         code = await issue_enrolment(session, ctx.tables, cards, slug, utcnow())
         if code is None:
             raise NotFound("no such operator")

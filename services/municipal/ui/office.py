@@ -1,16 +1,22 @@
 """The office's own pages: the auditor's view of the operation log with its chain
-verified, and the administrator's operators (unlock, disable, enrolment codes)."""
+verified, and the administrator's operators (unlock, disable, enrolment codes, the
+browser cards registered and their revocation)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
+from jukinet.operators import SLUG
 from municipal.ui.pages import call, page, refused, signed_in
 from municipal.ui.session import check_same_origin
 
 __all__ = ["office_routes"]
 
+Slug = Annotated[str, Path(pattern=SLUG)]
 ACTIONS = {"unlock": "ロックを解除", "disable": "利用停止"}
 
 
@@ -47,6 +53,25 @@ def office_routes(router: APIRouter) -> None:
         return page(request, "done.html", title="ICカード登録コード",
                     message=f"{slug} の登録コードです（24時間有効）。本人にだけ伝えてください。",
                     code=r.json()["code"], links=[("/ui/admin", "職員の管理に戻る")])  # fmt: skip
+
+    @router.get("/admin/{slug}/cards")
+    @signed_in
+    async def cards(request: Request, slug: Slug) -> Response:
+        r = await call(request, "GET", f"/operators/{slug}/authenticators")
+        if r.status_code != 200:
+            return refused(request, r.status_code, "登録済みのICカード", r)
+        return page(request, "cards.html", title=f"{slug} の登録済みICカード", slug=slug,
+                    cards=r.json())  # fmt: skip
+
+    @router.post("/admin/{slug}/cards/{credential_id}/revoke")
+    @signed_in
+    async def revoke(request: Request, slug: Slug, credential_id: str) -> Response:
+        check_same_origin(request)
+        path = f"/operators/{slug}/authenticators/{quote(credential_id, safe='')}/revoke"
+        r = await call(request, "POST", path)
+        if r.status_code >= 300:
+            return refused(request, r.status_code, "登録済みのICカード", r)
+        return RedirectResponse(f"/ui/admin/{slug}/cards", status_code=303)
 
     @router.post("/admin/{slug}/{action}")
     @signed_in
