@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
@@ -177,3 +178,10 @@ async def assert_provision_chain_verifies(fed: LocalFederation, node: Principal)
     result = await asyncio.to_thread(CliRunner().invoke, app, args)
     assert result.exit_code == 0, result.output
     assert f"{total} entries verified" in result.output
+
+
+def on_one_backend(request: pytest.FixtureRequest, why: str) -> None:
+    """Run a test on the SQLite federation only: what it shows does not depend on the
+    database (the PostgreSQL run is skipped, saying why)."""
+    if request.node.callspec.params.get("federation") == "postgresql":
+        pytest.skip(why)

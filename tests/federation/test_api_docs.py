@@ -12,6 +12,7 @@ import pytest
 from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
 from tests.browser import closed_network_page, screenshot
+from tests.federation.support import on_one_backend
 from tests.principals import AGENCY, HIRATSUKA, KANAGAWA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
@@ -70,18 +71,13 @@ async def test_the_root_says_what_the_service_is_and_links_what_it_serves(
             assert (await client.get(link)).status_code != 404, link
 
 
-def _one_backend(request: pytest.FixtureRequest) -> None:
-    if request.node.callspec.params.get("federation") == "postgresql":
-        pytest.skip("the docs pages do not depend on the database: rendered on SQLite's")
-
-
 async def test_the_docs_pages_show_the_operations_in_a_browser(
     federation: LocalFederation, request: pytest.FixtureRequest
 ) -> None:
     """Swagger UI, rendered by Chromium with every other host unreachable, lists each
     service's operations (a blank page is what a CDN-loaded UI shows here); ReDoc
     renders too."""
-    _one_backend(request)
+    on_one_backend(request, "the docs pages do not depend on the database")
     async with closed_network_page() as page:
         for node in (HIRATSUKA, KANAGAWA, AGENCY):
             url = federation.nodes[node].url
@@ -107,7 +103,7 @@ async def test_the_lookup_servers_docs_show_in_a_browser_with_a_client_certifica
     """The lookup server asks every client, a browser too, for a federation certificate.
     (Chromium does not trust the federation CA, so its server check is off here; the
     server certificate is verified by curl and Python in the integrator tests.)"""
-    _one_backend(request)
+    on_one_backend(request, "the docs pages do not depend on the database")
     tls = federation.layout.node_dir(PENSION)
     url = federation.lookup_servers[AGENCY].url
     certificate = {"origin": url, "certPath": str(tls / "tls.crt"), "keyPath": str(tls / "tls.key")}

@@ -19,8 +19,19 @@ from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
 from jukinet.operators import card_principal
 from tests.browser import closed_network_page, screenshot
-from tests.federation.support import PASSWORD, PersonalData, cli, database_url_of, query
+from tests.federation.support import (
+    PASSWORD,
+    PersonalData,
+    cli,
+    database_url_of,
+    on_one_backend,
+    query,
+)
 from tests.principals import CHIYODA, HIRATSUKA
+
+ONE_BACKEND = (
+    "the counter's pages and cards do not depend on the database (the day's flow runs on both)"
+)
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -157,11 +168,12 @@ async def test_another_towns_clerk_sees_nothing_and_another_card_is_refused(
 
 
 async def test_the_demo_clerk_of_a_local_federation_logs_in_with_a_virtual_card(
-    federation: LocalFederation, tmp_path: Path
+    federation: LocalFederation, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """What `jukinet up` prints for the counter works as the README says: the demo clerk
     (kept across restarts, a fresh enrolment code each time) registers the browser's
     authenticator and logs in."""
+    on_one_backend(request, ONE_BACKEND)
     url = database_url_of(federation, HIRATSUKA)
     first = await make_demo_clerk(tmp_path, federation.layout, HIRATSUKA, url)
     again = await make_demo_clerk(tmp_path, federation.layout, HIRATSUKA, url)
@@ -183,10 +195,11 @@ async def test_the_demo_clerk_of_a_local_federation_logs_in_with_a_virtual_card(
 
 
 async def test_the_counter_refuses_what_its_own_pages_did_not_send(
-    federation: LocalFederation,
+    federation: LocalFederation, request: pytest.FixtureRequest
 ) -> None:
     """A POST from another site (or with no origin) is refused before anything is done;
     a page without a live session, or with a forged one, goes to the login."""
+    on_one_backend(request, ONE_BACKEND)
     base = _base(federation, HIRATSUKA)
     async with httpx.AsyncClient(base_url=base, timeout=20) as client:
         attempt = {"operator": "ui-clerk", "password": "x" * 12, "challenge_id": "0" * 32,
@@ -210,11 +223,12 @@ async def test_the_counter_refuses_what_its_own_pages_did_not_send(
 
 
 async def test_a_replaced_card_no_longer_logs_in_from_the_browser(
-    federation: LocalFederation,
+    federation: LocalFederation, request: pytest.FixtureRequest
 ) -> None:
     """The authenticator stands for the operator's registered IC card: once the card is
     replaced (`jukinet operators card`), the browser login it made is refused, as the
     old card is on the command line."""
+    on_one_backend(request, ONE_BACKEND)
     code = await _clerk(federation, HIRATSUKA, "ui-replaced")
     base = _base(federation, HIRATSUKA)
     async with closed_network_page() as page:
@@ -235,10 +249,11 @@ async def test_a_replaced_card_no_longer_logs_in_from_the_browser(
 
 
 async def test_an_administrator_issues_a_clerks_code_and_revokes_their_card(
-    federation: LocalFederation,
+    federation: LocalFederation, request: pytest.FixtureRequest
 ) -> None:
     """The administrator's page: the enrolment code for a clerk, then that clerk's
     registered card, revoked — after which it logs nobody in."""
+    on_one_backend(request, ONE_BACKEND)
     admin_code = await _clerk(federation, HIRATSUKA, "ui-admin", role="administrator")
     await _clerk(federation, HIRATSUKA, "ui-newcomer")
     base = _base(federation, HIRATSUKA)
