@@ -111,10 +111,10 @@ async def _run(fed: LocalFederation) -> None:
     try:
         console.print("[bold]Starting the jukinet federation…")
         await fed.start()
-        _save_state(fed)
         _print_nodes(fed)
         await _counter_demo(fed)
         console.print(f"Operator token in {fed.root / 'api-token'}. Ctrl-C stops everything.")
+        _save_state(fed)  # last: the state file says the federation is up and described
         await stop.wait()
     finally:
         console.print("Stopping…")
