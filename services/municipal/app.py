@@ -101,5 +101,6 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     app.include_router(copies_router)
     app.include_router(reconcile_router(lambda s, m, b: municipal_entries(s, node, m, b)))
     app.include_router(repair_router)
-    install_ui(app, browser_cards, settings.counter_origin)  # the counter, under /ui
+    # the counter, under /ui
+    install_ui(app, browser_cards, settings.counter_origin, settings.card_makers())
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, ClassVar
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from jukinet.contracts.principals import PrincipalKind
 from jukinet.node.settings import NodeSettings
+from jukinet.operators import CardMakers
 
 
 def _origin(value: str) -> str:
@@ -32,6 +34,18 @@ class MunicipalSettings(NodeSettings):
         description="the counter's public origin, e.g. https://madoguchi.city.example behind "
         "a TLS proxy: its host name is the WebAuthn site, only pages from it may post, and "
         "the session cookie is Secure on https; unset, each request's own (local use)",
+    )
+    card_maker_roots: Path | None = Field(
+        None,
+        description="PEM bundle of the attestation roots of the makers of the operators' IC "
+        "cards: when set, only an authenticator whose maker attests it (a full attestation "
+        "chaining to one of these roots) can be enrolled for the browser login; unset, any "
+        "FIDO2 authenticator (local use only)",
+    )
+    card_models: str = Field(
+        "",
+        description="comma-separated AAGUIDs of the card models the office issues: with "
+        "card_maker_roots, only these models can be enrolled (empty: any of those makers')",
     )
     code_pool_target: int = Field(
         1000, ge=10, le=10_000_000, description="undrawn resident codes to hold after a refill"
@@ -56,6 +70,18 @@ class MunicipalSettings(NodeSettings):
         ):
             raise ValueError("code_pool_low_water must be below code_pool_target")
         return self
+
+    @model_validator(mode="after")
+    def _models_need_makers(self) -> MunicipalSettings:
+        if self.card_models.strip() and self.card_maker_roots is None:
+            raise ValueError("card_models needs card_maker_roots (the makers' attestation roots)")
+        return self
+
+    def card_makers(self) -> CardMakers | None:
+        """Whose cards the counter enrols (read now: a bad bundle stops the start)."""
+        if self.card_maker_roots is None:
+            return None
+        return CardMakers.load(self.card_maker_roots, self.card_models.split(","))
 
     @property
     def pool_low_water(self) -> int:

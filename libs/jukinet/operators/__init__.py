@@ -27,6 +27,7 @@ from jukinet.operators._browser import (
     enrolment_router,
 )
 from jukinet.operators._client import IcCard, card_login
+from jukinet.operators._makers import CardMakers, CardMakersError
 from jukinet.operators._manage import list_operators, register_operator, replace_card, set_state
 from jukinet.operators._model import ANONYMOUS, SYSTEM, Actor, Role, roles_for
 from jukinet.operators._oplog import (
@@ -62,6 +63,8 @@ __all__ = [
     "AuthPolicy",
     "BrowserCard",
     "BrowserLogin",
+    "CardMakers",
+    "CardMakersError",
     "IcCard",
     "LoginGate",
     "Operation",

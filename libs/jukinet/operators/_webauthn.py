@@ -46,6 +46,7 @@ from webauthn import (
 from webauthn.helpers import options_to_json_dict, parse_authentication_credential_json
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
 from webauthn.helpers.structs import (
+    AttestationConveyancePreference,
     AuthenticatorSelectionCriteria,
     ResidentKeyRequirement,
     UserVerificationRequirement,
@@ -64,6 +65,7 @@ from jukinet.operators._auth import (
     challenge_nonce,
     issue_challenge,
 )
+from jukinet.operators._makers import CardMakers
 from jukinet.operators._model import ANONYMOUS, Actor, Role
 from jukinet.operators._tables import OperatorTables
 from jukinet.pki import (
@@ -123,11 +125,13 @@ def webauthn_tables(metadata: MetaData) -> WebAuthnTables:
 @dataclass(frozen=True)
 class BrowserCard:
     """Where the browser is: WebAuthn binds every signature to the site (``rp_id``, a
-    host name such as ``localhost``) and the page's ``origin``."""
+    host name such as ``localhost``) and the page's ``origin``. ``makers``: whose cards
+    may be enrolled here (see ``_makers``); None accepts any authenticator."""
 
     rp_id: str
     origin: str
     rp_name: str
+    makers: CardMakers | None = None
 
 
 @dataclass(frozen=True)
@@ -292,6 +296,9 @@ def registration_options(
         user_id=hashlib.sha256(card_principal(node, slug).uri.encode()).digest()[:32],
         challenge=challenge,
         timeout=int(policy.challenge_ttl.total_seconds() * 1000),
+        attestation=AttestationConveyancePreference.NONE
+        if site.makers is None
+        else AttestationConveyancePreference.DIRECT,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.PREFERRED,
@@ -330,9 +337,13 @@ async def enrol_card(
             expected_challenge=expected[0],
             expected_rp_id=site.rp_id,
             expected_origin=site.origin,
+            pem_root_certs_bytes_by_fmt=None if site.makers is None else site.makers.by_format(),
         )
     except (InvalidRegistrationResponse, ValueError, TypeError, KeyError):
         return "bad_card_signature"
+    not_issued = None if site.makers is None else site.makers.refusal(verified)
+    if not_issued is not None:
+        return not_issued
     if _card_refusal(office, operator, operator.card_fingerprint, now) is not None:
         return "card_untrusted"
     if not await _take_challenge(session, tables, str(attempt["challenge_id"]), expected[1],

@@ -15,6 +15,7 @@ from jukinet.operators import (
     OPERATORS,
     SLUG,
     BrowserCard,
+    CardMakers,
     WebAuthnTables,
     authentication_options,
     browser_enrol,
@@ -72,10 +73,14 @@ HOME = {"auditor": "/ui/audit", "administrator": "/ui/admin"}  # the counter's: 
 SEARCH_FIELDS = ("name", "kana", "birth_date", "address", "resident_code")
 
 
-def install_ui(app: FastAPI, cards: WebAuthnTables, origin: str | None = None) -> None:
+def install_ui(
+    app: FastAPI, cards: WebAuthnTables, origin: str | None = None,
+    makers: CardMakers | None = None,
+) -> None:  # fmt: skip
     """The counter's pages and assets; ``origin``: its public origin (else each
-    request's own)."""
+    request's own); ``makers``: whose IC cards may be enrolled (else any authenticator)."""
     app.state.counter_origin = origin
+    app.state.card_makers = makers
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
     app.include_router(_router(cards))
     app.include_router(enrolment_router(cards))

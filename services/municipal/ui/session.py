@@ -77,7 +77,8 @@ def site_of(request: Request) -> BrowserCard | None:
     host = urlsplit(origin).hostname or ""
     if not host or host.replace(".", "").isdigit() or ":" in host:
         return None
-    return BrowserCard(rp_id=host, origin=origin, rp_name=SITE_NAME)
+    makers = getattr(request.app.state, "card_makers", None)
+    return BrowserCard(rp_id=host, origin=origin, rp_name=SITE_NAME, makers=makers)
 
 
 PRIVATE = {

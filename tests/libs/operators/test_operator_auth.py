@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from argon2 import extract_parameters
 from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
 from cryptography import x509
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import municipal.models
-from jukinet.db.engine import session_factory
 from jukinet.operators import (
     AuthPolicy,
     IcCard,
@@ -46,7 +43,6 @@ from jukinet.pki import (
     read_certificate,
     revoke,
 )
-from tests.conftest import empty_tables, migrated
 from tests.principals import HIRATSUKA, YOKOHAMA
 
 MIGRATIONS = Path(municipal.models.__file__).parent / "migrations"
@@ -58,24 +54,6 @@ KEY = b"k" * 32  # the node's challenge key (derived from its signing key in a s
 # production parameters are checked once, in test_passwords_are_hashed_as_in_production)
 CHEAP = CHEAPEST
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def engine(module_database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A municipality's database, migrated once for the module."""
-    engine = await migrated(module_database_url, MIGRATIONS, municipal.models.Base.metadata)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session on the module's database, emptied first: every test enrols abe anew."""
-    await empty_tables(engine, municipal.models.Base.metadata)
-    async with session_factory(engine)() as s:
-        yield s
 
 
 @pytest.fixture
