@@ -54,11 +54,12 @@ def _agency(pki: Path) -> FastAPI:
 
 
 def _agency_lookups(pki: Path) -> FastAPI:
-    from agency.models import lookups, records
+    from agency.lookup_server import server  # what `python -m agency.lookup_server` serves
     from agency.settings import AgencySettings
 
     settings = AgencySettings(principal=AGENCY.uri, pki_root=pki, **COMMON)
-    return create_lookup_app(settings, records, lookups, title="jukinet lookups (agency)")
+    return create_lookup_app(settings, server.records, server.lookups,
+                             title="jukinet lookups (agency)", watches=server.watches)  # fmt: skip
 
 
 def _prefecture_lookups(pki: Path) -> FastAPI:

@@ -12,13 +12,14 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.codes import REGISTRY, register_migrated, retire_codes
-from agency.models import bus, records
+from agency.models import bus, records, watches
 from agency.repository import OriginMessages
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, dead_letter_part
 from jukinet.contracts.codepool import CODES_MIGRATED_BATCH, parse_migrated
 from jukinet.contracts.identity import CHANGE_MESSAGE_TYPE, InvalidChanges, parse_changes
 from jukinet.contracts.principals import PrincipalKind
 from jukinet.envelope import FORWARD_TYPE, EnvelopeError, Opener, SignedMessage
+from jukinet.lookups import fan_out
 from jukinet.pki import utcnow
 from jukinet.reconcile.digests import REPAIR_MESSAGE_TYPE, apply_repair
 from jukinet.records.errors import RecordRefused
@@ -149,12 +150,14 @@ async def _apply_origin(
     await dead_letter_refused(
         session, bus, done.refused, origin=town, message_id=origin.message_id, now=now
     )
+    notified = await fan_out(session, watches, records.history, done.accepted,
+                             origin.message_id, now)  # fmt: skip
     replaced = {c.previous_code: town for c in done.accepted if c.previous_code}
     retired = await retire_codes(session, replaced, now=now)
     log_stored(log, done.accepted, town)
     log.info(
         "changes stored: origin=%s via=%s message=%s changes=%d current=%d refused=%d "
-        "codes_retired=%d",
+        "codes_retired=%d notified=%d",
         town,
         forward.issuer.code,
         origin.message_id,
@@ -162,6 +165,7 @@ async def _apply_origin(
         done.current,
         len(done.refused),
         retired,
+        notified,
     )
 
 

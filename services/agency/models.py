@@ -10,6 +10,7 @@ from sqlalchemy import Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jukinet.db.engine import NAMING_CONVENTION, UtcDateTime
+from jukinet.lookups import watch_tables
 from jukinet.tier.tables import tier_tables
 
 
@@ -19,6 +20,7 @@ class Base(DeclarativeBase):
 
 tables = tier_tables(Base.metadata)
 bus, records, lookups = tables.bus, tables.records, tables.lookups
+watches = watch_tables(Base.metadata)  # change notifications (異動情報の提供)
 
 
 class OriginMessage(Base):

@@ -38,6 +38,7 @@ from jukinet.lookups._store import (
     lookup_tables,
 )
 from jukinet.lookups._table import FIELDS, PermissionTable, QueryKind, Sector, load_table
+from jukinet.lookups._watch import WatchTables, fan_out, watch_tables
 
 __all__ = [
     "DISCLOSURE_REQUEST",
@@ -57,6 +58,7 @@ __all__ = [
     "QueryKind",
     "Refused",
     "Sector",
+    "WatchTables",
     "anchor_bytes",
     "answer_disclosures",
     "append",
@@ -64,6 +66,7 @@ __all__ = [
     "authorize",
     "create_lookup_app",
     "drop_append_only_sql",
+    "fan_out",
     "load_permissions",
     "load_table",
     "load_table_at_start",
@@ -77,4 +80,5 @@ __all__ = [
     "reinstate",
     "serve_lookups",
     "verify_chain",
+    "watch_tables",
 ]

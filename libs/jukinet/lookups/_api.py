@@ -26,6 +26,7 @@ from jukinet.lookups._monitor import JST
 from jukinet.lookups._query import by_code, by_codes, by_facts, project
 from jukinet.lookups._store import LookupTables
 from jukinet.lookups._table import QueryKind
+from jukinet.lookups._watch import WatchTables
 from jukinet.node.metrics import Metrics
 from jukinet.node.problems import PROBLEM_MEDIA_TYPE, Unauthorized, problem_responses
 from jukinet.node.state import AppSlot
@@ -51,11 +52,19 @@ class LookupContext:
     metrics: Metrics
     ledger: ProvisionLedger
     clock: Callable[[], dt.datetime] = utcnow
+    # the change feed (agency): its tables, and sessions that write (``sessions`` only read)
+    watches: WatchTables | None = None
+    writes: async_sessionmaker[AsyncSession] | None = None
     certificates: PresentedCertificates = field(init=False)
 
     def __post_init__(self) -> None:
         # per request only validity and revocation; chain and name once per certificate
         object.__setattr__(self, "certificates", PresentedCertificates(self.trust, Purpose.TLS))
+
+    def write_sessions(self) -> AsyncSession:
+        if self.writes is None:
+            raise RuntimeError("this lookup server does not write")
+        return self.writes()
 
 
 LOOKUPS: AppSlot[LookupContext] = AppSlot("lookups", LookupContext)
@@ -294,8 +303,8 @@ _WHO = (
 )
 
 
-def lookup_router() -> APIRouter:
-    router = APIRouter(prefix="/lookups", tags=["lookups"])
+def refusal_responses() -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of every lookup-server route, each reason named."""
     refusals = problem_responses(401, 403, 422, 429)
     refusals[403]["description"] = f"Refused (`{Refused.type}`); `reason` is one of: " + ", ".join(
         f"`{code}` ({text})" for code, text in Refused.reasons.items() if code != "quota_exhausted"
@@ -305,6 +314,12 @@ def lookup_router() -> APIRouter:
     )
     refusals[401]["description"] = "No acceptable client certificate."
     refusals[422]["description"] = "Invalid request: each error's field and message (en, ja)."
+    return refusals
+
+
+def lookup_router() -> APIRouter:
+    router = APIRouter(prefix="/lookups", tags=["lookups"])
+    refusals = refusal_responses()
 
     @router.post(
         "/by-code",

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
 
 from jukinet.lookups._store import LookupTables
-from jukinet.lookups._table import QueryKind, Sector
+from jukinet.lookups._table import BY_CODE_KINDS, QueryKind, Sector
 from jukinet.node.problems import Problem
 
 __all__ = ["Grant", "Refused", "authorize", "charge"]
@@ -87,7 +87,7 @@ async def authorize(
         raise Refused("no_grant")
     if row.suspended_at is not None:
         raise Refused("client_suspended")
-    if row.sector == Sector.PRIVATE and kind in (QueryKind.BY_CODE, QueryKind.BATCH):
+    if row.sector == Sector.PRIVATE and kind in BY_CODE_KINDS:
         raise Refused("not_government")
     if row.affair is None:
         raise Refused("affair_not_permitted")

@@ -23,7 +23,9 @@ from jukinet.lookups._ledger import ProvisionLedger
 from jukinet.lookups._load import load_permissions
 from jukinet.lookups._monitor import MonitorRules
 from jukinet.lookups._store import LookupTables
+from jukinet.lookups._subscriptions import subscription_router
 from jukinet.lookups._table import load_table
+from jukinet.lookups._watch import WatchTables
 from jukinet.node.bodylimit import install_body_limit
 from jukinet.node.docs import install_docs
 from jukinet.node.logs import logging_config
@@ -32,6 +34,9 @@ from jukinet.node.problems import install_problem_handlers
 from jukinet.node.settings import NodeSettings
 from jukinet.node.tlsasgi import TlsClientCertProtocol
 from jukinet.records.store import RecordTables
+
+SUBSCRIPTIONS_PATH = "/subscriptions"  # 2 x 100,000 codes: a body larger than a lookup's
+SUBSCRIPTIONS_MAX_BYTES = 4 * 1024 * 1024
 
 __all__ = ["LookupSettings", "create_lookup_app", "load_table_at_start", "serve_lookups"]
 
@@ -66,8 +71,11 @@ class LookupSettings(NodeSettings):
 
 
 def create_lookup_app(
-    settings: LookupSettings, records: RecordTables, tables: LookupTables, *, title: str
-) -> FastAPI:
+    settings: LookupSettings, records: RecordTables, tables: LookupTables, *, title: str,
+    watches: WatchTables | None = None,
+) -> FastAPI:  # fmt: skip
+    """The lookup app; with ``watches`` (the agency), the change feed's routes too."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sqlite = is_sqlite(settings.database_url)
@@ -96,6 +104,8 @@ def create_lookup_app(
             trust=settings.trust(),
             metrics=metrics,
             ledger=ledger,
+            watches=watches,
+            writes=session_factory(engine),
         )
         LOOKUPS.put(app, context)
         ledger.start()
@@ -111,9 +121,12 @@ def create_lookup_app(
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_docs(app)
     install_problem_handlers(app)
-    install_body_limit(app, settings.max_body_bytes, settings.max_import_bytes)
+    larger = {SUBSCRIPTIONS_PATH: SUBSCRIPTIONS_MAX_BYTES} if watches is not None else {}
+    install_body_limit(app, settings.max_body_bytes, settings.max_import_bytes, larger)
     install_metrics(app, metrics)
     app.include_router(lookup_router())
+    if watches is not None:
+        app.include_router(subscription_router(records))
 
     @app.get(
         "/healthz",

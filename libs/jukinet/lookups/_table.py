@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "BY_CODE_KINDS",
     "FIELDS",
     "ClientEntry",
     "GrantEntry",
@@ -42,6 +43,12 @@ class QueryKind(StrEnum):
     BY_CODE = "by_code"
     BY_FACTS = "by_facts"  # name + birth date + sex (+ address): 4情報検索
     BATCH = "batch"  # many codes: existence and current address checks
+    # the changes of the residents a body registered (異動情報の提供): it names them by
+    # resident code, so it is a by-code kind — never for a private-sector client
+    CHANGES = "changes"
+
+
+BY_CODE_KINDS = frozenset({QueryKind.BY_CODE, QueryKind.BATCH, QueryKind.CHANGES})
 
 
 class Sector(StrEnum):
@@ -101,8 +108,7 @@ class PermissionTable(BaseModel):
         if len(set(keys)) != len(keys):
             raise ValueError("duplicate (client, affair) grant")
         private = {c.id for c in self.clients if c.sector is Sector.PRIVATE}
-        by_code = {QueryKind.BY_CODE, QueryKind.BATCH}
-        if any(g.client in private and g.query_kinds & by_code for g in self.grants):
+        if any(g.client in private and g.query_kinds & BY_CODE_KINDS for g in self.grants):
             raise ValueError("a private-sector client may never query by resident code")
         return self
 

@@ -103,7 +103,10 @@ async def _refuse(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def install_body_limit(app: FastAPI, max_bytes: int, bulk_bytes: int) -> None:
-    """Cap every route's body at ``max_bytes`` and the bulk routes' at ``bulk_bytes``."""
-    bulk = dict.fromkeys(BULK_PATHS, bulk_bytes)
-    app.add_middleware(BodyLimit, max_bytes=max_bytes, per_path=bulk)
+def install_body_limit(
+    app: FastAPI, max_bytes: int, bulk_bytes: int, larger: Mapping[str, int] = {}
+) -> None:
+    """Cap every route's body at ``max_bytes``, the bulk routes' at ``bulk_bytes`` and
+    the ``larger`` paths' at their own caps."""
+    caps = dict.fromkeys(BULK_PATHS, bulk_bytes) | dict(larger)
+    app.add_middleware(BodyLimit, max_bytes=max_bytes, per_path=caps)

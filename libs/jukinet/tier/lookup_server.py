@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from jukinet.lookups import (
     LookupSettings,
     LookupTables,
+    WatchTables,
     create_lookup_app,
     load_table_at_start,
     serve_lookups,
@@ -33,14 +34,16 @@ class LookupServer(Generic[SettingsT]):
     records: RecordTables
     lookups: LookupTables
     factory: str  # the import string of ``create_app``, for worker processes to build it
+    watches: WatchTables | None = None  # the change feed's tables (the agency's)
 
     def settings(self) -> SettingsT:
         return self.settings_class(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
 
     def create_app(self) -> FastAPI:
         settings = self.settings()
+        title = f"jukinet lookups ({settings.node.code})"
         return create_lookup_app(
-            settings, self.records, self.lookups, title=f"jukinet lookups ({settings.node.code})"
+            settings, self.records, self.lookups, title=title, watches=self.watches
         )
 
     def main(self) -> None:

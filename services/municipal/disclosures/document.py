@@ -23,6 +23,7 @@ _KINDS = {
     "by_code": "住民票コードによる照会",
     "by_facts": "四情報による照会",
     "batch": "一括照会",
+    "changes": "異動情報の提供",
 }
 _FIELDS = {
     "status": "状態", "resident_code": "住民票コード", "name": "氏名", "name_kana": "ふりがな",
