@@ -24,6 +24,7 @@ from jukinet.devtools.bench._baselines import (
     sqlite_executemany,
 )
 from jukinet.devtools.bench._cpu import CpuMeter, CpuUse
+from jukinet.devtools.bench._feed import FeedBench
 from jukinet.devtools.bench._lookups import (
     BATCH_SIZE,
     LookupBench,
@@ -263,6 +264,7 @@ async def _lookups(
     report.add(Figure("provision log per single lookup", singles_bytes / singles.all_calls,
                       "B/lookup"))  # fmt: skip
     report.add(Figure("provision log per code in batch lookups", batch_bytes / codes, "B/code"))
+    await _feed(fed, url, meter, options, report, console)
     await _two_processes(fed, bench, meter, options, report, singles.per_second)
     first = p50s[0]
     for figure in p50s:
@@ -276,6 +278,35 @@ async def _lookups(
                 target=Target(1.3, at="most", on="ratio") if figure is p50s[-1] else None,
             )
         )
+
+
+async def _feed(
+    fed: LocalFederation, url: str, meter: CpuMeter, options: BenchOptions, report: Report,
+    console: Console,
+) -> None:  # fmt: skip
+    """Change notifications: a watch list of every seeded resident (a million by
+    default), a tenth of them changing, the feed pulled to its end."""
+    watched = options.records
+    changes = max(watched // 10, 1)
+    console.print(f"change feed: {watched:,} codes watched, {changes:,} changes")
+    feed = FeedBench(fed, url)
+    seconds = await feed.subscribe(watched)
+    report.add(Figure(f"codes registered for change notifications ({watched:,})",
+                      watched / seconds, "codes/s"))  # fmt: skip
+    async with meter.measure() as fan_cpu:  # this process applies them: counted apart
+        seconds = await feed.change(watched, changes)
+    report.add(Figure(f"changes applied and fanned out, {watched:,} watched",
+                      changes / seconds, "changes/s"))  # fmt: skip
+    fanned = (fan_cpu.federation_s + fan_cpu.generator_s) / changes * 1e6
+    report.add(Figure("CPU per change applied and fanned out (agency code + PostgreSQL)",
+                      fanned, CPU_OP))  # fmt: skip
+    async with meter.measure() as pull_cpu:
+        delivered, seconds = await feed.pull()
+    report.add(Figure(f"changes delivered by the feed ({delivered:,}), logged",
+                      delivered / seconds, "changes/s"))  # fmt: skip
+    report.add(Figure("CPU per change delivered by the feed", pull_cpu.per_op_us(delivered),
+                      CPU_OP))  # fmt: skip
+    report.add(Figure("  load generator during it (feed)", pull_cpu.generator_share, "cores"))
 
 
 async def _two_processes(
