@@ -64,6 +64,12 @@ EXPECTED = {
     "provision log per single lookup": "B/lookup",
     "provision log per code in batch lookups": "B/code",
     "JetStream storage per change at 2 changes/s": "B/change",
+    "codes registered for change notifications (10,000)": "codes/s",
+    "changes applied and fanned out, 10,000 watched": "changes/s",
+    "CPU per change applied and fanned out (agency code + PostgreSQL)": "µs CPU/op",
+    "changes delivered by the feed, logged, 10,000 watched": "changes/s",
+    "CPU per change delivered by the feed": "µs CPU/op",
+    "  load generator during it (feed)": "cores",
 }
 WITH_TARGET = {
     "changes municipality→agency, sustained (sqlite)",

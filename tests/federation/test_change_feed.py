@@ -7,6 +7,7 @@ a reason, and malformed requests say what is wrong."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jukinet.client import Change, LookupClient, LookupRefused
 from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
@@ -304,3 +306,38 @@ async def test_a_page_beyond_the_quota_is_refused_and_asked_again_later(
         )
     again = await everything_after(federation, start)
     assert [c["change_reason"] for c in again] == ["death"]
+
+
+async def test_the_python_client_watches_and_follows_the_feed(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """What an integrator writes: `LookupClient.watch`, then `changes` page by page."""
+    people = SyntheticResidents(seed=1705)
+    async with federation.client(HIRATSUKA) as town:
+        resident = await register(town, people.registration(HIRATSUKA.code), personal_data)
+        await at_agency(federation, resident["resident_code"], 1)
+        start = await head(federation)
+        me = federation.layout.node_dir(KKR)
+        options = {"cert": me / "tls.crt", "key": me / "tls.key", "ca": federation.layout.ca_cert}
+        url = f"https://localhost:{federation.lookup_servers[AGENCY].port}"
+        code = resident["resident_code"]
+
+        def watch() -> int:
+            with LookupClient(url, **options) as lookups:
+                return lookups.watch(AFFAIR, add=[code])
+
+        assert await asyncio.to_thread(watch) >= 1
+        resident = await change(town, resident["id"], {"reason": "death"}, personal_data)
+    await at_agency(federation, code, 2)
+
+    def follow() -> tuple[list[Change], LookupRefused]:
+        with LookupClient(url, **options) as lookups:
+            page = lookups.changes(AFFAIR, cursor=start, limit=10)
+            with pytest.raises(LookupRefused) as refused:
+                lookups.changes("pension-existence-check")
+            return page.changes, refused.value
+
+    changes, refused = await asyncio.to_thread(follow)
+    assert [(c.resident_code, c.change_reason) for c in changes] == [(code, "death")]
+    assert changes[0].record["status"] == "deleted"
+    assert refused.reason == "affair_not_permitted"

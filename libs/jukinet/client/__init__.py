@@ -16,6 +16,8 @@ federation CA and its host name, as any TLS client does.
 from jukinet.client._lookups import (
     BatchAnswer,
     BatchItem,
+    Change,
+    ChangesPage,
     CodeAnswer,
     FactsAnswer,
     LookupClient,
@@ -27,6 +29,8 @@ from jukinet.client._lookups import (
 __all__ = [
     "BatchAnswer",
     "BatchItem",
+    "Change",
+    "ChangesPage",
     "CodeAnswer",
     "FactsAnswer",
     "LookupClient",

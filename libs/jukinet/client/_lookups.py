@@ -15,6 +15,8 @@ import httpx
 __all__ = [
     "BatchAnswer",
     "BatchItem",
+    "Change",
+    "ChangesPage",
     "CodeAnswer",
     "FactsAnswer",
     "LookupClient",
@@ -83,6 +85,25 @@ class BatchAnswer:
         return {i.resident_code: i.record for i in self.results if i.record is not None}
 
 
+@dataclass(frozen=True)
+class Change:
+    """One change of a watched resident (see ``LookupClient.changes``)."""
+
+    cursor: str
+    resident_code: str
+    previous_code: str | None  # for a code change: the code it replaced
+    change_reason: str
+    change_date: dt.date
+    record: dict[str, Any]  # only the fields the grant allows, and status
+
+
+@dataclass(frozen=True)
+class ChangesPage:
+    changes: list[Change]
+    cursor: str | None  # keep it: the next call starts after it
+    more: bool
+
+
 class LookupClient:
     """A lookup server's client, authenticated by the caller's certificate."""
 
@@ -139,6 +160,32 @@ class LookupClient:
         body = {"affair": affair, "resident_codes": list(resident_codes)}
         doc = self._post("/lookups/batch", body)
         return BatchAnswer([_item(i) for i in doc["results"]])
+
+    def watch(self, affair: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> int:
+        """Start and stop watching residents for the change feed (up to 100,000 codes
+        each per call); how many codes are watched for the affair now."""
+        body = {"affair": affair, "add": list(add), "remove": list(remove)}
+        return int(self._post("/subscriptions", body)["watched"])
+
+    def changes(self, affair: str, cursor: str | None = None, limit: int = 1000) -> ChangesPage:
+        """The next changes of the watched residents after ``cursor`` (None: from the
+        start). Store the page's cursor only once its changes are processed."""
+        body: dict[str, Any] = {"affair": affair, "limit": limit}
+        if cursor is not None:
+            body["cursor"] = cursor
+        doc = self._post("/subscriptions/changes", body)
+        items = [
+            Change(
+                c["cursor"],
+                c["resident_code"],
+                c.get("previous_code"),
+                c["change_reason"],
+                dt.date.fromisoformat(c["change_date"]),
+                c["record"],
+            )
+            for c in doc["changes"]
+        ]
+        return ChangesPage(items, doc.get("cursor"), bool(doc["more"]))
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self._http.post(path, json=body)

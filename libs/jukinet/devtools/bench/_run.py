@@ -302,7 +302,9 @@ async def _feed(
                       fanned, CPU_OP))  # fmt: skip
     async with meter.measure() as pull_cpu:
         delivered, seconds = await feed.pull()
-    report.add(Figure(f"changes delivered by the feed ({delivered:,}), logged",
+    if delivered != changes:
+        console.print(f"[yellow]the feed delivered {delivered:,} of {changes:,} changes")
+    report.add(Figure(f"changes delivered by the feed, logged, {watched:,} watched",
                       delivered / seconds, "changes/s"))  # fmt: skip
     report.add(Figure("CPU per change delivered by the feed", pull_cpu.per_op_us(delivered),
                       CPU_OP))  # fmt: skip
