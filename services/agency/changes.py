@@ -150,8 +150,7 @@ async def _apply_origin(
     await dead_letter_refused(
         session, bus, done.refused, origin=town, message_id=origin.message_id, now=now
     )
-    notified = await fan_out(session, watches, records.history, done.accepted,
-                             origin.message_id, now)  # fmt: skip
+    notified = await fan_out(session, watches, records.history, done.transitions, now)
     replaced = {c.previous_code: town for c in done.accepted if c.previous_code}
     retired = await retire_codes(session, replaced, now=now)
     log_stored(log, done.accepted, town)

@@ -121,7 +121,8 @@ async def test_the_benchmark_reports_every_section(tmp_path: Path) -> None:
         value = f["value"]
         assert isinstance(value, float | int), name
         assert math.isfinite(value), name
-        assert value > 0, name
+        # a load generator's share can round to nothing at these sizes; all else is work done
+        assert value >= 0 if name.startswith("  load generator") else value > 0, name
         if f["baseline"] is not None:
             base = figures[f["baseline"]]["value"]
             assert f["ratio"] == pytest.approx(value / base), name

@@ -30,6 +30,9 @@ pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
 KKR = Principal(PrincipalKind.MINISTRY, "kkr-pension")  # no birth date, sex or reading
 AFFAIR = "public-servant-pensions"
+JPA = Principal(PrincipalKind.MINISTRY, "jpa-pension")  # its grant: status and address
+JPA_AFFAIR = "pension-existence-check"
+OPS = Principal(PrincipalKind.OPS, "admin")  # a federation certificate, no lookup client
 
 
 async def subscribe(
@@ -50,9 +53,10 @@ async def pull(
         return await c.post("/subscriptions/changes", json=body)
 
 
-async def head(fed: LocalFederation) -> str | None:
-    """The feed's end for KKR now: where a test starts reading from."""
-    rows = await query(fed, AGENCY, "SELECT max(seq) FROM change_feed WHERE client = 'kkr-pension'")
+async def head(fed: LocalFederation, who: Principal = KKR) -> str | None:
+    """The feed's end for a body now: where a test starts reading from."""
+    sql = "SELECT max(seq) FROM change_feed WHERE client = :c"
+    rows = await query(fed, AGENCY, sql, c=who.name)
     return None if rows[0][0] is None else str(rows[0][0])
 
 
@@ -83,7 +87,7 @@ async def test_a_body_receives_every_change_of_its_residents_and_nothing_else(
         start = await head(federation)
         r = await subscribe(federation, {"add": [a["resident_code"], b["resident_code"]]})
         assert r.status_code == 200, r.text
-        assert r.json()["watched"] >= 2
+        assert r.json() == {"affair": AFFAIR, "added": 2, "removed": 0}
         new_address = people.address(HIRATSUKA.code)
         a = await change(town, a["id"], {"reason": "in_town_move", "address": new_address},
                          personal_data)  # fmt: skip
@@ -168,8 +172,9 @@ async def test_removing_a_code_stops_delivery_and_withdraws_what_was_waiting(
                                            "address": people.address(HIRATSUKA.code)},
                      personal_data)  # fmt: skip
         await at_agency(federation, waiting["resident_code"], 2)
+        assert len(await everything_after(federation, start)) == 1  # it was waiting
         r = await subscribe(federation, {"remove": codes})
-        assert r.status_code == 200, r.text
+        assert r.json() == {"affair": AFFAIR, "added": 0, "removed": 2}
         await change(town, gone["id"], {"reason": "death"}, personal_data)
     await at_agency(federation, gone["resident_code"], 2)
     assert await everything_after(federation, start) == []
@@ -242,8 +247,8 @@ async def test_a_body_without_the_permission_is_refused_with_a_reason(
 async def test_a_private_body_may_never_watch_by_resident_code(
     federation: LocalFederation,
 ) -> None:
-    """The permission table refuses to load a private-sector grant of the `changes` kind;
-    a private client with a by-facts grant is refused here too."""
+    """The permission table refuses a private-sector grant of the `changes` kind, and a
+    private-sector client (with any other grant) is refused on the feed's routes."""
     table = {
         "version": "t", "tier": "agency",
         "clients": [{"id": "example-bank", "organisation": "例示銀行", "sector": "private"}],
@@ -254,6 +259,44 @@ async def test_a_private_body_may_never_watch_by_resident_code(
     }  # fmt: skip
     with pytest.raises(ValueError, match="private-sector"):
         PermissionTable.model_validate(table)
+    bank = Principal(PrincipalKind.MINISTRY, "example-bank")
+    federation.layout.issue(CertificateAuthority.load(federation.layout.ca_dir), bank,
+                            validity=dt.timedelta(days=1))  # fmt: skip
+    await execute(
+        federation, AGENCY,
+        "INSERT INTO lookup_clients (client, organisation, sector, table_version) "
+        "VALUES ('example-bank', '株式会社例示銀行', 'private', 'test') ON CONFLICT DO NOTHING",
+    )  # fmt: skip
+    for who, reason in ((bank, "not_government"), (OPS, "not_a_lookup_client")):
+        async with federation.lookup_client(AGENCY, who) as c:
+            r = await c.post("/subscriptions", json={"affair": AFFAIR, "add": ["12345678903"]})
+        assert r.status_code == 403, r.text
+        assert r.json()["reason"] == reason
+
+
+async def test_two_bodies_watching_one_resident_each_get_their_own_fields(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    people = SyntheticResidents(seed=1706)
+    async with federation.client(HIRATSUKA) as town:
+        resident = await register(town, people.registration(HIRATSUKA.code), personal_data)
+        await at_agency(federation, resident["resident_code"], 1)
+        starts = {KKR: await head(federation, KKR), JPA: await head(federation, JPA)}
+        code = resident["resident_code"]
+        assert (await subscribe(federation, {"add": [code]})).status_code == 200
+        jpa = await subscribe(federation, {"affair": JPA_AFFAIR, "add": [code]}, who=JPA)
+        assert jpa.status_code == 200, jpa.text
+        resident = await change(town, resident["id"], {"reason": "death"}, personal_data)
+    await at_agency(federation, code, 2)
+    kkr_feed = await everything_after(federation, starts[KKR])
+    jpa_page = await pull(federation, starts[JPA], who=JPA, affair=JPA_AFFAIR)
+    assert jpa_page.status_code == 200, jpa_page.text
+    jpa_feed = jpa_page.json()["changes"]
+    assert [c["resident_code"] for c in kkr_feed] == [code]
+    assert [c["resident_code"] for c in jpa_feed] == [code]
+    assert "name" in kkr_feed[0]["record"]
+    assert set(jpa_feed[0]["record"]) == {"status", "address"}  # the pension check's grant
+    assert jpa_feed[0]["change_reason"] == "death"
 
 
 @pytest.mark.parametrize(
@@ -277,11 +320,11 @@ async def test_malformed_requests_say_what_is_wrong_and_change_nothing(
     assert r.headers["content-type"] == "application/problem+json"
     if field is not None:
         assert field in json.dumps(r.json())
-    assert "12345678903" not in r.text
+    assert "12345678900" not in r.text  # the value sent is never echoed
     assert await query(federation, AGENCY, "SELECT count(*) FROM change_subscriptions") == before
 
 
-async def test_a_page_beyond_the_quota_is_refused_and_asked_again_later(
+async def test_a_page_holds_what_the_quota_leaves_and_none_beyond_it(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:
     people = SyntheticResidents(seed=1704)
@@ -289,23 +332,31 @@ async def test_a_page_beyond_the_quota_is_refused_and_asked_again_later(
         resident = await register(town, people.registration(HIRATSUKA.code), personal_data)
         await at_agency(federation, resident["resident_code"], 1)
         start = await head(federation)
-        assert (
-            await subscribe(federation, {"add": [resident["resident_code"]]})
-        ).status_code == 200
-        resident = await change(town, resident["id"], {"reason": "death"}, personal_data)
-    await at_agency(federation, resident["resident_code"], 2)
+        code = resident["resident_code"]
+        assert (await subscribe(federation, {"add": [code]})).status_code == 200
+        for reason in ("in_town_move", "death"):
+            step: dict[str, Any] = {"reason": reason}
+            if reason == "in_town_move":
+                step["address"] = people.address(HIRATSUKA.code)
+            resident = await change(town, resident["id"], step, personal_data)
+    await at_agency(federation, code, 3)
     grant = "client = 'kkr-pension' AND affair = 'public-servant-pensions'"
-    await execute(federation, AGENCY, f"UPDATE lookup_grants SET daily_quota = 0 WHERE {grant}")
+    used = await query(federation, AGENCY, f"SELECT coalesce(sum(count), 0) FROM lookup_usage "
+                       f"WHERE {grant} AND day = (SELECT max(day) FROM lookup_usage)")  # fmt: skip
+    quota = f"UPDATE lookup_grants SET daily_quota = :q WHERE {grant}"
+    await execute(federation, AGENCY, quota, q=int(used[0][0]) + 1)  # room for one change
     try:
-        refused = await pull(federation, start)
+        capped = await pull(federation, start)
+        assert capped.status_code == 200, capped.text
+        assert [c["change_reason"] for c in capped.json()["changes"]] == ["in_town_move"]
+        assert capped.json()["more"] is True
+        refused = await pull(federation, capped.json()["cursor"])
         assert refused.status_code == 429, refused.text
         assert refused.json()["reason"] == "quota_exhausted"
     finally:
-        await execute(
-            federation, AGENCY, f"UPDATE lookup_grants SET daily_quota = 2000000 WHERE {grant}"
-        )
-    again = await everything_after(federation, start)
-    assert [c["change_reason"] for c in again] == ["death"]
+        await execute(federation, AGENCY, quota, q=2_000_000)
+    again = await everything_after(federation, capped.json()["cursor"])
+    assert [c["change_reason"] for c in again] == ["death"]  # asked again: nothing lost
 
 
 async def test_the_python_client_watches_and_follows_the_feed(
@@ -322,11 +373,11 @@ async def test_the_python_client_watches_and_follows_the_feed(
         url = f"https://localhost:{federation.lookup_servers[AGENCY].port}"
         code = resident["resident_code"]
 
-        def watch() -> int:
+        def watch() -> tuple[int, int]:
             with LookupClient(url, **options) as lookups:
                 return lookups.watch(AFFAIR, add=[code])
 
-        assert await asyncio.to_thread(watch) >= 1
+        assert await asyncio.to_thread(watch) == (1, 0)
         resident = await change(town, resident["id"], {"reason": "death"}, personal_data)
     await at_agency(federation, code, 2)
 

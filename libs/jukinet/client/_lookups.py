@@ -161,11 +161,14 @@ class LookupClient:
         doc = self._post("/lookups/batch", body)
         return BatchAnswer([_item(i) for i in doc["results"]])
 
-    def watch(self, affair: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> int:
+    def watch(
+        self, affair: str, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> tuple[int, int]:
         """Start and stop watching residents for the change feed (up to 100,000 codes
-        each per call); how many codes are watched for the affair now."""
+        each per call); how many of ``add`` were new and of ``remove`` were watched."""
         body = {"affair": affair, "add": list(add), "remove": list(remove)}
-        return int(self._post("/subscriptions", body)["watched"])
+        doc = self._post("/subscriptions", body)
+        return int(doc["added"]), int(doc["removed"])
 
     def changes(self, affair: str, cursor: str | None = None, limit: int = 1000) -> ChangesPage:
         """The next changes of the watched residents after ``cursor`` (None: from the

@@ -52,6 +52,11 @@ class Grant:
     valid_from: dt.date
     valid_until: dt.date
     daily_quota: int
+    used_today: int = 0  # as read when the lookup was decided
+
+    @property
+    def remaining_today(self) -> int:
+        return max(self.daily_quota - self.used_today, 0)
 
 
 def _grant(row: Any) -> Grant:
@@ -63,6 +68,7 @@ def _grant(row: Any) -> Grant:
         valid_from=row.valid_from,
         valid_until=row.valid_until,
         daily_quota=row.daily_quota,
+        used_today=int(row.used or 0),
     )
 
 

@@ -38,7 +38,6 @@ from jukinet.lookups._chain import Provision
 from jukinet.lookups._monitor import JST
 from jukinet.lookups._table import FIELDS, QueryKind
 from jukinet.lookups._watch import FeedRow, WatchTables, changes_after, unwatch, watch
-from jukinet.lookups._watch import watched_count as _count
 from jukinet.records.store import RecordTables
 
 __all__ = ["MAX_CODES", "subscription_router"]
@@ -83,10 +82,15 @@ class SubscriptionUpdate(BaseModel):
 
 
 class Subscription(BaseModel):
-    """How many codes the body now watches for the affair."""
+    """What the update changed."""
 
     affair: str = Field(description="The affair.", examples=["pension-existence-check"])
-    watched: int = Field(description="Resident codes watched for it now.", examples=[36000000])
+    added: int = Field(description="Codes of `add` not watched before.", examples=[99_874])
+    removed: int = Field(
+        description="Codes of `remove` that were watched (with the codes followed from "
+        "them after a code change).",
+        examples=[126],
+    )
 
 
 class ChangesAsked(BaseModel):
@@ -225,42 +229,45 @@ def subscription_router(records: RecordTables) -> APIRouter:
             grant = await _permitted(session, context, who, body.affair, 0)
             if isinstance(grant, Grant):
                 now = context.clock()
-                await watch(session, watches, grant.client, grant.affair, body.add, now)
-                await unwatch(session, watches, grant.client, grant.affair, body.remove)
-                watched = await _count(session, watches, grant.client, grant.affair)
+                added = await watch(session, watches, grant.client, grant.affair, body.add, now)
+                removed = await unwatch(session, watches, grant.client, grant.affair, body.remove)
         if not isinstance(grant, Grant):
             return await _refused(context, who, body.affair, grant)
         log.info(
-            "subscription: client=%s affair=%s added=%d removed=%d watched=%d",
-            who.code, grant.affair, len(body.add), len(body.remove), watched,
+            "subscription: client=%s affair=%s added=%d removed=%d",
+            who.code, grant.affair, added, removed,
         )  # fmt: skip
-        return {"affair": grant.affair, "watched": watched}
+        return {"affair": grant.affair, "added": added, "removed": removed}
 
     @router.post(
         "/changes",
         response_model=ChangesPage,
         responses=refusals,
         summary="The next changes of the watched residents",
-        description="In the order recorded, after `cursor`: each change of a resident the "
+        description="In the order recorded, after `cursor`: each change that made the current "
+        "record of a resident the "
         "body watched for the affair when it was recorded — moves, deaths and other 消除, "
         "name and other corrections, code changes (with the old and the new code). Only "
         "the affair's fields, the change reason and date. A non-empty page is logged in the "
         "provision log before it is answered and counts each change against the daily "
-        "quota; a page beyond the quota is refused (429) and the same cursor asks again.",
+        "quota: a page holds at most what is left of it today; with nothing left the answer is "
+        "429 and the same cursor asks again.",
     )
     async def pull_changes(
         body: ChangesAsked, context: ContextDep, who: CallerDep, watches: Watches
     ) -> Any:
         after = int(body.cursor) if body.cursor is not None else 0
         rows: list[FeedRow] = []
+        limit = body.limit
         async with context.sessions() as session:
             grant = await _permitted(session, context, who, body.affair, 1)
-            if isinstance(grant, Grant):
+            if isinstance(grant, Grant):  # a page never asks beyond today's quota
+                limit = min(body.limit, grant.remaining_today)
                 rows = await changes_after(session, watches, records.history, grant.client,
-                                           grant.affair, after, body.limit + 1)  # fmt: skip
+                                           grant.affair, after, limit + 1)  # fmt: skip
         if not isinstance(grant, Grant):
             return await _refused(context, who, body.affair, grant)
-        page, more = rows[: body.limit], len(rows) > body.limit
+        page, more = rows[:limit], len(rows) > limit
         if not page:
             return _page([], body.cursor, more=False)
         return await _deliver(context, who, grant, page, more)

@@ -44,7 +44,9 @@ class QueryKind(StrEnum):
     BY_FACTS = "by_facts"  # name + birth date + sex (+ address): 4情報検索
     BATCH = "batch"  # many codes: existence and current address checks
     # the changes of the residents a body registered (異動情報の提供): it names them by
-    # resident code, so it is a by-code kind — never for a private-sector client
+    # resident code, so it is a by-code kind — never for a private-sector client. Each
+    # change carries the grant's fields and, being a change, its reason and date (logged
+    # among the fields provided)
     CHANGES = "changes"
 
 

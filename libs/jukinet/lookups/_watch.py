@@ -31,18 +31,16 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    bindparam,
     delete,
-    func,
-    literal,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jukinet.contracts.identity import IdentityChange
 from jukinet.db.engine import UtcDateTime
+from jukinet.records.store import Transition
+from jukinet.records.tables import RecordRow
 
 __all__ = [
     "FeedRow",
@@ -52,7 +50,6 @@ __all__ = [
     "unwatch",
     "watch",
     "watch_tables",
-    "watched_count",
 ]
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -74,7 +71,11 @@ def watch_tables(metadata: MetaData) -> WatchTables:
         Column("affair", String(60), primary_key=True),
         Column("resident_code", String(11), primary_key=True),
         Column("since", UtcDateTime(), nullable=False),
+        # a code watched because the body's code was replaced (住民票コード変更): the code
+        # the body registered, so that dropping it drops what was followed from it
+        Column("origin_code", String(11), nullable=True),
         Index("ix_change_subscriptions_code", "resident_code"),
+        Index("ix_change_subscriptions_origin", "client", "affair", "origin_code"),
     )
     feed = Table(
         "change_feed",
@@ -112,45 +113,71 @@ def _chunks(codes: Sequence[str]) -> Iterable[list[str]]:
 async def watch(
     session: AsyncSession, tables: WatchTables, client: str, affair: str,
     codes: Sequence[str], now: dt.datetime,
-) -> None:  # fmt: skip
-    """Add ``codes`` to what ``client`` watches for ``affair``; codes already watched are
-    left as they are (watched since they were first added)."""
+) -> int:  # fmt: skip
+    """Add ``codes`` to what ``client`` watches for ``affair`` (each watched in its own
+    right from now, even one followed so far from a replaced code); how many are new."""
+    codes = list(dict.fromkeys(codes))
     if not codes:
-        return
+        return 0
+    known = await _watched(session, tables, client, affair, codes)
     w = tables.watches
-    if _is_postgresql(session):  # one statement for the whole batch
-        listed = func.unnest(bindparam("codes", type_=postgresql.ARRAY(String(11))))
-        source = select(literal(client), literal(affair), listed, literal(now, UtcDateTime()))
-        columns = ["client", "affair", "resident_code", "since"]
-        statement = postgresql.insert(w).from_select(columns, source).on_conflict_do_nothing()
-        await session.execute(statement, {"codes": list(codes)})
-        return
-    rows = [{"client": client, "affair": affair, "resident_code": c, "since": now} for c in codes]
-    await session.execute(sqlite.insert(w).on_conflict_do_nothing(), rows)
+    dialect = postgresql if _is_postgresql(session) else sqlite
+    rows = [{"client": client, "affair": affair, "resident_code": c, "since": now,
+             "origin_code": None} for c in codes]  # fmt: skip
+    for start in range(0, len(rows), 10_000):
+        statement = dialect.insert(w)
+        statement = statement.on_conflict_do_update(
+            index_elements=[w.c.client, w.c.affair, w.c.resident_code],
+            set_={"origin_code": None},
+        )
+        await session.execute(statement, rows[start : start + 10_000])
+    return len(codes) - len(known)
+
+
+async def _follow(
+    session: AsyncSession, tables: WatchTables, client: str, affair: str, code: str,
+    origin: str, now: dt.datetime,
+) -> None:  # fmt: skip
+    """Watch ``code`` as followed from the registered ``origin`` (kept as it is if the
+    body already watches it)."""
+    row = {"client": client, "affair": affair, "resident_code": code, "since": now,
+           "origin_code": origin}  # fmt: skip
+    dialect = postgresql if _is_postgresql(session) else sqlite
+    await session.execute(dialect.insert(tables.watches).on_conflict_do_nothing(), [row])
+
+
+async def _watched(
+    session: AsyncSession, tables: WatchTables, client: str, affair: str, codes: Sequence[str]
+) -> set[str]:
+    w = tables.watches
+    found: set[str] = set()
+    for chunk in _chunks(codes):
+        query = select(w.c.resident_code).where(
+            w.c.client == client, w.c.affair == affair, w.c.resident_code.in_(chunk)
+        )
+        found.update(await session.scalars(query))
+    return found
 
 
 async def unwatch(
     session: AsyncSession, tables: WatchTables, client: str, affair: str, codes: Sequence[str]
 ) -> int:
-    """Stop watching ``codes``: their changes not yet pulled are withdrawn too (the body
-    no longer serves these residents, so it receives nothing more of theirs)."""
+    """Stop watching ``codes`` and whatever was followed from them (the person's later
+    codes); their changes not yet pulled are withdrawn too — the body no longer serves
+    these residents, so it receives nothing more of theirs. How many codes it named were
+    watched."""
     w, f = tables.watches, tables.feed
-    removed = 0
-    for chunk in _chunks(codes):
-        mine = (w.c.client == client) & (w.c.affair == affair) & w.c.resident_code.in_(chunk)
-        result = await session.execute(delete(w).where(mine))
-        removed += max(getattr(result, "rowcount", 0), 0)
-        pending = (f.c.client == client) & (f.c.affair == affair) & f.c.watched_code.in_(chunk)
-        await session.execute(delete(f).where(pending))
+    named = list(dict.fromkeys(codes))
+    removed = len(await _watched(session, tables, client, affair, named))
+    for chunk in _chunks(named):
+        mine = (w.c.client == client) & (w.c.affair == affair)
+        followed = select(w.c.resident_code).where(mine, w.c.origin_code.in_(chunk))
+        dropped = [*chunk, *(await session.scalars(followed))]
+        for part in _chunks(dropped):
+            await session.execute(delete(w).where(mine, w.c.resident_code.in_(part)))
+            pending = (f.c.client == client) & (f.c.affair == affair)
+            await session.execute(delete(f).where(pending, f.c.watched_code.in_(part)))
     return removed
-
-
-async def watched_count(
-    session: AsyncSession, tables: WatchTables, client: str, affair: str
-) -> int:
-    w = tables.watches
-    query = select(func.count()).where(w.c.client == client, w.c.affair == affair)
-    return int(await session.scalar(query) or 0)
 
 
 # --- fan-out, where changes are applied -------------------------------------------------
@@ -158,24 +185,28 @@ async def watched_count(
 
 async def fan_out(
     session: AsyncSession, tables: WatchTables, history: Table,
-    accepted: Sequence[IdentityChange], origin_message_id: str, now: dt.datetime,
+    transitions: Sequence[Transition], now: dt.datetime,
 ) -> int:  # fmt: skip
-    """Put each accepted change of one message into the feed of every body watching its
-    resident (by its code, or the old code of a code change). Returns the rows added."""
-    codes = {c.record.resident_code for c in accepted}
-    codes |= {c.previous_code for c in accepted if c.previous_code}
+    """Put each transition of a resident's current record (as ``apply_changes`` reports
+    them, in order) into the feed of every body watching that resident — by its code, or
+    by the code a code change replaced. Returns the rows added."""
+    codes = {t.row.resident_code for t in transitions}
+    codes |= {t.previous_code for t in transitions if t.previous_code}
     watchers = await _watchers(session, tables, sorted(codes))
     if not watchers:
         return 0
-    await _follow_new_codes(session, tables, accepted, watchers, now)
-    rows = await _history_of(session, history, origin_message_id, sorted(watchers))
+    await _follow_new_codes(session, tables, transitions, watchers, now)
+    ids = await _history_ids(session, history, transitions, watchers)
     entries: dict[tuple[int, str, str], dict[str, Any]] = {}
-    for row in rows:
-        for watched in (row.previous_code, row.resident_code):  # the old code first
-            for client, affair in watchers.get(watched or "", []):
-                entries.setdefault((row.id, client, affair), {
+    for t in transitions:
+        history_id = ids.get(_key(t.row))
+        for watched in (t.previous_code, t.row.resident_code):  # the old code first
+            for client, affair, _ in watchers.get(watched or "", []):
+                if history_id is None:
+                    continue
+                entries.setdefault((history_id, client, affair), {
                     "client": client, "affair": affair, "watched_code": watched,
-                    "history_id": row.id, "recorded_at": now,
+                    "history_id": history_id, "recorded_at": now,
                 })  # fmt: skip
     if not entries:
         return 0
@@ -189,48 +220,59 @@ async def fan_out(
 
 async def _watchers(
     session: AsyncSession, tables: WatchTables, codes: Sequence[str]
-) -> dict[str, list[tuple[str, str]]]:
-    """Who watches each of ``codes``: by the watch list's code index, nothing else."""
+) -> dict[str, list[tuple[str, str, str]]]:
+    """Who watches each of ``codes`` (client, affair, and the code they registered): by
+    the watch list's code index, nothing else."""
     w = tables.watches
-    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    found: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for chunk in _chunks(codes):
-        query = select(w.c.resident_code, w.c.client, w.c.affair).where(
+        query = select(w.c.resident_code, w.c.client, w.c.affair, w.c.origin_code).where(
             w.c.resident_code.in_(chunk)
         )
-        for code, client, affair in await session.execute(query):
-            found[code].append((client, affair))
+        for code, client, affair, origin in await session.execute(query):
+            found[code].append((client, affair, origin or code))
     return dict(found)
 
 
 async def _follow_new_codes(
-    session: AsyncSession, tables: WatchTables, accepted: Sequence[IdentityChange],
-    watchers: dict[str, list[tuple[str, str]]], now: dt.datetime,
+    session: AsyncSession, tables: WatchTables, transitions: Sequence[Transition],
+    watchers: dict[str, list[tuple[str, str, str]]], now: dt.datetime,
 ) -> None:  # fmt: skip
-    """The watchers of a replaced code watch the new one from now on — this message's
-    later changes of the person included."""
-    for change in accepted:
-        old, new = change.previous_code, change.record.resident_code
-        for client, affair in watchers.get(old or "", []):
-            await watch(session, tables, client, affair, [new], now)
-            if (client, affair) not in watchers.setdefault(new, []):
-                watchers[new].append((client, affair))
+    """The watchers of a replaced code watch the new one from now on — this batch's
+    later changes of the person included — as followed from the code they registered."""
+    for t in transitions:
+        old, new = t.previous_code, t.row.resident_code
+        for client, affair, origin in watchers.get(old or "", []):
+            await _follow(session, tables, client, affair, new, origin, now)
+            mine = [(c, a) for c, a, _ in watchers.get(new, [])]
+            if (client, affair) not in mine:
+                watchers.setdefault(new, []).append((client, affair, origin))
 
 
-async def _history_of(
-    session: AsyncSession, history: Table, origin_message_id: str, codes: Sequence[str]
-) -> list[Any]:
-    """The history rows this message wrote for ``codes`` (as the new or the old code), in
-    the order they were written."""
+def _key(row: RecordRow) -> tuple[str, str, int, str]:
+    return row.resident_code, row.municipality, row.version, row.origin_message_id
+
+
+async def _history_ids(
+    session: AsyncSession, history: Table, transitions: Sequence[Transition],
+    watchers: dict[str, list[tuple[str, str, str]]],
+) -> dict[tuple[str, str, int, str], int]:  # fmt: skip
+    """The history row of each watched transition, read by resident code (its index):
+    the row that code, town, version and message wrote."""
     h = history
-    found: list[Any] = []
+    codes = sorted({
+        t.row.resident_code for t in transitions
+        if t.row.resident_code in watchers or (t.previous_code or "") in watchers
+    })  # fmt: skip
+    ids: dict[tuple[str, str, int, str], int] = {}
     for chunk in _chunks(codes):
-        ours = h.c.origin_message_id == origin_message_id
-        query = select(h.c.id, h.c.resident_code, h.c.previous_code).where(
-            ours, h.c.resident_code.in_(chunk) | h.c.previous_code.in_(chunk)
-        )
-        found.extend(await session.execute(query))
-    unique = {row.id: row for row in found}
-    return [unique[i] for i in sorted(unique)]
+        query = select(
+            h.c.id, h.c.resident_code, h.c.municipality, h.c.version, h.c.origin_message_id
+        ).where(h.c.resident_code.in_(chunk))
+        for row in await session.execute(query):
+            key = (row.resident_code, row.municipality, row.version, row.origin_message_id)
+            ids[key] = max(ids.get(key, 0), row.id)
+    return ids
 
 
 async def _take_numbers(session: AsyncSession, tables: WatchTables, count: int) -> int:

@@ -69,10 +69,14 @@ class CardMakers:
         chain itself was already checked against ``by_format()``'s roots."""
         if verified.fmt not in FULL_ATTESTATION:
             return "card_not_attested"
-        statement = parse_attestation_object(verified.attestation_object).att_stmt
+        try:
+            statement = parse_attestation_object(verified.attestation_object).att_stmt
+            certified = _certified_model(statement.x5c[0]) if statement.x5c else None
+        except (ValueError, TypeError, KeyError, IndexError):  # not a card's statement
+            return "card_not_attested"
         if not statement.x5c:  # self attestation: the credential vouching for itself
             return "card_not_attested"
-        if _certified_model(statement.x5c[0]) not in (None, verified.aaguid):
+        if certified not in (None, verified.aaguid):
             return "card_model_mismatch"
         if self.models and verified.aaguid not in self.models:
             return "card_model_not_issued"

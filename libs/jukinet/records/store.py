@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,7 @@ __all__ = [
     "RecordStatus",
     "RecordTables",
     "RefusedChange",
+    "Transition",
     "apply_changes",
     "log_stored",
     "record_tables",
@@ -57,13 +58,26 @@ class RefusedChange:
 
 
 @dataclass(frozen=True)
+class Transition:
+    """A resident's current record became ``row`` (the version its history row holds):
+    by a change of the batch, or by a held move-in taking over after the holder's
+    move-out. ``previous_code``: the code a 住民票コード変更 replaced."""
+
+    row: RecordRow
+    previous_code: str | None = None
+
+
+@dataclass(frozen=True)
 class AppliedChanges:
     """What became of a batch. Each change stands or falls alone: ``accepted`` have their
-    history rows (``current`` of them became the current record), ``refused`` have none."""
+    history rows (``current`` of them became the current record), ``refused`` have none.
+    ``transitions``: every current record the batch made, in order — what the residents'
+    watchers are told (a stale version or a held move-in is history only, until taken)."""
 
     current: int
     accepted: list[IdentityChange]
     refused: list[RefusedChange]
+    transitions: list[Transition] = field(default_factory=list)
 
 
 CodeOwners = Callable[[AsyncSession, Sequence[str]], Awaitable[dict[str, str]]]
@@ -124,6 +138,7 @@ async def apply_changes(
     history: list[HistoryRow] = []
     accepted: list[IdentityChange] = []
     refused: list[RefusedChange] = []
+    transitions: list[Transition] = []
     applied = 0
     for change in changes:
         try:
@@ -142,16 +157,18 @@ async def apply_changes(
         code = change.record.resident_code
         if becomes:
             current[code] = record_row(change.record, change.version, origin_message_id, now)
+            transitions.append(Transition(current[code], change.previous_code))
             dirty.add(code)
             applied += 1
             if handover.moved_out(current[code]):
                 taken = await _promote_held(repo, current[code], history, now)
                 if taken is not None:
                     current[code] = taken
+                    transitions.append(Transition(taken))
         former.add((code, change.record.municipality))  # its history row is written below
     await repo.save({code: current[code] for code in dirty}, existing)
     await repo.add_history(history)
-    return AppliedChanges(applied, accepted, refused)
+    return AppliedChanges(applied, accepted, refused, transitions)
 
 
 async def _promote_held(

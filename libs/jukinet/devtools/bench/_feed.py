@@ -109,7 +109,7 @@ class FeedBench:
                 async with sessions() as session, session.begin():
                     done = await apply_changes(session, records, batch,
                                                origin_message_id=origin, now=now)  # fmt: skip
-                    await fan_out(session, watches, records.history, done.accepted, origin, now)
+                    await fan_out(session, watches, records.history, done.transitions, now)
         finally:
             await engine.dispose()
         return time.perf_counter() - start

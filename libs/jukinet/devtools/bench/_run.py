@@ -302,8 +302,8 @@ async def _feed(
                       fanned, CPU_OP))  # fmt: skip
     async with meter.measure() as pull_cpu:
         delivered, seconds = await feed.pull()
-    if delivered != changes:
-        console.print(f"[yellow]the feed delivered {delivered:,} of {changes:,} changes")
+    if delivered != changes:  # a figure over a feed that lost or repeated changes is void
+        raise RuntimeError(f"the feed delivered {delivered:,} of {changes:,} changes")
     report.add(Figure(f"changes delivered by the feed, logged, {watched:,} watched",
                       delivered / seconds, "changes/s"))  # fmt: skip
     report.add(Figure("CPU per change delivered by the feed", pull_cpu.per_op_us(delivered),

@@ -27,12 +27,19 @@ def upgrade() -> None:
         sa.Column("affair", sa.String(length=60), nullable=False),
         sa.Column("resident_code", sa.String(length=11), nullable=False),
         sa.Column("since", _UTC, nullable=False),
+        sa.Column("origin_code", sa.String(length=11), nullable=True),
         sa.PrimaryKeyConstraint(
             "client", "affair", "resident_code", name=op.f("pk_change_subscriptions")
         ),
     )
     op.create_index(
         "ix_change_subscriptions_code", "change_subscriptions", ["resident_code"], unique=False
+    )
+    op.create_index(
+        "ix_change_subscriptions_origin",
+        "change_subscriptions",
+        ["client", "affair", "origin_code"],
+        unique=False,
     )
     op.create_table(
         "change_feed",
@@ -66,5 +73,6 @@ def downgrade() -> None:
     op.drop_index("ix_change_feed_code", table_name="change_feed")
     op.drop_index("ix_change_feed_subscriber", table_name="change_feed")
     op.drop_table("change_feed")
+    op.drop_index("ix_change_subscriptions_origin", table_name="change_subscriptions")
     op.drop_index("ix_change_subscriptions_code", table_name="change_subscriptions")
     op.drop_table("change_subscriptions")
