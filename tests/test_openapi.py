@@ -59,7 +59,8 @@ def _agency_lookups(pki: Path) -> FastAPI:
 
     settings = AgencySettings(principal=AGENCY.uri, pki_root=pki, **COMMON)
     return create_lookup_app(settings, server.records, server.lookups,
-                             title="jukinet lookups (agency)", watches=server.watches)  # fmt: skip
+                             title="jukinet lookups (agency)", watches=server.watches,
+                             numbers=server.numbers)  # fmt: skip
 
 
 def _prefecture_lookups(pki: Path) -> FastAPI:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency.codes import REGISTRY, register_migrated, retire_codes
 from agency.models import bus, records, watches
+from agency.numbers import follow_code_changes
 from agency.repository import OriginMessages
 from jukinet.bus import BATCH_TYPE_SUFFIX, Rejected, dead_letter_part
 from jukinet.contracts.codepool import CODES_MIGRATED_BATCH, parse_migrated
@@ -153,6 +154,9 @@ async def _apply_origin(
     notified = await fan_out(session, watches, records.history, done.transitions, now)
     replaced = {c.previous_code: town for c in done.accepted if c.previous_code}
     retired = await retire_codes(session, replaced, now=now)
+    await follow_code_changes(session, {
+        c.previous_code: c.record.resident_code for c in done.accepted if c.previous_code
+    })  # fmt: skip
     log_stored(log, done.accepted, town)
     log.info(
         "changes stored: origin=%s via=%s message=%s changes=%d current=%d refused=%d "

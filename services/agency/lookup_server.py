@@ -5,13 +5,14 @@ Run as ``python -m agency.lookup_server`` (`jukinet up` starts it).
 
 from __future__ import annotations
 
-from agency.models import lookups, records, watches
+from agency.models import lookups, numbers, records, watches
 from agency.settings import AgencySettings
 from jukinet.tier import LookupServer
 
 server = LookupServer(
-    AgencySettings, records, lookups, "agency.lookup_server:create_app", watches=watches
-)
+    AgencySettings, records, lookups, "agency.lookup_server:create_app", watches=watches,
+    numbers=numbers,
+)  # fmt: skip
 create_app = server.create_app
 main = server.main
 

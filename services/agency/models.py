@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Index, MetaData, String
+from sqlalchemy import Index, MetaData, String, Table, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jukinet.db.engine import NAMING_CONVENTION, UtcDateTime
@@ -54,3 +54,36 @@ class CodeRegistryEntry(Base):
     designation_id: Mapped[str | None] = mapped_column(String(32))
     designated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class NumberStatus(StrEnum):
+    ASSIGNED = "assigned"
+    RETIRED = "retired"  # changed after a leak: never issued again
+
+
+class IndividualNumberEntry(Base):
+    """Every 個人番号 the agency has generated (番号法第8条). The primary key is national
+    uniqueness; a row is never deleted, so no number is ever issued twice. At most one
+    number per resident is assigned (the partial unique index); after a 住民票コード変更
+    the row follows the person to the new code."""
+
+    __tablename__ = "individual_numbers"
+    __table_args__ = (
+        Index(
+            "ux_individual_numbers_assigned",
+            "resident_code",
+            unique=True,
+            sqlite_where=text("status = 'assigned'"),
+            postgresql_where=text("status = 'assigned'"),
+        ),
+    )
+
+    number: Mapped[str] = mapped_column(String(12), primary_key=True)
+    resident_code: Mapped[str] = mapped_column(String(11))
+    municipality: Mapped[str] = mapped_column(String(6))  # that asked for it
+    status: Mapped[str] = mapped_column(String(12))  # a NumberStatus
+    assigned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+numbers: Table = IndividualNumberEntry.__table__  # type: ignore[assignment]

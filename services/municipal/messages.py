@@ -1,5 +1,6 @@
 """What a municipality accepts over the bus: disclosure answers and refusal notices from
-its tiers, resident-code pools from the agency, move-in notices from any municipality."""
+its tiers, resident-code pools and individual numbers from the agency, move-in notices
+from any municipality."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import BATCH_TYPE_SUFFIX
 from jukinet.contracts.codepool import CODE_POOL_BATCH
+from jukinet.contracts.mynumber import NUMBER_ASSIGNED_BATCH
 from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.envelope import Opener, SignedMessage
 from jukinet.node.router import MessageRouter, Senders
@@ -14,6 +16,7 @@ from jukinet.records.refusals import CHANGE_REFUSED
 from municipal.codes import receive_codes
 from municipal.disclosures.service import RESPONSE_BATCH, record_answers
 from municipal.moves import MOVE_IN_NOTICE_BATCH, apply_move_in_notices
+from municipal.numbers import receive_numbers
 from municipal.refusals import record_refusals
 
 __all__ = ["REFUSED_BATCH", "message_router"]
@@ -36,6 +39,9 @@ def message_router(node: Principal) -> MessageRouter:
 
     async def refusals(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
         await record_refusals(session, message)
+
+    async def numbers(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
+        await receive_numbers(session, message)
 
     router.register(
         RESPONSE_BATCH,
@@ -60,5 +66,10 @@ def message_router(node: Principal) -> MessageRouter:
         REFUSED_BATCH,
         refusals,
         senders=Senders.only(*tiers, detail="only this town's tiers report refusals"),
+    )
+    router.register(
+        NUMBER_ASSIGNED_BATCH,
+        numbers,
+        senders=Senders.only(AGENCY, detail="only the agency generates individual numbers"),
     )
     return router

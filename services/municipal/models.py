@@ -52,6 +52,8 @@ class Resident(Base):
     previous_municipality: Mapped[str | None] = mapped_column(String(6))
     next_address: Mapped[str | None] = mapped_column(String(300))  # 転出先
     next_municipality: Mapped[str | None] = mapped_column(String(6))
+    # 個人番号, as the agency generated it (番号法第7条・第8条): 特定個人情報, never logged
+    individual_number: Mapped[str | None] = mapped_column(String(12), unique=True)
     registered_domicile: Mapped[str | None] = mapped_column(String(300))  # 本籍
     family_register_head: Mapped[str | None] = mapped_column(String(100))  # 筆頭者
     # the name and reading as a search compares them (kept by the validators below)

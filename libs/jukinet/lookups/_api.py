@@ -14,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import exists, select
+from sqlalchemy import Table, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.contracts.identity import Address, Name, ResidentCode, Sex
@@ -55,6 +55,7 @@ class LookupContext:
     # the change feed (agency): its tables, and sessions that write (``sessions`` only read)
     watches: WatchTables | None = None
     writes: async_sessionmaker[AsyncSession] | None = None
+    numbers: Table | None = None  # the 個人番号 registry (the agency's)
     certificates: PresentedCertificates = field(init=False)
 
     def __post_init__(self) -> None:
@@ -337,7 +338,7 @@ def lookup_router() -> APIRouter:
     ) -> Any:
 
         async def run(grant: Grant) -> tuple[Answer, Provision]:
-            row = await by_code(session, context.records, body.resident_code)
+            row = await by_code(session, context.records, body.resident_code, context.numbers)
             now = context.clock()
             if row is None:
                 return {"found": False, "record": None}, _with(
@@ -376,7 +377,7 @@ def lookup_router() -> APIRouter:
         async def run(grant: Grant) -> tuple[Answer, Provision]:
             rows = await by_facts(
                 session, context.records, name=body.name, birth_date=body.birth_date,
-                sex=body.sex.value, address=body.address,
+                sex=body.sex.value, address=body.address, numbers=context.numbers,
             )  # fmt: skip
             now = context.clock()
             if len(rows) != 1:
@@ -409,7 +410,7 @@ def lookup_router() -> APIRouter:
         codes = list(dict.fromkeys(body.resident_codes))
 
         async def run(grant: Grant) -> tuple[Answer, Provision]:
-            found = await by_codes(session, context.records, codes, grant.fields)
+            found = await by_codes(session, context.records, codes, grant.fields, context.numbers)
             items = [
                 {"resident_code": c, "found": c in found, "record": found.get(c)} for c in codes
             ]

@@ -7,7 +7,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, String, any_, bindparam, select
+from sqlalchemy import Select, String, Table, any_, bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,40 +26,75 @@ def project(row: AnyRow, fields: Sequence[str]) -> dict[str, Any]:
     return {field: values[field] for field in ("status", *fields)}
 
 
-async def by_code(session: AsyncSession, records: RecordTables, code: str) -> AnyRow | None:
+NUMBER = "individual_number"  # a field read from the agency's number registry
+
+
+def _with_numbers(r: Table, numbers: Table | None) -> tuple[list[Any], Any]:
+    """The record's columns and, where the node keeps 個人番号 (the agency), the number
+    assigned now, as ``individual_number``: what the query selects, and from where."""
+    if numbers is None:
+        return [r], r
+    n = numbers
+    joined = r.outerjoin(n, (n.c.resident_code == r.c.resident_code) & (n.c.status == "assigned"))
+    return [r, n.c.number.label(NUMBER)], joined
+
+
+async def by_code(
+    session: AsyncSession, records: RecordTables, code: str, numbers: Table | None = None
+) -> AnyRow | None:
     """The record under ``code``; a retired code (replaced by a new one) is not found."""
-    row: AnyRow | None = (await session.execute(_by_code(records), {"code": code})).first()
+    query = _by_code(records, numbers)
+    row: AnyRow | None = (await session.execute(query, {"code": code})).first()
     return row
 
 
 @functools.cache
-def _by_code(records: RecordTables) -> Select[Any]:
+def _by_code(records: RecordTables, numbers: Table | None) -> Select[Any]:
     r = records.records
     retired = RecordStatus.RETIRED.value
-    return select(r).where(r.c.resident_code == bindparam("code"), r.c.status != retired)
+    columns, source = _with_numbers(r, numbers)
+    return (
+        select(*columns)
+        .select_from(source)
+        .where(r.c.resident_code == bindparam("code"), r.c.status != retired)
+    )
 
 
 async def by_codes(
-    session: AsyncSession, records: RecordTables, codes: Sequence[str], fields: Sequence[str]
-) -> dict[str, dict[str, Any]]:
+    session: AsyncSession, records: RecordTables, codes: Sequence[str], fields: Sequence[str],
+    numbers: Table | None = None,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
     """The live records of ``codes`` (retired codes are not found), each already
     projected to ``fields`` as :func:`project` would: one statement with an array on
     PostgreSQL, chunks of an IN list on SQLite."""
     r = records.records
     names = list(dict.fromkeys(("status", *fields)))
-    columns = [r.c.resident_code, *(r.c[name] for name in names)]
+    source: Any = r
+    if NUMBER in names:
+        _, source = _with_numbers(r, numbers)
+    columns = [r.c.resident_code, *(_column(r, numbers, name) for name in names)]
     live = r.c.status != RecordStatus.RETIRED.value
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         codes_param = bindparam("codes", type_=postgresql.ARRAY(String(11)))
-        query = select(*columns).where(r.c.resident_code == any_(codes_param), live)
+        query = select(*columns).select_from(source)
+        query = query.where(r.c.resident_code == any_(codes_param), live)
         rows = await session.execute(query, {"codes": list(codes)})
         return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(codes), 500):
         chunk = list(codes[start : start + 500])
-        rows = await session.execute(select(*columns).where(r.c.resident_code.in_(chunk), live))
+        query = select(*columns).select_from(source)
+        rows = await session.execute(query.where(r.c.resident_code.in_(chunk), live))
         found.update({row[0]: dict(zip(names, row[1:], strict=True)) for row in rows})
     return found
+
+
+def _column(r: Table, numbers: Table | None, name: str) -> Any:
+    if name != NUMBER:
+        return r.c[name]
+    if numbers is None:  # the permission table gives the number at the agency only
+        raise ValueError("this node keeps no individual numbers")
+    return numbers.c.number.label(NUMBER)
 
 
 async def by_facts(
@@ -70,6 +105,7 @@ async def by_facts(
     birth_date: dt.date,
     sex: str,
     address: str | None,
+    numbers: Table | None = None,
 ) -> list[AnyRow]:
     """Live records matching the facts; at most two (two means ambiguous).
 
@@ -88,5 +124,6 @@ async def by_facts(
     ][:2]
     if not codes:
         return []
-    found = await session.execute(select(r).where(r.c.resident_code.in_(codes)))
-    return list(found.all())
+    columns, source = _with_numbers(r, numbers)
+    query = select(*columns).select_from(source).where(r.c.resident_code.in_(codes))
+    return list((await session.execute(query)).all())

@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from pydantic import Field
+from sqlalchemy import Table
 
 from jukinet.db.engine import create_engine, is_sqlite, session_factory
 from jukinet.lookups._api import LOOKUPS, LookupContext, lookup_router
@@ -72,9 +73,10 @@ class LookupSettings(NodeSettings):
 
 def create_lookup_app(
     settings: LookupSettings, records: RecordTables, tables: LookupTables, *, title: str,
-    watches: WatchTables | None = None,
+    watches: WatchTables | None = None, numbers: Table | None = None,
 ) -> FastAPI:  # fmt: skip
-    """The lookup app; with ``watches`` (the agency), the change feed's routes too."""
+    """The lookup app; with ``watches`` (the agency), the change feed's routes too; with
+    ``numbers`` (the agency's 個人番号 registry), the number for grants that give it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,6 +108,7 @@ def create_lookup_app(
             ledger=ledger,
             watches=watches,
             writes=session_factory(engine),
+            numbers=numbers,
         )
         LOOKUPS.put(app, context)
         ledger.start()

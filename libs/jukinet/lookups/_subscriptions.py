@@ -198,13 +198,13 @@ def _item(row: FeedRow, fields: tuple[str, ...]) -> dict[str, Any]:
         "previous_code": row.previous_code,
         "change_reason": row.change_reason,
         "change_date": row.change_date,
-        "record": {f: record[f] for f in dict.fromkeys(("status", *fields))},
+        "record": {f: record[f] for f in dict.fromkeys(("status", *fields)) if f in record},
     }
 
 
 def _fields(grant: Grant) -> list[str]:
     """What a page provides: the grant's fields and what every change carries."""
-    given = {"status", *ALWAYS, *grant.fields}
+    given = {"status", *ALWAYS, *grant.fields} - {"individual_number"}  # lookups give it
     return [f for f in FIELDS if f in given]
 
 

@@ -36,6 +36,7 @@ FIELDS = (
     "address",
     "change_reason",
     "change_date",
+    "individual_number",  # 個人番号: the agency's alone, for affairs the law gives it to
 )
 
 
@@ -109,6 +110,8 @@ class PermissionTable(BaseModel):
         keys = [(g.client, g.affair) for g in self.grants]
         if len(set(keys)) != len(keys):
             raise ValueError("duplicate (client, affair) grant")
+        if self.tier != "agency" and any("individual_number" in g.fields for g in self.grants):
+            raise ValueError("individual_number is provided by the agency only")
         private = {c.id for c in self.clients if c.sector is Sector.PRIVATE}
         if any(g.client in private and g.query_kinds & BY_CODE_KINDS for g in self.grants):
             raise ValueError("a private-sector client may never query by resident code")

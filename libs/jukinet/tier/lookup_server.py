@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from fastapi import FastAPI
+from sqlalchemy import Table
 
 from jukinet.lookups import (
     LookupSettings,
@@ -35,6 +36,7 @@ class LookupServer(Generic[SettingsT]):
     lookups: LookupTables
     factory: str  # the import string of ``create_app``, for worker processes to build it
     watches: WatchTables | None = None  # the change feed's tables (the agency's)
+    numbers: Table | None = None  # the 個人番号 registry (the agency's)
 
     def settings(self) -> SettingsT:
         return self.settings_class(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
@@ -43,8 +45,9 @@ class LookupServer(Generic[SettingsT]):
         settings = self.settings()
         title = f"jukinet lookups ({settings.node.code})"
         return create_lookup_app(
-            settings, self.records, self.lookups, title=title, watches=self.watches
-        )
+            settings, self.records, self.lookups, title=title, watches=self.watches,
+            numbers=self.numbers,
+        )  # fmt: skip
 
     def main(self) -> None:
         settings = self.settings()

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Path, status
 from jukinet.node.deps import AuditDep, NodeDep, SessionDep, guard
 from jukinet.node.problems import problem_responses
 from jukinet.operators import Actor
+from jukinet.pki import utcnow
 from municipal.codes import PoolExhausted
+from municipal.numbers import request_number
 from municipal.residents import households, service
 from municipal.residents.households import HeadLeaves, Unprocessable
 from municipal.residents.roles import require_ex_officio_role
@@ -21,6 +23,7 @@ from municipal.residents.schemas import (
     HouseholdOut,
     MoveHousehold,
     NewHead,
+    NumberReissue,
     RegisterResident,
     ResidentOut,
     ResidentSearch,
@@ -131,6 +134,25 @@ async def change(
 ) -> ResidentOut:
     require_ex_officio_role(actor, body.reason)
     resident = await service.apply_change(session, node, resident_id, body, actor.name)
+    return ResidentOut.model_validate(resident)
+
+
+@router.post(
+    "/{resident_id}/individual-number",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(401, 403, 404, ResidentDeleted, 422),
+    summary="Ask for a new 個人番号 after a leak (個人番号の変更)",
+    description="On the resident's request or ex officio, when the number has leaked and "
+    "may be misused: the agency is asked for a new number, which replaces the old one "
+    "when its answer arrives (the old one is never issued again)." + _WRITE,
+)
+async def reissue_number(
+    resident_id: ResidentId, body: NumberReissue, session: SessionDep, _: Writer
+) -> ResidentOut:
+    resident = await service.get_resident(session, resident_id)
+    if resident.status != "live":
+        raise ResidentDeleted("a deleted record gets no new number")
+    await request_number(session, resident.resident_code, body.reason, utcnow())
     return ResidentOut.model_validate(resident)
 
 

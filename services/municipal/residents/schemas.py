@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -463,6 +463,13 @@ class ResidentOut(BaseModel):
         description="The record's version: 1 when recorded, one more for each change.",
         examples=[1],
     )
+    individual_number: str | None = Field(
+        None,
+        description="個人番号 (My Number), as the agency generated it for a code drawn here; "
+        "null until its answer arrives (or for a resident who brought a code). 特定個人情報: "
+        "kept to this register's operators, never logged.",
+        examples=["123456789018"],
+    )
     household_id: str | None = Field(
         description="The household (世帯) the resident belongs to.", examples=[HOUSEHOLD_ID]
     )
@@ -553,6 +560,17 @@ class HistoryOut(BaseModel):
     )
     recorded_at: dt.datetime = Field(
         description="When the version was recorded (UTC).", examples=["2024-04-10T01:23:45Z"]
+    )
+
+
+class NumberReissue(BaseModel):
+    """Ask the agency for a new 個人番号 because the one in use has leaked and may be
+    misused (番号法第7条第2項): on the resident's request, or ex officio."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "reason": "leaked"}]})  # fmt: skip
+    reason: Literal["leaked"] = Field(
+        description="Why: the number has leaked.", examples=["leaked"]
     )
 
 

@@ -21,6 +21,7 @@ from jukinet.pki import utcnow
 from municipal.codes import draw_code
 from municipal.models import Household, Resident
 from municipal.moves import send_move_in_notice
+from municipal.numbers import request_number
 from municipal.residents import households
 from municipal.residents.emit import emit
 from municipal.residents.repository import HouseholdRepository, ResidentRepository
@@ -65,6 +66,8 @@ async def register(
         raise OwnMunicipality("a move within the town is a 転居, not a move-in")
     resident = await _reopened(session, body) or Resident(id=uuid.uuid4().hex, version=0)
     resident.resident_code = body.resident_code or await draw_code(session)
+    if body.resident_code is None:  # a code drawn here: the agency generates the number
+        await request_number(session, resident.resident_code, "new", utcnow())
     for field in ("name", "name_kana", "birth_date", "address", "notified_on"):
         setattr(resident, field, getattr(body, field))
     for field in ("previous_address", "previous_municipality"):

@@ -1,0 +1,62 @@
+"""個人番号 at the municipality (番号法第7条): the town that records a resident under a
+new resident code asks the agency for the number to assign, and records the answer; it
+asks again with reason ``leaked`` when the number has leaked and may be misused (on the
+resident's request or ex officio), and the agency's new number replaces the old one.
+
+The number is 特定個人情報: only counts reach the log, never a number or a code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Literal
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jukinet.bus import enqueue
+from jukinet.contracts.mynumber import NUMBER_REQUEST, NumberWanted, parse_assigned
+from jukinet.contracts.principals import AGENCY
+from jukinet.envelope import SignedMessage
+from municipal.models import Resident, bus
+
+__all__ = ["receive_numbers", "request_number"]
+
+log = logging.getLogger("jukinet.municipal.numbers")
+
+
+async def request_number(
+    session: AsyncSession, resident_code: str, reason: Literal["new", "leaked"],
+    now: dt.datetime,
+) -> None:  # fmt: skip
+    """Ask the agency for the resident's number, in the caller's transaction (so a
+    resident is never recorded without the request, nor asked for without a record)."""
+    wanted = NumberWanted(resident_code=resident_code, reason=reason)
+    await enqueue(
+        session, bus, recipient=AGENCY, message_type=NUMBER_REQUEST,
+        payload=wanted.model_dump(mode="json"), now=now,
+    )  # fmt: skip
+
+
+async def receive_numbers(session: AsyncSession, message: SignedMessage) -> None:
+    """Record each number the agency assigned, on the resident who holds that code."""
+    recorded = unmatched = refused = 0
+    for answer in parse_assigned(message.payload):
+        if answer.individual_number is None:
+            refused += 1
+            continue
+        result = await session.execute(
+            update(Resident)
+            .where(Resident.resident_code == answer.resident_code)
+            .values(individual_number=answer.individual_number)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            recorded += 1
+        else:
+            unmatched += 1
+    log.info(
+        "individual numbers received: message=%s recorded=%d refused=%d unmatched=%d",
+        message.message_id, recorded, refused, unmatched,
+    )  # fmt: skip
