@@ -116,7 +116,7 @@ async def extra_clients(federation: LocalFederation) -> None:
     await execute(
         federation, AGENCY,
         "INSERT INTO lookup_clients (client, organisation, sector, table_version) "
-        "VALUES ('example-bank', '株式会社例示銀行', 'private', 'test')",
+        "VALUES ('example-bank', '株式会社例示銀行', 'private', 'test') ON CONFLICT DO NOTHING",
     )  # fmt: skip
 
 

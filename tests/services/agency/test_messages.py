@@ -15,6 +15,7 @@ from agency.changes import FORWARD_BATCH
 from agency.models import CodeRegistryEntry
 from agency.settings import AgencySettings
 from jukinet.contracts.codepool import CODE_POOL, CODE_POOL_BATCH, CODE_REFILL_REQUEST_BATCH
+from jukinet.contracts.mynumber import NUMBER_REQUEST_BATCH
 from jukinet.contracts.principals import Principal
 from jukinet.lookups import DISCLOSURE_REQUEST_BATCH
 from jukinet.pki import PkiLayout, TrustStore
@@ -97,5 +98,6 @@ async def test_prefectures_and_municipalities_may_write(agency: Inbound) -> None
     assert not accepts(MOFA)
     assert not accepts(AGENCY)
     assert agency.spec.messages.types == {
-        FORWARD_BATCH, DISCLOSURE_REQUEST_BATCH, CODE_REFILL_REQUEST_BATCH
+        FORWARD_BATCH, DISCLOSURE_REQUEST_BATCH, CODE_REFILL_REQUEST_BATCH,
+        NUMBER_REQUEST_BATCH,
     }  # fmt: skip
