@@ -30,7 +30,7 @@ from municipal.copies.document import CERTIFICATION, OWN_TITLE, TITLE
 from municipal.copies.exchange import read_answer, seal_request, send
 from municipal.copies.protocol import CopyAnswer, CopyRequest
 from tests.federation.isolation import certify_silent_town
-from tests.federation.support import PersonalData, database_url_of, execute, query
+from tests.federation.support import PersonalData, database_url_of, eventually, execute, query
 from tests.pdftext import text_of
 from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA, YOKOHAMA
 
@@ -657,3 +657,31 @@ async def test_no_personal_data_reached_any_log(
     federation: LocalFederation, personal_data: PersonalData
 ) -> None:
     assert personal_data.leaks(federation.root / "log") == []
+
+
+async def test_the_individual_number_is_printed_only_when_specially_asked(
+    chiyoda_clerk: httpx.AsyncClient, register: dict[str, dict[str, Any]],
+    federation: LocalFederation, personal_data: PersonalData,
+) -> None:  # fmt: skip
+    """個人番号 is on an own-register copy only at the applicant's special request
+    (住民基本台帳法第12条第5項), as the agency generated it; recorded in the ledger."""
+    child = register["child"]["id"]
+    seen: dict[str, Any] = {}
+
+    async def numbered() -> bool:
+        seen.update((await chiyoda_clerk.get(f"/residents/{child}")).json())
+        return seen.get("individual_number") is not None
+
+    await eventually(numbered)
+    number = str(seen["individual_number"])
+    personal_data.add(number)
+    plain = await _own_text(chiyoda_clerk, {"resident_id": child})
+    asked = await _own_text(
+        chiyoda_clerk, {"resident_id": child, "include_individual_number": True}
+    )
+    assert "個人番号" not in plain
+    assert number not in plain
+    assert _values(asked, "個人番号") == [number]
+    rows = await query(federation, CHIYODA, "SELECT include_individual_number FROM issued_copies "
+                       "ORDER BY id DESC LIMIT 1")  # fmt: skip
+    assert bool(rows[0][0]) is True

@@ -43,6 +43,7 @@ from fpdf.fonts import TTFFont
 
 from jukinet.contracts.era import to_era
 from jukinet.contracts.ids import explain_resident_code, parse_local_government_code
+from jukinet.contracts.mynumber import is_individual_number
 from jukinet.contracts.prefectures import prefecture_name
 
 __all__ = [
@@ -159,14 +160,18 @@ class CopyEntry:
 class OwnCopyEntry(CopyEntry):
     """A person on a copy issued from the municipality's own register (本庁交付), which
     may also show 本籍 and 筆頭者 — printed only when the applicant specially asked for
-    them (住民基本台帳法第12条第5項), so None means "not asked". A nationwide copy refuses
-    entries of this type: those items never leave the home municipality."""
+    them (住民基本台帳法第12条第5項), so None means "not asked"; so is 個人番号. A
+    nationwide copy refuses entries of this type: those items never leave the home
+    municipality."""
 
     registered_domicile: str | None = None
     family_register_head: str | None = None
+    individual_number: str | None = None  # 個人番号, likewise only when specially asked
 
     def __post_init__(self) -> None:
         CopyEntry.__post_init__(self)
+        if self.individual_number is not None and not is_individual_number(self.individual_number):
+            raise ValueError("individual_number is not a valid individual number")
         for label, value in (
             ("registered_domicile", self.registered_domicile),
             ("family_register_head", self.family_register_head),
@@ -390,7 +395,11 @@ def _entry_rows(entry: CopyEntry) -> list[tuple[str, str]]:
 def _domicile_rows(entry: CopyEntry) -> list[tuple[str, str | None]]:
     if not isinstance(entry, OwnCopyEntry):
         return []
-    return [("本籍", entry.registered_domicile), ("筆頭者", entry.family_register_head)]
+    return [
+        ("個人番号", entry.individual_number),
+        ("本籍", entry.registered_domicile),
+        ("筆頭者", entry.family_register_head),
+    ]
 
 
 def _era_or_none(day: dt.date | None) -> str | None:

@@ -48,6 +48,9 @@ class IssuedCopy(Base):
     include_previous_address: Mapped[bool] = mapped_column(
         Boolean, server_default=false(), default=False
     )
+    include_individual_number: Mapped[bool] = mapped_column(  # own-register copies only
+        Boolean, server_default=false(), default=False
+    )
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(32))
     request_message_id: Mapped[str | None] = mapped_column(String(32))
@@ -78,6 +81,9 @@ class CopyProvision(Base):
         Boolean, server_default=false(), default=False
     )
     include_previous_address: Mapped[bool] = mapped_column(
+        Boolean, server_default=false(), default=False
+    )
+    include_individual_number: Mapped[bool] = mapped_column(  # own-register copies only
         Boolean, server_default=false(), default=False
     )
     outcome: Mapped[str] = mapped_column(String(16))

@@ -93,6 +93,12 @@ class IssueOwnCopy(BaseModel):
     include_previous_address: bool = Field(
         False, description="Print the previous address (前住所).", examples=[False]
     )
+    include_individual_number: bool = Field(
+        False,
+        description="Print each person's 個人番号 (only at the applicant's special request, "
+        "住民基本台帳法第12条第5項; own-register copies only).",
+        examples=[False],
+    )
 
 
 class NoSuchResident(NotFound):
@@ -108,6 +114,8 @@ class OwnCopyRefused(Conflict):
         "moved_out": "the person has moved out (転出): their record is a 除票, another certificate",
         "not_live": "the person's record is otherwise closed (消除)",
         "no_household_head": "the household has no live head: record the 世帯主変更 first",
+        "no_individual_number": "a person on the copy has no 個人番号 yet: the agency's "
+        "answer has not arrived",
     }
 
 
@@ -136,6 +144,7 @@ async def issue_own_copy(
     async with counter.sessions() as session, session.begin():
         try:
             people, head = await _people(session, body)
+            _check_numbers(people, body)
         except Problem as refusal:
             refused = refusal
             row = _ledger_row(counter, body, actor, copy_id, [], "refused")
@@ -164,6 +173,11 @@ async def issue_own_copy(
     except ValueError:
         await _mark(counter, serial, "unprintable")
         raise OwnCopyNotIssued("the record cannot be printed", reason="unprintable") from None
+
+
+def _check_numbers(people: list[Resident], body: IssueOwnCopy) -> None:
+    if body.include_individual_number and any(p.individual_number is None for p in people):
+        raise OwnCopyRefused("a number asked for is not there yet", reason="no_individual_number")
 
 
 async def _people(session: AsyncSession, body: IssueOwnCopy) -> tuple[list[Resident], Resident]:
@@ -223,6 +237,7 @@ def _entry(person: Resident, head: Resident, body: IssueOwnCopy) -> OwnCopyEntry
         relation=person.relation if body.include_relation else None,
         registered_domicile=person.registered_domicile if domicile else None,
         family_register_head=person.family_register_head if domicile else None,
+        individual_number=person.individual_number if body.include_individual_number else None,
     )
 
 
@@ -257,6 +272,7 @@ def _asked(body: IssueOwnCopy, actor: Actor) -> dict[str, Any]:
         "include_relation": body.include_relation,
         "include_registered_domicile": body.include_registered_domicile,
         "include_previous_address": body.include_previous_address,
+        "include_individual_number": body.include_individual_number,
     }
 
 

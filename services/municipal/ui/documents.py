@@ -26,6 +26,7 @@ OWN_ITEMS = (
     Field("include_resident_code", "住民票コードを記載する", "checkbox"),
     Field("include_registered_domicile", "本籍・筆頭者を記載する", "checkbox"),
     Field("include_previous_address", "前住所を記載する", "checkbox"),
+    Field("include_individual_number", "個人番号を記載する（本人等の特別の請求）", "checkbox"),
 )
 NATIONWIDE = Form(
     "住民票の写しの広域交付",
