@@ -61,6 +61,18 @@ async def _pdf_of(page: Any, click: Any) -> str:
     return text_of(await asyncio.to_thread(Path(path).read_bytes))
 
 
+async def _individual_number(page: Any, pd: PersonalData, unlike: str | None = None) -> str:
+    """The number the resident page shows once the agency's answer is in (bounded)."""
+    for _ in range(120):
+        shown = (await page.locator("dt:text-is('個人番号') + dd").inner_text()).strip()
+        if shown.isdigit() and len(shown) == 12 and shown != unlike:
+            pd.add(shown)
+            return str(shown)
+        await asyncio.sleep(0.25)
+        await page.reload()
+    raise AssertionError("no individual number arrived within 30 s")
+
+
 async def _fill(page: Any, fields: dict[str, str]) -> None:
     for label, value in fields.items():
         await page.get_by_label(label, exact=True).fill(value)
@@ -119,6 +131,12 @@ async def test_a_clerks_day_at_the_counter(
         await page.wait_for_url(f"{base}/ui/residents/{head['id']}")
         await page.goto(f"{base}/ui/residents/{child_id}")
         assert NEW_HOME in await page.inner_text("main")
+
+        # the child's 個人番号 arrives from the agency; a leak replaces it
+        first = await _individual_number(page, personal_data)
+        await page.get_by_role("button", name="個人番号の変更（漏えい）").click()
+        await page.wait_for_url(f"{base}/ui/residents/{child_id}")
+        assert await _individual_number(page, personal_data, unlike=first) != first
 
         # the town's own copy of the whole household, with relations
         await page.goto(f"{base}/ui/residents/{head['id']}/copy")

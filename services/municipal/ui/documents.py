@@ -121,6 +121,17 @@ def document_routes(router: APIRouter) -> None:
             return refused(request, r.status_code, "提供状況の開示", r)
         return RedirectResponse(f"/ui/disclosures/{r.json()['id']}", status_code=303)
 
+    @router.post("/residents/{resident_id}/individual-number")
+    @signed_in
+    async def renumber(request: Request, resident_id: OpaqueId) -> Response:
+        """個人番号の変更 after a leak: the agency's new number arrives by itself."""
+        check_same_origin(request)
+        body = {"reason": "leaked"}
+        r = await call(request, "POST", f"/residents/{resident_id}/individual-number", body)
+        if r.status_code >= 300:
+            return refused(request, r.status_code, "個人番号の変更", r)
+        return RedirectResponse(f"/ui/residents/{resident_id}", status_code=303)
+
     @router.get("/disclosures/{disclosure_id}")
     @signed_in
     async def disclosure(request: Request, disclosure_id: OpaqueId) -> Response:
