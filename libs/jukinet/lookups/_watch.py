@@ -31,7 +31,12 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
+    bindparam,
     delete,
+    func,
+    literal,
+    null,
     select,
     update,
 )
@@ -121,17 +126,25 @@ async def watch(
         return 0
     known = await _watched(session, tables, client, affair, codes)
     w = tables.watches
-    dialect = postgresql if _is_postgresql(session) else sqlite
+    key = [w.c.client, w.c.affair, w.c.resident_code]
+    if _is_postgresql(session):  # one statement for the whole batch
+        listed = func.unnest(_codes_param())
+        source = select(literal(client), literal(affair), listed, literal(now, UtcDateTime()),
+                        null())  # fmt: skip
+        columns = ["client", "affair", "resident_code", "since", "origin_code"]
+        statement = postgresql.insert(w).from_select(columns, source)
+        statement = statement.on_conflict_do_update(index_elements=key, set_={"origin_code": None})
+        await session.execute(statement, {"codes": codes})
+        return len(codes) - len(known)
     rows = [{"client": client, "affair": affair, "resident_code": c, "since": now,
              "origin_code": None} for c in codes]  # fmt: skip
-    for start in range(0, len(rows), 10_000):
-        statement = dialect.insert(w)
-        statement = statement.on_conflict_do_update(
-            index_elements=[w.c.client, w.c.affair, w.c.resident_code],
-            set_={"origin_code": None},
-        )
-        await session.execute(statement, rows[start : start + 10_000])
+    upsert = sqlite.insert(w).on_conflict_do_update(index_elements=key, set_={"origin_code": None})
+    await session.execute(upsert, rows)
     return len(codes) - len(known)
+
+
+def _codes_param() -> Any:
+    return bindparam("codes", type_=postgresql.ARRAY(String(11)))
 
 
 async def _follow(
@@ -149,12 +162,15 @@ async def _follow(
 async def _watched(
     session: AsyncSession, tables: WatchTables, client: str, affair: str, codes: Sequence[str]
 ) -> set[str]:
+    """Which of ``codes`` the body watches already (PostgreSQL: one array statement)."""
     w = tables.watches
+    mine = (w.c.client == client) & (w.c.affair == affair)
+    if _is_postgresql(session):
+        query = select(w.c.resident_code).where(mine, w.c.resident_code == any_(_codes_param()))
+        return set(await session.scalars(query, {"codes": list(codes)}))
     found: set[str] = set()
     for chunk in _chunks(codes):
-        query = select(w.c.resident_code).where(
-            w.c.client == client, w.c.affair == affair, w.c.resident_code.in_(chunk)
-        )
+        query = select(w.c.resident_code).where(mine, w.c.resident_code.in_(chunk))
         found.update(await session.scalars(query))
     return found
 
