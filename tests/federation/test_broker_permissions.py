@@ -281,7 +281,7 @@ async def test_municipality_cannot_subscribe_to_another_nodes_traffic(
     async with connected(fed, HIRATSUKA) as town, connected(fed, KANAGAWA) as pref:
         spy = await town.nc.subscribe(subject)
         try:
-            await town.nc.flush(timeout=2)
+            await town.nc.flush(timeout=20)
             await town.expect_violation(violation("subscription", subject))
 
             await trigger(pref, town)  # traffic on that subject does happen...
@@ -383,7 +383,7 @@ async def test_same_client_setup_connects_with_a_valid_node_certificate(
     nc = await _connect(fed.nats_url, fed.tls(HIRATSUKA), "_INBOX_142034", errors, "x")
     try:
         assert nc.is_connected
-        await nc.flush(timeout=2)
+        await nc.flush(timeout=20)
     finally:
         await nc.close()
     assert errors == []

@@ -69,7 +69,7 @@ async def test_operations_identity_reads_no_message(
 
         await a_change_flows(federation, CHIYODA, TOKYO, personal_data)
 
-        await ops.nc.flush(timeout=2)
+        await ops.nc.flush(timeout=20)
         assert got == []
         await sub.unsubscribe()
 
