@@ -16,8 +16,9 @@ from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
 from jukinet.devtools.synthetic import SyntheticResidents
 from tests.federation.support import PersonalData, eventually, query
+from tests.federation.test_moves import known_upstream, move_in, move_out
 from tests.federation.test_propagation import change, register
-from tests.principals import AGENCY, HIRATSUKA
+from tests.principals import AGENCY, CHIYODA, HIRATSUKA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
@@ -120,3 +121,35 @@ async def test_a_code_change_keeps_the_persons_number(
 
     await eventually(followed)
     assert await registry(federation, old_code) == []
+
+
+async def test_a_resident_who_moves_in_brings_their_number(
+    federation: LocalFederation, personal_data: PersonalData
+) -> None:
+    """The 転出証明書 states the number: the new town records it (check digit verified; a
+    number another resident holds is refused), and asks the agency for nothing."""
+    people = SyntheticResidents(seed=8104)
+    async with federation.client(HIRATSUKA) as old_town:
+        person, other = [
+            await register(old_town, people.registration(HIRATSUKA.code), personal_data)
+            for _ in range(2)
+        ]
+        number = await numbered(old_town, person["id"])
+    personal_data.add(number)
+    bodies = []
+    for mover in (person, other):
+        await known_upstream(federation, mover)
+        arriving = move_in(mover, CHIYODA, HIRATSUKA, people)
+        await move_out(federation, HIRATSUKA, mover, arriving)
+        bodies.append({k: v for k, v in arriving.items() if k != "new_municipality"})
+    wrong = number[:11] + str((int(number[11]) + 1) % 10)
+    async with federation.client(CHIYODA) as new_town:
+        slipped = await new_town.post("/residents", json=bodies[0] | {"individual_number": wrong})
+        assert slipped.status_code == 422, slipped.text
+        assert wrong not in slipped.text
+        here = await register(new_town, bodies[0] | {"individual_number": number}, personal_data)
+        assert here["individual_number"] == number
+        taken = await new_town.post("/residents", json=bodies[1] | {"individual_number": number})
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["type"].endswith("individual-number-taken")
+    assert number not in taken.text

@@ -31,6 +31,10 @@ from tests.federation.support import PersonalData, eventually, query, tier_recor
 from tests.principals import AGENCY, CHIYODA, HIRATSUKA, KANAGAWA, TOKYO, YOKOHAMA
 
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
+# The module's own federation (for the tests that stop a prefecture): messages queued for
+# a prefecture while it was down are taken in one fetch, however loaded the machine is,
+# so that they are forwarded together (the forward those tests are about).
+EXTRA_ENV = {"JUKINET_PREFECTURE_INBOX_DRAIN_SECONDS": "1.0"}
 
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 

@@ -21,7 +21,7 @@ log = logging.getLogger("jukinet.bus.consumer")
 _REBIND_AFTER_IDLE_FETCHES = 30
 # After the first message, how long to wait for the broker to hand over what else is
 # already queued (it answers at once; this only bounds a slow answer).
-_DRAIN_TIMEOUT = 0.01
+DRAIN_SECONDS = 0.01  # how long a fetch waits for what is already queued behind the first
 
 
 class Consumer:
@@ -39,6 +39,7 @@ class Consumer:
         processor: InboxProcessor,
         batch: int = CONSUMER_FETCH_BATCH,
         fetch_timeout: float = 1.0,
+        drain: float = DRAIN_SECONDS,
         after_batch: Callable[[], None] | None = None,
     ) -> None:
         self._nc = nc
@@ -46,6 +47,7 @@ class Consumer:
         self._processor = processor
         self._batch = batch
         self._fetch_timeout = fetch_timeout
+        self._drain = drain
         self._after_batch = after_batch
         self.processed = 0
 
@@ -81,7 +83,7 @@ class Consumer:
         if self._batch == 1:
             return first
         try:
-            rest = await sub.fetch(self._batch - 1, timeout=_DRAIN_TIMEOUT)
+            rest = await sub.fetch(self._batch - 1, timeout=self._drain)
         except (TimeoutError, NatsTimeoutError):
             rest = []
         return first + rest

@@ -197,8 +197,9 @@ class NodeRuntime:
             on_dead_letter=lambda reason: self.metrics.dead_letters.labels(reason).inc(),
         )
         self.consumer = Consumer(
-            nc=self.nc, node=self.node, processor=processor, after_batch=self.notify_outbox
-        )
+            nc=self.nc, node=self.node, processor=processor, after_batch=self.notify_outbox,
+            drain=self.settings.inbox_drain_seconds,
+        )  # fmt: skip
         poll, linger = self.settings.outbox_poll_seconds, self.settings.outbox_linger_seconds
         relay = self.relay.run(poll_interval=poll, linger=linger)
         await asyncio.gather(relay, self.consumer.run())

@@ -47,6 +47,13 @@ class NodeSettings(BaseSettings):
         description="how often the outbox is read without a commit here waking it (rows "
         "that another process wrote, such as `jukinet import`)",
     )
+    inbox_drain_seconds: float = Field(
+        0.01,
+        ge=0,
+        le=5,
+        description="after the first message of a fetch, how long the inbox waits for what "
+        "is already queued behind it (one transaction, and one forward, for all of it)",
+    )
     outbox_linger_seconds: float = Field(
         0.02,
         ge=0,

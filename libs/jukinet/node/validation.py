@@ -25,7 +25,9 @@ FIELDS_JA: dict[str, str] = {
     "household_id": "世帯", "relation": "続柄", "registered_domicile": "本籍",
     "family_register_head": "筆頭者", "municipality": "市区町村", "affair": "事務",
     "purpose": "目的", "id_checked": "本人確認", "home_municipality": "住所地の市区町村",
-    "members": "世帯員", "password": "パスワード",
+    "members": "世帯員", "password": "パスワード", "individual_number": "個人番号",
+    "add": "登録する住民票コード", "remove": "登録を外す住民票コード", "cursor": "カーソル",
+    "limit": "件数",
 }  # fmt: skip
 
 BY_TYPE_JA: dict[str, str] = {

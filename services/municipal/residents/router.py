@@ -33,6 +33,7 @@ from municipal.residents.search import search
 from municipal.residents.service import (
     AlreadyRegistered,
     CodeMismatch,
+    NumberTaken,
     OwnMunicipality,
     ResidentDeleted,
 )
@@ -57,7 +58,15 @@ _WRITE = _COUNTER + " An ex-officio reason (職権) needs a supervisor (or the t
     "",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(
-        401, 403, 404, AlreadyRegistered, CodeMismatch, 422, OwnMunicipality, PoolExhausted
+        401,
+        403,
+        404,
+        AlreadyRegistered,
+        CodeMismatch,
+        NumberTaken,
+        422,
+        OwnMunicipality,
+        PoolExhausted,
     ),
     summary="Record a resident (記載)",
     description="Records a resident for a recording reason (birth, move-in, ex-officio "

@@ -21,6 +21,7 @@ from jukinet.contracts.identity import (
     Sex,
     check_possible_dates,
 )
+from jukinet.contracts.mynumber import IndividualNumber
 
 HEAD = "世帯主"
 # Reasons entered on a resident's notification (届出): the notification date is required.
@@ -156,6 +157,13 @@ class RegisterResident(_Recording):
         "the 転出証明書), kept. Otherwise one is drawn from the code pool.",
         examples=["12345678903"],
     )
+    individual_number: IndividualNumber | None = Field(
+        None,
+        description="A move-in from another municipality: the person's 個人番号 as the "
+        "転出証明書 states it (check digit verified), recorded here. A code drawn here gets "
+        "its number from the agency instead.",
+        examples=["123456789018"],
+    )
     registered_domicile: Address | None = Field(
         None,
         description="The registered domicile (本籍): kept here, never sent to the network.",
@@ -187,6 +195,8 @@ class RegisterResident(_Recording):
             raise ValueError("a move-in needs previous_address (前住所)")
         if not moving_in and (self.previous_municipality or self.resident_code):
             raise ValueError("previous_municipality and resident_code belong to a move-in")
+        if self.individual_number is not None and self.resident_code is None:
+            raise ValueError("individual_number comes with a move-in's resident_code")
         if (self.previous_municipality is None) != (self.resident_code is None):
             raise ValueError(
                 "a move-in from another municipality gives both previous_municipality and "

@@ -12,6 +12,7 @@ import logging
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.contracts.identity import ChangeCategory, ChangeReason
@@ -68,6 +69,9 @@ async def register(
     resident.resident_code = body.resident_code or await draw_code(session)
     if body.resident_code is None:  # a code drawn here: the agency generates the number
         await request_number(session, resident.resident_code, "new", utcnow())
+    elif body.individual_number is not None:  # brought on the 転出証明書
+        await _check_number_free(session, body.individual_number, resident.id)
+        resident.individual_number = body.individual_number
     for field in ("name", "name_kana", "birth_date", "address", "notified_on"):
         setattr(resident, field, getattr(body, field))
     for field in ("previous_address", "previous_municipality"):
@@ -92,6 +96,21 @@ async def register(
         previous = Principal.municipality(body.previous_municipality)
         await send_move_in_notice(session, node, resident, previous)
     return resident
+
+
+class NumberTaken(Conflict):
+    type = "individual-number-taken"
+    title = "Another resident of this register has that individual number"
+
+
+async def _check_number_free(session: AsyncSession, number: str, resident_id: str) -> None:
+    """A 転出証明書's number mistyped into another resident's is caught here, not by the
+    database (the value is never named)."""
+    holder = await session.scalar(
+        select(Resident.id).where(Resident.individual_number == number, Resident.id != resident_id)
+    )
+    if holder is not None:
+        raise NumberTaken("the individual number given is another resident's")
 
 
 async def _reopened(session: AsyncSession, body: RegisterResident) -> Resident | None:

@@ -46,6 +46,7 @@ REGISTER = Form(
         Field("previous_address", "前住所（転入）", hint="転出証明書のとおり"),
         Field("previous_municipality", "前住所地の団体コード（転入）"),
         Field("resident_code", "住民票コード（転入: 転出証明書の記載）"),
+        Field("individual_number", "個人番号（転入: 転出証明書の記載）"),
         Field("registered_domicile", "本籍"),
         Field("family_register_head", "筆頭者"),
     ),
