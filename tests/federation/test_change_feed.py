@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from jukinet.cli import app
 from jukinet.client import Change, LookupClient, LookupRefused
 from jukinet.contracts.principals import Principal, PrincipalKind
 from jukinet.devtools.localfed import LocalFederation
@@ -392,3 +395,36 @@ async def test_the_python_client_watches_and_follows_the_feed(
     assert [(c.resident_code, c.change_reason) for c in changes] == [(code, "death")]
     assert changes[0].record["status"] == "deleted"
     assert refused.reason == "affair_not_permitted"
+
+
+async def test_the_command_line_watches_and_pulls(
+    federation: LocalFederation, personal_data: PersonalData, tmp_path: Path
+) -> None:
+    """`jukinet lookup watch` and `jukinet lookup changes`, as an integrator tries them."""
+    people = SyntheticResidents(seed=1707)
+    async with federation.client(HIRATSUKA) as town:
+        resident = await register(town, people.registration(HIRATSUKA.code), personal_data)
+        await at_agency(federation, resident["resident_code"], 1)
+        start = await head(federation)
+        codes = tmp_path / "codes.txt"
+        codes.write_text(resident["resident_code"] + "\n")
+        server = f"https://localhost:{federation.lookup_servers[AGENCY].port}"
+        common = ["--affair", AFFAIR, "--as", str(federation.layout.node_dir(KKR)),
+                  "--ca", str(federation.layout.ca_cert), "--server", server]  # fmt: skip
+
+        def run(*args: str) -> Any:
+            return CliRunner().invoke(app, ["lookup", *args, *common])
+
+        watched = await asyncio.to_thread(run, "watch", "--add", str(codes))
+        assert watched.exit_code == 0, watched.output
+        assert json.loads(watched.stdout)["added"] == 1
+        await change(town, resident["id"], {"reason": "death"}, personal_data)
+    await at_agency(federation, resident["resident_code"], 2)
+    pulled = await asyncio.to_thread(run, "changes", *(["--cursor", start] if start else []))
+    assert pulled.exit_code == 0, pulled.output
+    page = json.loads(pulled.stdout)
+    assert [c["change_reason"] for c in page["changes"]] == ["death"]
+    refused = await asyncio.to_thread(run, "changes", "--cursor", "x")
+    assert refused.exit_code == 2
+    assert "cursor" in refused.stderr
+    assert "Traceback" not in refused.output

@@ -82,12 +82,54 @@ def batch(
     ca: CaOpt = CA,
 ) -> None:
     """Up to 10,000 residents by resident code."""
-    try:
-        wanted = [line.strip() for line in codes.read_text().splitlines() if line.strip()]
-    except OSError as exc:
-        err.print(f"cannot read {codes}: {exc.strerror}")
-        raise typer.Exit(2) from None
+    wanted = _codes(codes)
     _run(server, as_, ca, lambda c: asdict(c.batch(affair, wanted)))
+
+
+@app.command()
+def watch(
+    affair: AffairOpt,
+    as_: AsOpt,
+    add: Annotated[Path | None, typer.Option(help="A file of codes to watch, one a line.")] = None,
+    remove: Annotated[
+        Path | None, typer.Option(help="A file of codes to stop watching, one a line.")
+    ] = None,
+    server: ServerOpt = SERVER,
+    ca: CaOpt = CA,
+) -> None:
+    """Watch residents for the change feed (up to 100,000 codes each way a call)."""
+    adding, removing = _codes(add), _codes(remove)
+
+    def call(c: LookupClient) -> Any:
+        added, removed = c.watch(affair, add=adding, remove=removing)
+        return {"affair": affair, "added": added, "removed": removed}
+
+    _run(server, as_, ca, call)
+
+
+@app.command()
+def changes(
+    affair: AffairOpt,
+    as_: AsOpt,
+    cursor: Annotated[
+        str | None, typer.Option(help="The last cursor received (omitted: from the start).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 1000,
+    server: ServerOpt = SERVER,
+    ca: CaOpt = CA,
+) -> None:
+    """The next changes of the watched residents, with the cursor to ask from next."""
+    _run(server, as_, ca, lambda c: asdict(c.changes(affair, cursor, limit)))
+
+
+def _codes(path: Path | None) -> list[str]:
+    if path is None:
+        return []
+    try:
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except OSError as exc:
+        err.print(f"cannot read {path}: {exc.strerror}")
+        raise typer.Exit(2) from None
 
 
 def _run(server: str, who: Path, ca: Path, call: Callable[[LookupClient], Any]) -> None:
