@@ -71,6 +71,17 @@ async def at_agency(fed: LocalFederation, code: str, version: int) -> None:
     await eventually(arrived)
 
 
+async def newcomer(
+    fed: LocalFederation, town: httpx.AsyncClient, code: str, people: SyntheticResidents,
+    pd: PersonalData,
+) -> tuple[dict[str, Any], str | None]:  # fmt: skip
+    """A resident newly registered at ``town`` (municipality ``code``), once the agency
+    holds them, and the end of KKR's feed before any change of theirs is watched."""
+    resident = await register(town, people.registration(code), pd)
+    await at_agency(fed, resident["resident_code"], 1)
+    return resident, await head(fed)
+
+
 async def everything_after(fed: LocalFederation, cursor: str | None) -> list[dict[str, Any]]:
     r = await pull(fed, cursor)
     assert r.status_code == 200, r.text
@@ -188,9 +199,8 @@ async def test_the_cursor_survives_a_restart_of_the_agency(
 ) -> None:
     people = SyntheticResidents(seed=1703)
     async with federation.client(CHIYODA) as town:
-        resident = await register(town, people.registration(CHIYODA.code), personal_data)
-        await at_agency(federation, resident["resident_code"], 1)
-        start = await head(federation)
+        resident, start = await newcomer(federation, town, CHIYODA.code, people,
+                                         personal_data)  # fmt: skip
         assert (
             await subscribe(federation, {"add": [resident["resident_code"]]})
         ).status_code == 200
@@ -332,9 +342,8 @@ async def test_a_page_holds_what_the_quota_leaves_and_none_beyond_it(
 ) -> None:
     people = SyntheticResidents(seed=1704)
     async with federation.client(HIRATSUKA) as town:
-        resident = await register(town, people.registration(HIRATSUKA.code), personal_data)
-        await at_agency(federation, resident["resident_code"], 1)
-        start = await head(federation)
+        resident, start = await newcomer(federation, town, HIRATSUKA.code, people,
+                                         personal_data)  # fmt: skip
         code = resident["resident_code"]
         assert (await subscribe(federation, {"add": [code]})).status_code == 200
         for reason in ("in_town_move", "death"):
@@ -368,9 +377,8 @@ async def test_the_python_client_watches_and_follows_the_feed(
     """What an integrator writes: `LookupClient.watch`, then `changes` page by page."""
     people = SyntheticResidents(seed=1705)
     async with federation.client(HIRATSUKA) as town:
-        resident = await register(town, people.registration(HIRATSUKA.code), personal_data)
-        await at_agency(federation, resident["resident_code"], 1)
-        start = await head(federation)
+        resident, start = await newcomer(federation, town, HIRATSUKA.code, people,
+                                         personal_data)  # fmt: skip
         me = federation.layout.node_dir(KKR)
         options = {"cert": me / "tls.crt", "key": me / "tls.key", "ca": federation.layout.ca_cert}
         url = f"https://localhost:{federation.lookup_servers[AGENCY].port}"
@@ -403,9 +411,8 @@ async def test_the_command_line_watches_and_pulls(
     """`jukinet lookup watch` and `jukinet lookup changes`, as an integrator tries them."""
     people = SyntheticResidents(seed=1707)
     async with federation.client(HIRATSUKA) as town:
-        resident = await register(town, people.registration(HIRATSUKA.code), personal_data)
-        await at_agency(federation, resident["resident_code"], 1)
-        start = await head(federation)
+        resident, start = await newcomer(federation, town, HIRATSUKA.code, people,
+                                         personal_data)  # fmt: skip
         codes = tmp_path / "codes.txt"
         codes.write_text(resident["resident_code"] + "\n")
         server = f"https://localhost:{federation.lookup_servers[AGENCY].port}"

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -43,10 +41,9 @@ from jukinet.db.engine import session_factory
 from jukinet.envelope import SignedMessage
 from jukinet.pki import utcnow
 from jukinet.records.store import apply_changes
-from tests.conftest import empty_tables, migrated
+from tests.conftest import empty_tables
 from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA
 
-MIGRATIONS = Path(agency.models.__file__).parent / "migrations"
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 REQUEST_ID = "ab" * 16
 
@@ -66,16 +63,6 @@ def source(bodies: Iterable[int]) -> Callable[[int], int]:
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
     return randbelow
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def engine(module_database_url: str) -> AsyncIterator[AsyncEngine]:
-    """The agency's database, migrated once for the module."""
-    engine = await migrated(module_database_url, MIGRATIONS, agency.models.Base.metadata)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ transaction; a clash with any number ever generated takes the next attempt."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,22 +22,12 @@ from jukinet.contracts.mynumber import NUMBER_ASSIGNED, NUMBER_REQUEST_BATCH, pa
 from jukinet.contracts.principals import Principal
 from jukinet.db.engine import session_factory
 from jukinet.envelope import SignedMessage
-from tests.conftest import empty_tables, migrated
+from tests.conftest import empty_tables
 from tests.principals import CHIYODA, HIRATSUKA, KANAGAWA
 from tests.services.agency.test_code_registry import NOW, code, source
 
-MIGRATIONS = Path(agency.models.__file__).parent / "migrations"
 KEY = b"n" * 32
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def engine(module_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = await migrated(module_database_url, MIGRATIONS, agency.models.Base.metadata)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

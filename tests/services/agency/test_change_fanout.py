@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -20,23 +18,13 @@ from jukinet.contracts.identity import ChangeReason, IdentityChange, IdentityRec
 from jukinet.db.engine import session_factory
 from jukinet.lookups._watch import changes_after, fan_out, unwatch, watch
 from jukinet.records.store import apply_changes
-from tests.conftest import empty_tables, migrated
+from tests.conftest import empty_tables
 
-MIGRATIONS = Path(agency.models.__file__).parent / "migrations"
 RECORDS, WATCHES = agency.models.records, agency.models.watches
 TOWN, BODY, AFFAIR = "142034", "kkr-pension", "public-servant-pensions"
 A, B, OTHER = "30000000007", "30000000015", "30000000023"  # valid check digits
 NOW = dt.datetime(2026, 11, 29, 3, 0, tzinfo=dt.UTC)
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def engine(module_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = await migrated(module_database_url, MIGRATIONS, agency.models.Base.metadata)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
