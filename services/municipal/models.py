@@ -52,6 +52,12 @@ class Resident(Base):
     previous_municipality: Mapped[str | None] = mapped_column(String(6))
     next_address: Mapped[str | None] = mapped_column(String(300))  # 転出先
     next_municipality: Mapped[str | None] = mapped_column(String(6))
+    # 旧氏 (a national's, at their request) or a foreign resident's nationality and 通称
+    former_surname: Mapped[str | None] = mapped_column(String(100))
+    former_surname_kana: Mapped[str | None] = mapped_column(String(200))
+    nationality: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    alias: Mapped[str | None] = mapped_column(String(100))
+    alias_kana: Mapped[str | None] = mapped_column(String(200))
     # 個人番号, as the agency generated it (番号法第7条・第8条): 特定個人情報, never logged
     individual_number: Mapped[str | None] = mapped_column(String(12), unique=True)
     registered_domicile: Mapped[str | None] = mapped_column(String(300))  # 本籍
@@ -69,6 +75,21 @@ class Resident(Base):
     def _key_kana(self, _: str, value: str | None) -> str | None:
         self.kana_key = kana_key(value) if value is not None else None
         return value
+
+
+class ResidentAlias(Base):
+    """A foreign resident's 通称 as recorded and, once deleted, until when: the alias's own
+    history (通称の記載及び削除に関する事項), which a certificate shows on request."""
+
+    __tablename__ = "resident_aliases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(100))
+    alias_kana: Mapped[str | None] = mapped_column(String(200))
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
+    municipality: Mapped[str] = mapped_column(String(6))  # where it was recorded
+    deleted_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class Household(Base):

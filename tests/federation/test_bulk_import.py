@@ -30,6 +30,7 @@ from tests.principals import AGENCY, KANAGAWA, YOKOHAMA
 pytestmark = [pytest.mark.federation, pytest.mark.asyncio(loop_scope="session")]
 
 COLUMNS = ["name", "name_kana", "birth_date", "sex", "address", "reason", "change_date"]
+RESIDENCY = ("former_surname", "former_surname_kana", "nationality", "alias", "alias_kana")
 
 
 def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -170,7 +171,12 @@ async def test_rows_keep_the_codes_their_old_register_issued(
     rows = good_rows(3, personal_data, seed=13)
     carried = [generate_resident_code() for _ in rows]
     personal_data.add(*carried)
-    csv_rows = [row | {"resident_code": code} for row, code in zip(rows, carried, strict=True)]
+    csv_rows = [row | {"resident_code": code} | dict.fromkeys(RESIDENCY, "")
+                for row, code in zip(rows, carried, strict=True)]  # fmt: skip
+    csv_rows[0] |= {"name": "SILVA JOAO", "name_kana": "", "nationality": "BR",
+                    "alias": "白羽 譲", "alias_kana": "シラハ ユズル"}  # fmt: skip
+    csv_rows[1] |= {"former_surname": "浜田", "former_surname_kana": "ハマダ"}
+    personal_data.add("白羽 譲", "シラハ ユズル", "浜田", "ハマダ")
     body = _csv_text(csv_rows)
     async with federation.client(YOKOHAMA) as c:
         headers = {"Content-Type": "text/csv"}
@@ -188,6 +194,17 @@ async def test_rows_keep_the_codes_their_old_register_issued(
     )  # fmt: skip
     assert held[0][0] == 3
     await _registered_upstream(federation, carried)
+    at_agency = await query(
+        federation, AGENCY, "SELECT nationality, alias, former_surname FROM identity_records "
+        f"WHERE resident_code IN ({', '.join(repr(c) for c in carried[:2])}) ORDER BY nationality",
+    )  # fmt: skip
+    assert sorted((tuple(r) for r in at_agency), key=str) == sorted(
+        [("BR", "白羽 譲", None), (None, None, "浜田")], key=str
+    )
+    aliases = await query(federation, YOKOHAMA, "SELECT a.alias, a.deleted_on FROM "
+                          "resident_aliases a JOIN residents r ON r.id = a.resident_id "
+                          "WHERE r.resident_code = :c", c=carried[0])  # fmt: skip
+    assert [tuple(a) for a in aliases] == [("白羽 譲", None)]  # its history starts here
 
 
 async def _registered_upstream(fed: LocalFederation, carried: list[str]) -> None:

@@ -685,3 +685,30 @@ async def test_the_individual_number_is_printed_only_when_specially_asked(
     rows = await query(federation, CHIYODA, "SELECT include_individual_number FROM issued_copies "
                        "ORDER BY id DESC LIMIT 1")  # fmt: skip
     assert bool(rows[0][0]) is True
+
+
+async def test_copies_show_the_former_surname_and_a_foreign_residents_alias_and_nationality(
+    federation: LocalFederation,
+    personal_data: PersonalData,
+    clerk: httpx.AsyncClient,
+    chiyoda_clerk: httpx.AsyncClient,
+) -> None:
+    """旧氏 beside the name on every copy it is recorded for; a foreign resident's 通称 and
+    国籍・地域 (as the register writes it) on the nationwide copy, carried over the network."""
+    foreigner = {"name": "TRAN THI MAI", "birth_date": "1994-07-08", "sex": "female",
+                 "address": ADDRESS, "nationality": "VN", "alias": "陳 舞",
+                 "alias_kana": "チン マイ", **_moved_in("2024-01-10", "2024-01-12")}  # fmt: skip
+    national = _person("川辺 律子", "カワベ リツコ", "1985-09-09", "female",
+                       former_surname="森", former_surname_kana="モリ",
+                       **_moved_in("2024-01-10", "2024-01-12"))  # fmt: skip
+    personal_data.add("陳 舞", "チン マイ", "森", "モリ")
+    async with federation.client(CHIYODA) as chiyoda:
+        await _register(chiyoda, foreigner, personal_data)
+        own = await _register(chiyoda, national, personal_data)
+    text = await _copy(clerk, _ask(foreigner))
+    for label, value in (("氏名", "TRAN THI MAI"), ("通称", "陳 舞"), ("国籍・地域", "ベトナム")):
+        assert _values(text, label) == [value], label
+    assert "旧氏" not in text
+    own_text = await _own_text(chiyoda_clerk, {"resident_id": own["id"]})
+    assert (_values(own_text, "旧氏"), _values(own_text, "旧氏のふりがな")) == (["森"], ["モリ"])
+    assert "国籍・地域" not in own_text

@@ -79,9 +79,11 @@ async def test_reconcile_reports_exactly_the_corruption_then_repairs_it(
     )
     await execute(
         federation, KANAGAWA,
-        "INSERT INTO identity_records SELECT :n, municipality, name, name_kana, birth_date, sex, "
-        "address, change_reason, change_date, status, version, origin_message_id, updated_at "
-        "FROM identity_records WHERE resident_code = :c", n=invented, c=codes[HIRATSUKA][2],
+        "INSERT INTO identity_records (resident_code, municipality, name, birth_date, sex, "
+        "address, change_reason, change_date, status, version, origin_message_id, updated_at) "
+        "SELECT :n, municipality, name, birth_date, sex, address, change_reason, change_date, "
+        "status, version, origin_message_id, updated_at FROM identity_records "
+        "WHERE resident_code = :c", n=invented, c=codes[HIRATSUKA][2],
     )  # fmt: skip
     await execute(
         federation,

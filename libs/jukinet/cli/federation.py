@@ -234,6 +234,12 @@ async def _demo(nodes: dict[str, str], token: str, count: int, seed: int) -> Non
             r.raise_for_status()
             made.append((town, r.json()))
             console.print(f"registered at {town.code}: {r.json()['resident_code']} (出生)")
+        town = municipalities[count % len(municipalities)]
+        r = await client.post(f"{nodes[town.uri]}/residents",
+                              json=people.foreign_registration(town.code))  # fmt: skip
+        r.raise_for_status()
+        console.print(f"registered at {town.code}: {r.json()['resident_code']} "
+                      "(外国人住民の転入)")  # fmt: skip
         town, moved = made[0]
         await _change(
             client,

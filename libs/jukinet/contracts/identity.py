@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from jukinet.contracts.ids import InvalidCode, explain_resident_code, parse_local_government_code
+from jukinet.contracts.residency import Nationality, check_residency
 
 __all__ = [
     "CHANGE_MESSAGE_TYPE",
@@ -78,6 +79,10 @@ class ChangeReason(StrEnum):
     NAME_CHANGE = "name_change"
     EX_OFFICIO_CORRECTION = "ex_officio_correction"
     CODE_CHANGE = "code_change"
+    FORMER_SURNAME_RECORD = "former_surname_record"
+    FORMER_SURNAME_DELETE = "former_surname_delete"
+    ALIAS_RECORD = "alias_record"
+    ALIAS_DELETE = "alias_delete"
 
     @property
     def category(self) -> ChangeCategory:
@@ -116,6 +121,10 @@ _CATEGORY = {
             ChangeReason.NAME_CHANGE,
             ChangeReason.EX_OFFICIO_CORRECTION,
             ChangeReason.CODE_CHANGE,
+            ChangeReason.FORMER_SURNAME_RECORD,
+            ChangeReason.FORMER_SURNAME_DELETE,
+            ChangeReason.ALIAS_RECORD,
+            ChangeReason.ALIAS_DELETE,
         ),
         ChangeCategory.MODIFY,
     ),
@@ -137,6 +146,10 @@ _LABEL = {
     ChangeReason.NAME_CHANGE: "氏名変更",
     ChangeReason.EX_OFFICIO_CORRECTION: "職権修正",
     ChangeReason.CODE_CHANGE: "住民票コード変更",
+    ChangeReason.FORMER_SURNAME_RECORD: "旧氏記載",
+    ChangeReason.FORMER_SURNAME_DELETE: "旧氏削除",
+    ChangeReason.ALIAS_RECORD: "通称記載",
+    ChangeReason.ALIAS_DELETE: "通称削除",
 }
 
 
@@ -184,10 +197,11 @@ def name_key(value: str) -> str:
     kanji in their common form by the MJ shrink map (MJ縮退マップ, the table of the
     character information infrastructure that resident-register systems use to carry
     MJ characters into JIS: 髙→高, 﨑→崎, 齋→斎, 邊→辺, 邉→辺, 𠮷→吉), then the Jōyō kanji
-    table's old forms (``joyokanji``). Nothing beyond what those tables pair: 齊 folds to
+    table's old forms (``joyokanji``); letters of the alphabet in one case (a foreign
+    resident's SMITH is found as Smith). Nothing beyond what those tables pair: 齊 folds to
     斉 as the MJ map has it (not to 斎, a character of its own), and 埼 stays apart from
     崎, so a by-facts lookup refuses rather than matches another person."""
-    folded = "".join(unicodedata.normalize("NFKC", value).split())
+    folded = "".join(unicodedata.normalize("NFKC", value).casefold().split())
     shrunk = "".join(_mj_shrunk(ch) for ch in folded)
     return str(joyokanji.convert(shrunk, variants=True))
 
@@ -271,6 +285,29 @@ class IdentityRecord(BaseModel):
     name_kana: Kana | None = Field(
         None, description="The name's reading, in katakana (フリガナ).", examples=["ヤマダ タロウ"]
     )
+    former_surname: Name | None = Field(
+        None,
+        description="旧氏: a Japanese national's former surname, recorded at their request "
+        "and shown beside the name.",
+        examples=["鈴木"],
+    )
+    former_surname_kana: Kana | None = Field(
+        None, description="The former surname's reading, in katakana.", examples=["スズキ"]
+    )
+    nationality: Nationality | None = Field(
+        None,
+        description="国籍・地域 of a foreign resident (外国人住民), as on the residence card: "
+        "an ISO 3166-1 alpha-2 code (XX: stateless, 無国籍). None for a Japanese national.",
+        examples=["VN"],
+    )
+    alias: Name | None = Field(
+        None,
+        description="通称: a foreign resident's alias, recorded on their application.",
+        examples=["山田 太郎"],
+    )
+    alias_kana: Kana | None = Field(
+        None, description="The alias's reading, in katakana.", examples=["ヤマダ タロウ"]
+    )
     birth_date: dt.date = Field(description="Date of birth (生年月日).", examples=["1980-04-01"])
     sex: Sex
     address: Address = Field(
@@ -284,6 +321,14 @@ class IdentityRecord(BaseModel):
     @model_validator(mode="after")
     def _dates_are_possible(self) -> IdentityRecord:
         check_possible_dates(self.birth_date, self.change_date)
+        check_residency(
+            name=self.name,
+            nationality=self.nationality,
+            former_surname=self.former_surname,
+            former_surname_kana=self.former_surname_kana,
+            alias=self.alias,
+            alias_kana=self.alias_kana,
+        )
         return self
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,43 @@ class SyntheticResidents:
             body["previous_address"] = "アメリカ合衆国カリフォルニア州サンノゼ市"
         return body
 
+    def foreign_registration(self, municipality: str) -> dict[str, Any]:
+        """A foreign resident moving in from abroad: the name in capitals of the Latin
+        alphabet as on the residence card, a nationality, and — for some — a 通称."""
+        nationality, locale = self._random.choice(_FOREIGN)
+        faker = Faker(locale)
+        faker.seed_instance(self._random.getrandbits(32))
+        sex = self._random.choice(("male", "female"))
+        given = faker.first_name_male() if sex == "male" else faker.first_name_female()
+        name = _latin_capitals(f"{faker.last_name()} {given}")
+        body = self.registration(municipality, reason="move_in")
+        body |= {"name": name, "sex": sex, "nationality": nationality}
+        del body["name_kana"]
+        if self._random.random() < 0.5:  # many use a Japanese alias at work and school
+            last, last_kana, _ = self._faker.last_name_pair()
+            first, first_kana, _ = self._faker.first_name_pair()
+            body |= {"alias": f"{last} {first}", "alias_kana": f"{last_kana} {first_kana}"}
+        body["previous_address"] = _ABROAD[nationality]
+        return body
+
     def address(self, municipality: str) -> str:
         place = MUNICIPALITY_NAMES.get(municipality, "")
         return f"{place}{self._faker.town()}{self._faker.chome()}{self._faker.ban()}"
 
 
-_NOTIFIED = {"birth", "move_in"}  # recording reasons entered on a resident's notification
+_NOTIFIED = {"birth", "move_in"}
+# nationalities among the largest groups of foreign residents, with a Faker locale whose
+# names are written in the Latin alphabet
+_FOREIGN = (("VN", "vi_VN"), ("PH", "en_PH"), ("BR", "pt_BR"), ("US", "en_US"), ("ID", "id_ID"))
+_ABROAD = {"VN": "ベトナム社会主義共和国ハノイ市", "PH": "フィリピン共和国マニラ市",
+           "BR": "ブラジル連邦共和国サンパウロ市", "US": "アメリカ合衆国カリフォルニア州サンノゼ市",
+           "ID": "インドネシア共和国ジャカルタ市"}  # fmt: skip
+
+
+def _latin_capitals(name: str) -> str:
+    """NGUYEN VAN AN for Nguyễn Văn An: the residence card's form (accents dropped)."""
+    plain = unicodedata.normalize("NFKD", name.replace("Đ", "D").replace("đ", "d"))
+    return "".join(ch for ch in plain if not unicodedata.combining(ch)).upper()  # recording reasons entered on a resident's notification
 
 
 def _today() -> dt.date:

@@ -311,6 +311,7 @@ def operator_read_logger(
 
 
 OPERATOR_FIELDS = (
-    "resident_code", "name", "name_kana", "birth_date", "sex", "address",
+    "resident_code", "name", "name_kana", "former_surname", "former_surname_kana",
+    "nationality", "alias", "alias_kana", "birth_date", "sex", "address",
     "change_reason", "change_date", "status",
 )  # fmt: skip

@@ -109,21 +109,26 @@ async def by_facts(
 ) -> list[AnyRow]:
     """Live records matching the facts; at most two (two means ambiguous).
 
-    Names compare by :func:`name_key` (spaces, width and variant kanji folded) and
-    addresses by :func:`address_key`: the candidates born that day with that sex are
-    read by the facts index, their names and addresses compared here."""
+    Names compare by :func:`name_key` (spaces, width, case and variant kanji folded; a
+    foreign resident is found by the alphabet name or by the 通称) and addresses by
+    :func:`address_key`: the candidates born that day with that sex are read by the facts
+    index, their names and addresses compared here."""
     r = records.records
-    candidates = select(r.c.resident_code, r.c.name, r.c.address).where(
+    candidates = select(r.c.resident_code, r.c.name, r.c.alias, r.c.address).where(
         r.c.birth_date == birth_date, r.c.sex == sex, r.c.status == RecordStatus.LIVE.value
     )
     wanted, place = name_key(name), address_key(address) if address is not None else None
     codes = [
         row.resident_code
         for row in await session.execute(candidates)
-        if name_key(row.name) == wanted and (place is None or address_key(row.address) == place)
+        if _named(row, wanted) and (place is None or address_key(row.address) == place)
     ][:2]
     if not codes:
         return []
     columns, source = _with_numbers(r, numbers)
     query = select(*columns).select_from(source).where(r.c.resident_code.in_(codes))
     return list((await session.execute(query)).all())
+
+
+def _named(row: Any, wanted: str) -> bool:
+    return name_key(row.name) == wanted or (row.alias is not None and name_key(row.alias) == wanted)

@@ -31,6 +31,11 @@ FIELDS = (
     "resident_code",
     "name",
     "name_kana",
+    "former_surname",  # 旧氏 (a national's, when recorded)
+    "former_surname_kana",
+    "alias",  # 通称 (a foreign resident's, when recorded)
+    "alias_kana",
+    "nationality",  # 国籍・地域 (a foreign resident's)
     "birth_date",
     "sex",
     "address",

@@ -27,7 +27,8 @@ FIELDS_JA: dict[str, str] = {
     "purpose": "目的", "id_checked": "本人確認", "home_municipality": "住所地の市区町村",
     "members": "世帯員", "password": "パスワード", "individual_number": "個人番号",
     "add": "登録する住民票コード", "remove": "登録を外す住民票コード", "cursor": "カーソル",
-    "limit": "件数",
+    "limit": "件数", "former_surname": "旧氏", "former_surname_kana": "旧氏のふりがな",
+    "nationality": "国籍・地域", "alias": "通称", "alias_kana": "通称のふりがな",
 }  # fmt: skip
 
 BY_TYPE_JA: dict[str, str] = {

@@ -49,6 +49,11 @@ FIELDS = (
     "address",
     "change_reason",
     "change_date",
+    "former_surname",
+    "former_surname_kana",
+    "nationality",
+    "alias",
+    "alias_kana",
 )
 
 
@@ -70,8 +75,8 @@ class Entry(BaseModel):
         description="The record's status: live, or deleted (消除).", examples=["live"]
     )
     fingerprint: str = Field(
-        description="SHA-256 (hex) of the record's fields (municipality, names, birth date, "
-        "sex, address, change reason and date), version and status.",
+        description="SHA-256 (hex) of the record's fields (municipality, names, 旧氏, "
+        "nationality, 通称, birth date, sex, address, change reason and date), version and status.",
         examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
     )
 

@@ -9,7 +9,12 @@ from alembic import op
 
 import jukinet.db.engine
 
-__all__ = ["downgrade_identity_0001", "upgrade_identity_0001"]
+__all__ = [
+    "downgrade_identity_0001",
+    "downgrade_identity_0002",
+    "upgrade_identity_0001",
+    "upgrade_identity_0002",
+]
 
 
 def upgrade_identity_0001() -> None:
@@ -74,3 +79,23 @@ def downgrade_identity_0001() -> None:
         batch_op.drop_index(batch_op.f("ix_identity_history_resident_code"))
 
     op.drop_table("identity_history")
+
+
+_RESIDENCY = (
+    ("former_surname", 100), ("former_surname_kana", 200), ("nationality", 2),
+    ("alias", 100), ("alias_kana", 200),
+)  # fmt: skip
+
+
+def upgrade_identity_0002() -> None:
+    """A national's 旧氏 and a foreign resident's nationality and 通称, as the record now
+    carries them (NULL for every record held before)."""
+    with op.batch_alter_table("identity_records", schema=None) as batch_op:
+        for name, length in _RESIDENCY:
+            batch_op.add_column(sa.Column(name, sa.String(length=length), nullable=True))
+
+
+def downgrade_identity_0002() -> None:
+    with op.batch_alter_table("identity_records", schema=None) as batch_op:
+        for name, _ in reversed(_RESIDENCY):
+            batch_op.drop_column(name)

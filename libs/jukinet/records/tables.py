@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text
 
 from jukinet.contracts.identity import ChangeCategory, ChangeReason, IdentityChange, IdentityRecord
+from jukinet.contracts.residency import residency_of
 from jukinet.db.engine import UtcDateTime
 
 __all__ = [
@@ -58,6 +59,12 @@ def record_tables(metadata: MetaData) -> RecordTables:
         Column("version", Integer, nullable=False),
         Column("origin_message_id", String(32), nullable=False),
         Column("updated_at", UtcDateTime(), nullable=False),
+        # added with foreign residents and 旧氏 (identity 0002)
+        Column("former_surname", String(100), nullable=True),
+        Column("former_surname_kana", String(200), nullable=True),
+        Column("nationality", String(2), nullable=True),
+        Column("alias", String(100), nullable=True),
+        Column("alias_kana", String(200), nullable=True),
         Index("ix_identity_records_municipality", "municipality", "resident_code"),
         Index("ix_identity_records_facts", "birth_date", "sex", "name"),
     )
@@ -94,6 +101,11 @@ class RecordRow(NamedTuple):
     version: int
     origin_message_id: str
     updated_at: dt.datetime
+    former_surname: str | None = None
+    former_surname_kana: str | None = None
+    nationality: str | None = None
+    alias: str | None = None
+    alias_kana: str | None = None
 
     def identity(self) -> IdentityRecord:
         """The identity record this row holds."""
@@ -145,6 +157,7 @@ def record_row(r: IdentityRecord, version: int, origin: str, now: dt.datetime) -
         version=version,
         origin_message_id=origin,
         updated_at=now,
+        **residency_of(r),
     )
 
 

@@ -3,7 +3,9 @@ Shift_JIS/CP932 that existing register systems export — see :func:`decode_regi
 
 Columns: name, name_kana, birth_date (YYYY-MM-DD), sex (male|female, or 1|2 as on the
 resident record), address, reason (a recording reason; default ex_officio_record),
-change_date (YYYY-MM-DD; default the birth date for births, otherwise required).
+change_date (YYYY-MM-DD; default the birth date for births, otherwise required),
+resident_code; optional: former_surname, former_surname_kana (旧氏), nationality (a
+foreign resident's, ISO 3166-1 alpha-2), alias, alias_kana (通称).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from jukinet.contracts.identity import explain
+from jukinet.contracts.residency import RESIDENCY_FIELDS
 from municipal.residents.schemas import MigratedResident
 
 __all__ = ["COLUMNS", "RowError", "UnreadableRegister", "decode_register", "parse_register"]
 
 COLUMNS = (
     "name", "name_kana", "birth_date", "sex", "address", "reason", "change_date", "resident_code",
+    "former_surname", "former_surname_kana", "nationality", "alias", "alias_kana",
 )  # fmt: skip
 REQUIRED = ("name", "birth_date", "sex", "address")
 MAX_ROWS = 2_000_000
@@ -112,4 +116,5 @@ def _body(raw: dict[str, str | None]) -> dict[str, object]:
         "reason": reason,
         "change_date": change or None,
         "resident_code": value.get("resident_code") or None,
+        **{field: value.get(field) or None for field in RESIDENCY_FIELDS},
     }

@@ -12,9 +12,9 @@ from typing import TypedDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.db.bulk import insert_rows
-from municipal.models import Resident, ResidentVersion, bus
+from municipal.models import Resident, ResidentAlias, ResidentVersion, bus
 
-__all__ = ["ImportRepository", "OutboxValues", "ResidentValues", "VersionValues"]
+__all__ = ["AliasValues", "ImportRepository", "OutboxValues", "ResidentValues", "VersionValues"]
 
 
 class ResidentValues(TypedDict):
@@ -33,6 +33,20 @@ class ResidentValues(TypedDict):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    former_surname: str | None
+    former_surname_kana: str | None
+    nationality: str | None
+    alias: str | None
+    alias_kana: str | None
+
+
+class AliasValues(TypedDict):
+    resident_id: str
+    alias: str
+    alias_kana: str | None
+    recorded_on: dt.date
+    municipality: str
+    deleted_on: dt.date | None
 
 
 class VersionValues(TypedDict):
@@ -58,11 +72,16 @@ class ImportRepository:
         self.session = session
 
     async def add_residents(
-        self, residents: Sequence[ResidentValues], versions: Sequence[VersionValues]
+        self,
+        residents: Sequence[ResidentValues],
+        versions: Sequence[VersionValues],
+        aliases: Sequence[AliasValues] = (),
     ) -> None:
         tables = Resident.metadata.tables
         await insert_rows(self.session, tables[Resident.__tablename__], residents)
         await insert_rows(self.session, tables[ResidentVersion.__tablename__], versions)
+        if aliases:
+            await insert_rows(self.session, tables[ResidentAlias.__tablename__], aliases)
 
     async def enqueue(self, items: Sequence[OutboxValues]) -> None:
         """Queue outbox items as they are (the relay seals and sends them in order)."""

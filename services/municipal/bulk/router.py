@@ -31,7 +31,8 @@ _RESPONSES[422] = {
     "in one transaction",
     description="Migrates an existing register (docs/import.md): a header row naming the "
     "columns (name, name_kana, birth_date, sex, address, reason, change_date, "
-    "resident_code), then up to 2,000,000 residents, in the charset the Content-Type names "
+    "resident_code; optionally former_surname, former_surname_kana, nationality, alias, "
+    "alias_kana), then up to 2,000,000 residents, in the charset the Content-Type names "
     "(utf-8 or shift_jis/cp932; none named: UTF-8, else CP932). Every row is checked first: "
     "one invalid row and nothing is imported. A row keeps the resident code the old "
     "register issued; rows without one get fresh codes. Every code is claimed for this "

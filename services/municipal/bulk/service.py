@@ -18,9 +18,11 @@ from jukinet.contracts.identity import (
 )
 from jukinet.contracts.ids import generate_resident_code
 from jukinet.contracts.principals import Principal
+from jukinet.contracts.residency import residency_of
 from jukinet.node.problems import Conflict
 from jukinet.pki import utcnow
 from municipal.bulk.repository import (
+    AliasValues,
     ImportRepository,
     OutboxValues,
     ResidentValues,
@@ -105,6 +107,7 @@ async def _insert_chunk(
     """Plain rows through Core inserts: ORM objects cost more than the SQL here."""
     residents: list[ResidentValues] = []
     versions: list[VersionValues] = []
+    aliases: list[AliasValues] = []
     outbox: list[OutboxValues] = []
     recipient = node.prefecture_of.uri
     for body, code in zip(rows, codes, strict=True):
@@ -112,6 +115,7 @@ async def _insert_chunk(
             resident_code=code, municipality=node.code, name=body.name,
             name_kana=body.name_kana, birth_date=body.birth_date, sex=body.sex,
             address=body.address, change_reason=body.reason, change_date=body.change_date,
+            **residency_of(body),
         )  # fmt: skip
         change = IdentityChange(record=record, version=1, correlation_id=uuid.uuid4().hex)
         resident_id = uuid.uuid4().hex
@@ -122,8 +126,12 @@ async def _insert_chunk(
             birth_date=body.birth_date, sex=body.sex.value,
             address=body.address, change_reason=body.reason.value,
             change_date=body.change_date, status="live", version=1,
-            created_at=now, updated_at=now,
+            created_at=now, updated_at=now, **residency_of(body),
         ))  # fmt: skip
+        if body.alias is not None:  # its history starts here, as of the record's date
+            aliases.append(AliasValues(resident_id=resident_id, alias=body.alias,
+                                       alias_kana=body.alias_kana, recorded_on=body.change_date,
+                                       municipality=node.code, deleted_on=None))  # fmt: skip
         versions.append(VersionValues(
             resident_id=resident_id, version=1, resident_code=code,
             change_reason=body.reason.value, change_date=body.change_date,
@@ -140,5 +148,5 @@ async def _insert_chunk(
             )
         )  # fmt: skip
     repository = ImportRepository(session)
-    await repository.add_residents(residents, versions)
+    await repository.add_residents(residents, versions, aliases)
     await repository.enqueue(outbox)

@@ -45,6 +45,7 @@ from jukinet.contracts.era import to_era
 from jukinet.contracts.ids import explain_resident_code, parse_local_government_code
 from jukinet.contracts.mynumber import is_individual_number
 from jukinet.contracts.prefectures import prefecture_name
+from jukinet.contracts.residency import nationality_label
 
 __all__ = [
     "CERTIFICATION",
@@ -124,6 +125,11 @@ class CopyEntry:
     household_head: str | None
     resident_code: str | None = None
     relation: str | None = None
+    former_surname: str | None = None  # 旧氏: on the copy whenever recorded
+    former_surname_kana: str | None = None
+    nationality: str | None = None  # a foreign resident's, as an ISO 3166-1 code
+    alias: str | None = None  # 通称
+    alias_kana: str | None = None
 
     def __post_init__(self) -> None:
         for label, value in (
@@ -137,6 +143,8 @@ class CopyEntry:
             ("previous_address", self.previous_address),
             ("household_head", self.household_head),
             ("relation", self.relation),
+            ("former_surname", self.former_surname),
+            ("alias", self.alias),
         ):
             if optional is not None:
                 _require_text(label, optional)
@@ -378,6 +386,7 @@ def _entry_rows(entry: CopyEntry) -> list[tuple[str, str]]:
     rows: list[tuple[str, str | None]] = [
         ("氏名", entry.name),
         ("ふりがな", entry.name_kana),
+        *_residency_rows(entry),
         ("生年月日", to_era(entry.birth_date)),
         ("性別", _SEX_LABELS[entry.sex]),
         ("続柄", entry.relation),
@@ -390,6 +399,18 @@ def _entry_rows(entry: CopyEntry) -> list[tuple[str, str]]:
         ("異動年月日・事由", f"{to_era(entry.change_date)}　{entry.change_reason_label}"),
     ]
     return [(label, value) for label, value in rows if value is not None]
+
+
+def _residency_rows(entry: CopyEntry) -> list[tuple[str, str | None]]:
+    """旧氏 beside the name; a foreign resident's 通称 and 国籍・地域."""
+    nationality = entry.nationality
+    return [
+        ("旧氏", entry.former_surname),
+        ("旧氏のふりがな", entry.former_surname_kana),
+        ("通称", entry.alias),
+        ("通称のふりがな", entry.alias_kana),
+        ("国籍・地域", nationality_label(nationality) if nationality is not None else None),
+    ]
 
 
 def _domicile_rows(entry: CopyEntry) -> list[tuple[str, str | None]]:

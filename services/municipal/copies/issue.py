@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.contracts.identity import Sex
 from jukinet.contracts.principals import Principal
+from jukinet.contracts.residency import residency_of
 from jukinet.envelope import Opener, Sealer
 from jukinet.node.problems import Problem
 from jukinet.operators import Actor
@@ -197,6 +198,7 @@ def _entry(record: CopyRecord) -> CopyEntry:
         household_head=record.household_head,
         resident_code=record.resident_code,
         relation=record.relation,
+        **residency_of(record),
     )
 
 

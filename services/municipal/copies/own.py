@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jukinet.contracts.identity import ChangeReason
 from jukinet.contracts.principals import Principal
+from jukinet.contracts.residency import residency_of
 from jukinet.node.problems import Conflict, NotFound, Problem
 from jukinet.operators import Actor
 from jukinet.pki import utcnow
@@ -238,6 +239,7 @@ def _entry(person: Resident, head: Resident, body: IssueOwnCopy) -> OwnCopyEntry
         registered_domicile=person.registered_domicile if domicile else None,
         family_register_head=person.family_register_head if domicile else None,
         individual_number=person.individual_number if body.include_individual_number else None,
+        **residency_of(person),
     )
 
 

@@ -22,6 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from jukinet.contracts.identity import Address, ChangeReason, Kana, LgCode, Name, ResidentCode, Sex
 from jukinet.contracts.principals import InvalidPrincipal, Principal, PrincipalKind
+from jukinet.contracts.residency import Nationality
 
 __all__ = [
     "ANSWER_TTL",
@@ -202,6 +203,11 @@ class CopyRecord(BaseModel):
     household_head: Name | None = None
     resident_code: ResidentCode | None = None  # only when specially requested
     relation: Relation | None = None  # only when specially requested
+    former_surname: Name | None = None  # 旧氏, shown beside the name when recorded
+    former_surname_kana: Kana | None = None
+    nationality: Nationality | None = None  # a foreign resident's 国籍・地域
+    alias: Name | None = None  # a foreign resident's 通称
+    alias_kana: Kana | None = None
 
 
 class CopyAnswer(BaseModel):

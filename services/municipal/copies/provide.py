@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.contracts.identity import ChangeReason, address_key, name_key
+from jukinet.contracts.residency import residency_of
 from municipal.copies.protocol import CopyOptions, CopyRecord, PersonQuery, Refusal
 from municipal.models import Resident
 from municipal.residents.repository import HouseholdRepository, ResidentRepository
@@ -101,4 +102,5 @@ def copy_record(resident: Resident, household_head: str | None, options: CopyOpt
         household_head=household_head,
         resident_code=resident.resident_code if options.include_resident_code else None,
         relation=resident.relation if options.include_relation else None,
+        **residency_of(resident),
     )

@@ -28,7 +28,9 @@ _KINDS = {
 _FIELDS = {
     "status": "状態", "resident_code": "住民票コード", "name": "氏名", "name_kana": "ふりがな",
     "birth_date": "生年月日", "sex": "性別", "address": "住所", "change_reason": "異動事由",
-    "change_date": "異動年月日", "municipality": "市区町村",
+    "change_date": "異動年月日", "municipality": "市区町村", "former_surname": "旧氏",
+    "former_surname_kana": "旧氏のふりがな", "nationality": "国籍・地域", "alias": "通称",
+    "alias_kana": "通称のふりがな", "individual_number": "個人番号",
 }  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from jukinet.contracts.identity import (
     Sex,
 )
 from jukinet.contracts.principals import Principal
+from jukinet.contracts.residency import residency_of
 from jukinet.pki import utcnow
 from municipal.models import Resident, ResidentVersion, bus
 from municipal.residents.repository import ResidentRepository
@@ -35,6 +36,7 @@ def identity_record(node: Principal, resident: Resident) -> IdentityRecord:
         municipality=node.code,
         name=resident.name,
         name_kana=resident.name_kana,
+        **residency_of(resident),
         birth_date=resident.birth_date,
         sex=Sex(resident.sex),
         address=resident.address,

@@ -14,10 +14,12 @@ from municipal.codes import PoolExhausted
 from municipal.numbers import request_number
 from municipal.residents import households, service
 from municipal.residents.households import HeadLeaves, Unprocessable
+from municipal.residents.residency import NothingRecorded, ResidencyMismatch, aliases_of
 from municipal.residents.roles import require_ex_officio_role
 from municipal.residents.schemas import (
     HOUSEHOLD_ID,
     RESIDENT_ID,
+    AliasOut,
     ChangeResident,
     HistoryOut,
     HouseholdOut,
@@ -122,10 +124,32 @@ async def history(resident_id: ResidentId, session: SessionDep, _: Reader) -> li
     return [HistoryOut.model_validate(v) for v in await households.history(session, resident_id)]
 
 
+@router.get(
+    "/{resident_id}/aliases",
+    responses=problem_responses(401, 403, 404),
+    summary="A foreign resident's 通称 and its history",
+    description="Every alias (通称) recorded here for the resident, oldest first, with the "
+    "dates it was recorded and deleted (通称の記載及び削除に関する事項)." + _COUNTER,
+)
+async def aliases(resident_id: ResidentId, session: SessionDep, _: Reader) -> list[AliasOut]:
+    await service.get_resident(session, resident_id)
+    return [AliasOut.model_validate(a) for a in await aliases_of(session, resident_id)]
+
+
 @router.post(
     "/{resident_id}/changes",
     responses=problem_responses(
-        401, 403, 404, ResidentDeleted, HeadLeaves, 409, 422, Unprocessable, PoolExhausted
+        401,
+        403,
+        404,
+        ResidentDeleted,
+        HeadLeaves,
+        ResidencyMismatch,
+        NothingRecorded,
+        409,
+        422,
+        Unprocessable,
+        PoolExhausted,
     ),
     summary="Modify (修正) or delete (消除) a resident's identity record",
     description="Applies a modifying or deleting change to a live resident, and to the "

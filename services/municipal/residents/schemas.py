@@ -22,6 +22,7 @@ from jukinet.contracts.identity import (
     check_possible_dates,
 )
 from jukinet.contracts.mynumber import IndividualNumber
+from jukinet.contracts.residency import Nationality, check_residency
 
 HEAD = "世帯主"
 # Reasons entered on a resident's notification (届出): the notification date is required.
@@ -35,6 +36,11 @@ NOTIFIED = frozenset(
         ChangeReason.IN_TOWN_MOVE,
         ChangeReason.NAME_CHANGE,
         ChangeReason.CODE_CHANGE,
+        # on the resident's request (旧氏の記載請求) or application (通称の記載申出)
+        ChangeReason.FORMER_SURNAME_RECORD,
+        ChangeReason.FORMER_SURNAME_DELETE,
+        ChangeReason.ALIAS_RECORD,
+        ChangeReason.ALIAS_DELETE,
     }
 )
 OPAQUE_ID = r"^[0-9a-f]{32}$"
@@ -84,6 +90,30 @@ class _Recording(BaseModel):
     name_kana: Kana | None = Field(
         None, description="The name's reading, in katakana (フリガナ).", examples=["ヤマダ タロウ"]
     )
+    former_surname: Name | None = Field(
+        None,
+        description="旧氏: a Japanese national's former surname, recorded at their request "
+        "(as in the family register) and shown beside the name.",
+        examples=["鈴木"],
+    )
+    former_surname_kana: Kana | None = Field(
+        None, description="The former surname's reading, in katakana.", examples=["スズキ"]
+    )
+    nationality: Nationality | None = Field(
+        None,
+        description="国籍・地域 of a foreign resident (外国人住民), as on the residence card: "
+        "an ISO 3166-1 alpha-2 code (XX: stateless, 無国籍). None for a Japanese national.",
+        examples=["VN"],
+    )
+    alias: Name | None = Field(
+        None,
+        description="通称: a foreign resident's alias, on their application (with the "
+        "papers that show it is used in society).",
+        examples=["山田 太郎"],
+    )
+    alias_kana: Kana | None = Field(
+        None, description="The alias's reading, in katakana.", examples=["ヤマダ タロウ"]
+    )
     birth_date: dt.date = Field(description="Date of birth (生年月日).", examples=["1980-04-01"])
     sex: Sex
     address: Address = Field(
@@ -99,6 +129,18 @@ class _Recording(BaseModel):
         "before birth_date.",
         examples=["2024-04-01"],
     )
+
+    @model_validator(mode="after")
+    def _fits_the_person(self) -> _Recording:
+        check_residency(
+            name=self.name,
+            nationality=self.nationality,
+            former_surname=self.former_surname,
+            former_surname_kana=self.former_surname_kana,
+            alias=self.alias,
+            alias_kana=self.alias_kana,
+        )
+        return self
 
 
 class RegisterResident(_Recording):
@@ -316,6 +358,28 @@ class ChangeResident(BaseModel):
         examples=["1980-04-02"],
     )
     sex: Sex | None = Field(None, description="The corrected sex (ex-officio correction only).")
+    former_surname: Name | None = Field(
+        None,
+        description="旧氏記載: the former surname to record (a Japanese national's).",
+        examples=["鈴木"],
+    )
+    former_surname_kana: Kana | None = Field(
+        None, description="旧氏記載: its reading, in katakana.", examples=["スズキ"]
+    )
+    alias: Name | None = Field(
+        None,
+        description="通称記載: the alias to record (a foreign resident's).",
+        examples=["山田 太郎"],
+    )
+    alias_kana: Kana | None = Field(
+        None, description="通称記載: its reading, in katakana.", examples=["ヤマダ タロウ"]
+    )
+    nationality: Nationality | None = Field(
+        None,
+        description="The corrected nationality or region (ex-officio correction of a "
+        "foreign resident's record, e.g. on the immigration office's notice).",
+        examples=["VN"],
+    )
     next_address: Address | None = Field(
         None,
         description="Where the resident moves to (転出先): required for a move-out, and only then.",
@@ -374,11 +438,7 @@ class ChangeResident(BaseModel):
             raise ValueError("a move-out needs next_address (転出先)")
         if not moving_out and (self.next_address or self.next_municipality):
             raise ValueError("next_address and next_municipality belong to a move-out")
-        given = {
-            field
-            for field in ("name", "name_kana", "address", "birth_date", "sex")
-            if getattr(self, field) is not None
-        }
+        given = {field for field in IDENTITY_FIELDS if getattr(self, field) is not None}
         if reason.category is ChangeCategory.DELETE and given:
             raise ValueError("a deletion changes no identity facts")
         required = _REQUIRED.get(reason)
@@ -399,15 +459,26 @@ class ChangeResident(BaseModel):
 
 
 HOUSEHOLD_MOVES = frozenset({ChangeReason.IN_TOWN_MOVE, ChangeReason.MOVE_OUT})
+# The identity facts a change may give, and which each reason needs and allows.
+IDENTITY_FIELDS = ("name", "name_kana", "address", "birth_date", "sex", "former_surname",
+                   "former_surname_kana", "alias", "alias_kana", "nationality")  # fmt: skip
+_CORRECTABLE = {"name", "name_kana", "address", "birth_date", "sex", "nationality"}
 _REQUIRED = {
     ChangeReason.IN_TOWN_MOVE: {"address"},
     ChangeReason.NAME_CHANGE: {"name"},
-    ChangeReason.EX_OFFICIO_CORRECTION: {"name", "name_kana", "address", "birth_date", "sex"},
+    ChangeReason.EX_OFFICIO_CORRECTION: _CORRECTABLE,
+    ChangeReason.FORMER_SURNAME_RECORD: {"former_surname"},
+    ChangeReason.ALIAS_RECORD: {"alias"},
 }
 _ALLOWED = {
     ChangeReason.IN_TOWN_MOVE: {"address"},
     ChangeReason.NAME_CHANGE: {"name", "name_kana"},
     ChangeReason.CODE_CHANGE: set[str](),
+    ChangeReason.EX_OFFICIO_CORRECTION: _CORRECTABLE,
+    ChangeReason.FORMER_SURNAME_RECORD: {"former_surname", "former_surname_kana"},
+    ChangeReason.FORMER_SURNAME_DELETE: set[str](),
+    ChangeReason.ALIAS_RECORD: {"alias", "alias_kana"},
+    ChangeReason.ALIAS_DELETE: set[str](),
 }
 
 
@@ -454,6 +525,21 @@ class ResidentOut(BaseModel):
     name_kana: str | None = Field(
         description="The name's reading, in katakana (フリガナ).", examples=["ヤマダ タロウ"]
     )
+    former_surname: str | None = Field(
+        None, description="旧氏, if recorded (a Japanese national's).", examples=[None]
+    )
+    former_surname_kana: str | None = Field(
+        None, description="The former surname's reading.", examples=[None]
+    )
+    nationality: str | None = Field(
+        None,
+        description="国籍・地域 (ISO 3166-1 alpha-2; XX stateless): set for a foreign "
+        "resident only.",
+        examples=[None],
+    )
+    alias: str | None = Field(None, description="通称, if recorded (a foreign resident's).",
+                              examples=[None])  # fmt: skip
+    alias_kana: str | None = Field(None, description="The alias's reading.", examples=[None])
     birth_date: dt.date = Field(description="Date of birth (生年月日).", examples=["1980-04-01"])
     sex: Sex
     address: str = Field(description="The address (住所).", examples=["神奈川県平塚市浅間町9-9"])
@@ -514,6 +600,24 @@ class ResidentOut(BaseModel):
     family_register_head: str | None = Field(
         description="The head of the family register (筆頭者): never leaves this municipality.",
         examples=["山田 太郎"],
+    )
+
+
+class AliasOut(BaseModel):
+    """One 通称 of a foreign resident as recorded: when, where, and until when."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    alias: str = Field(description="The alias (通称).", examples=["山田 太郎"])
+    alias_kana: str | None = Field(description="Its reading.", examples=["ヤマダ タロウ"])
+    recorded_on: dt.date = Field(
+        description="The date it was recorded (通称を記載した年月日).", examples=["2024-04-01"]
+    )
+    municipality: str = Field(
+        description="The municipality that recorded it (its code).", examples=["142034"]
+    )
+    deleted_on: dt.date | None = Field(
+        description="The date it was deleted (通称を削除した年月日), if it was.", examples=[None]
     )
 
 

@@ -26,6 +26,7 @@ from municipal.numbers import request_number
 from municipal.residents import households
 from municipal.residents.emit import emit
 from municipal.residents.repository import HouseholdRepository, ResidentRepository
+from municipal.residents.residency import change_residency, record_residency
 from municipal.residents.schemas import HEAD, ChangeResident, RegisterResident
 
 __all__ = [
@@ -76,6 +77,7 @@ async def register(
         setattr(resident, field, getattr(body, field))
     for field in ("previous_address", "previous_municipality"):
         setattr(resident, field, getattr(body, field))
+    await record_residency(session, resident, body, node.code)
     resident.registered_domicile = body.registered_domicile
     resident.family_register_head = body.family_register_head
     resident.sex = body.sex.value
@@ -183,6 +185,7 @@ async def _apply_one(
             setattr(resident, field, value)
     if body.sex is not None:
         resident.sex = body.sex.value
+    await change_residency(session, resident, body, node.code)
     if body.reason is ChangeReason.MOVE_OUT:
         resident.next_address, resident.next_municipality = (
             body.next_address,

@@ -49,6 +49,16 @@ REGISTER = Form(
         Field("individual_number", "個人番号（転入: 転出証明書の記載）"),
         Field("registered_domicile", "本籍"),
         Field("family_register_head", "筆頭者"),
+        Field("former_surname", "旧氏（本人の請求があるとき）"),
+        Field("former_surname_kana", "旧氏のふりがな"),
+        Field(
+            "nationality",
+            "国籍・地域（外国人住民）",
+            hint="在留カードの国籍・地域を ISO 3166 の2文字で（例: VN, CN, PH; 無国籍は XX）。"
+            "外国人住民の氏名は在留カードのとおりローマ字で",
+        ),
+        Field("alias", "通称（外国人住民の申出があるとき）"),
+        Field("alias_kana", "通称のふりがな"),
     ),
     "記載する",
 )
@@ -71,6 +81,40 @@ CORRECT = Form(
     ),
     "修正する",
     intro="変更する項目だけを入力してください。",
+)
+FORMER_SURNAME = Form(
+    "旧氏の記載・削除",
+    (
+        Field(
+            "reason",
+            "異動事由",
+            "select",
+            (("former_surname_record", "旧氏記載"), ("former_surname_delete", "旧氏削除")),
+            required=True,
+        ),
+        Field("former_surname", "旧氏（記載するとき）", hint="戸籍に記載されている旧氏のとおり"),
+        Field("former_surname_kana", "旧氏のふりがな"),
+        *DATES,
+    ),
+    "記録する",
+    intro="本人の請求により、旧氏を記載し、または削除します。",
+)
+ALIAS = Form(
+    "通称の記載・削除",
+    (
+        Field(
+            "reason",
+            "異動事由",
+            "select",
+            (("alias_record", "通称記載"), ("alias_delete", "通称削除")),
+            required=True,
+        ),
+        Field("alias", "通称（記載するとき）", hint="社会生活上通用していることを示す資料を確認"),
+        Field("alias_kana", "通称のふりがな"),
+        *DATES,
+    ),
+    "記録する",
+    intro="外国人住民の申出により、通称を記載し、または削除します（履歴は残ります）。",
 )
 CODE = Form(
     "住民票コードの変更",
@@ -247,6 +291,16 @@ def action_routes(router: APIRouter) -> None:
     @signed_in
     async def correct(request: Request, resident_id: OpaqueId) -> Response:
         return await _change(request, resident_id, CORRECT, "correct", {})
+
+    @router.api_route("/residents/{resident_id}/former-surname", methods=methods)
+    @signed_in
+    async def former_surname(request: Request, resident_id: OpaqueId) -> Response:
+        return await _change(request, resident_id, FORMER_SURNAME, "former-surname", {})
+
+    @router.api_route("/residents/{resident_id}/alias", methods=methods)
+    @signed_in
+    async def alias(request: Request, resident_id: OpaqueId) -> Response:
+        return await _change(request, resident_id, ALIAS, "alias", {})
 
     @router.api_route("/residents/{resident_id}/code", methods=methods)
     @signed_in

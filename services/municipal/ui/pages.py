@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from jukinet.contracts.identity import ChangeReason
 from jukinet.contracts.prefectures import prefecture_name
+from jukinet.contracts.residency import nationality_label
 from jukinet.node.validation import FIELDS_JA
 from jukinet.operators import OPERATORS, resolve_token
 from jukinet.pki import utcnow
@@ -27,6 +28,7 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["reason_ja"] = lambda r: ChangeReason(r).label if r else ""
 templates.env.filters["field_ja"] = lambda k: {**FIELDS_JA, "operator": "操作者"}.get(k, k)
+templates.env.filters["nationality_ja"] = nationality_label
 templates.env.filters["sex_ja"] = lambda s: {"male": "男", "female": "女"}.get(str(s), str(s))
 ROLES_JA = {"clerk": "窓口職員", "supervisor": "係長", "auditor": "監査担当",
             "administrator": "管理者"}  # fmt: skip

@@ -220,8 +220,10 @@ def _resident_routes(router: APIRouter) -> None:
         if h.status_code != 200:
             return refused(request, h.status_code, "住民票", h)
         history = h.json()
+        a = await call(request, "GET", f"/residents/{resident_id}/aliases")
+        aliases = a.json() if a.status_code == 200 else []
         return page(request, "resident.html", title="住民票", person=person, history=history,
-                    household=household)  # fmt: skip
+                    household=household, aliases=aliases)  # fmt: skip
 
 
 async def on_foreign_origin(_: Request, __: Exception) -> Response:

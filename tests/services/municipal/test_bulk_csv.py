@@ -39,6 +39,23 @@ def test_a_malformed_value_names_the_column() -> None:
     assert "name_kana: kana reading is written in katakana" in error.problem
 
 
+def test_foreign_residents_and_former_surnames_keep_their_rules() -> None:
+    header = HEADER.rstrip("\n") + ",former_surname,nationality,alias\n"
+    rows, errors = parse_register(header + (
+        f"SMITH JOHN,,1980-01-01,1,{ADDRESS},,1980-01-01,,US,須見 譲\n"
+        f"山田 花子,ヤマダ ハナコ,1980-01-01,2,{ADDRESS},,1980-01-01,佐藤,,\n"
+        f"スミス ジョン,,1980-01-01,1,{ADDRESS},,1980-01-01,,US,\n"
+        f"山田 太郎,ヤマダ タロウ,1980-01-01,1,{ADDRESS},,1980-01-01,,,須見\n"
+    ))  # fmt: skip
+    assert [(r.nationality, r.alias, r.former_surname) for r in rows] == [
+        ("US", "須見 譲", None), (None, None, "佐藤"),
+    ]  # fmt: skip
+    assert [(e.line, e.problem) for e in errors] == [
+        (4, "a foreign resident's name is written in the Latin alphabet"),
+        (5, "an alias (通称) is recorded for a foreign resident only"),
+    ]
+
+
 def test_the_encoding_is_the_one_named_or_found() -> None:
     text = HEADER + f"髙橋 﨑子,タカハシ サキコ,1980-01-01,2,{ADDRESS},,1980-01-01\n"
     assert decode_register(text.encode("cp932"), "text/csv; charset=Shift_JIS") == text
