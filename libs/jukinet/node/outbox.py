@@ -68,6 +68,7 @@ class OutboxSelection(BaseModel):
     recipient: str | None = Field(
         default=None,
         max_length=80,
+        pattern=r"^spiffe://jukinet/[a-z0-9/._-]+$",  # a principal URI: no NUL for the database
         description="Every set-aside item addressed to this principal.",
         examples=[_RECIPIENT],
     )
