@@ -24,6 +24,8 @@ from municipal.copies import start_copy_responder
 from municipal.disclosures.router import router as disclosures_router
 from municipal.messages import message_router
 from municipal.models import Base, Resident, browser_cards, bus, checkpoints
+from municipal.moveouts.certificate import expire_certificates
+from municipal.moveouts.router import router as moveouts_router
 from municipal.reconcile import municipal_entries, repair_router
 from municipal.residents.router import household_router
 from municipal.residents.router import router as residents_router
@@ -33,6 +35,7 @@ from municipal.ui import install_ui
 __all__ = ["create_app", "node_spec"]
 
 log = logging.getLogger("jukinet.municipal")
+EXPIRY_SECONDS = 3600.0  # how often unused 転出証明書情報 are checked for expiry
 
 
 async def _counts(session: AsyncSession) -> dict[str, Any]:
@@ -72,6 +75,20 @@ async def _keep_pool_filled(runtime: NodeRuntime, policy: PoolPolicy, every: flo
         await asyncio.sleep(every)
 
 
+async def _expire_certificates(runtime: NodeRuntime, every: float) -> None:
+    """Close the 転出証明書情報 whose period ended unused (the clerk's list and a move-in
+    close them too, when they look)."""
+    while True:
+        try:
+            async with runtime.sessions() as session, session.begin():
+                closed = await expire_certificates(session, utcnow().date())
+            if closed:
+                log.info("move-out certificates expired: %d", closed)
+        except Exception as exc:  # retried on the next round
+            log.warning("expiring move-out certificates failed: %s", type(exc).__name__)
+        await asyncio.sleep(every)
+
+
 def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     settings = settings or MunicipalSettings(_secrets_dir=os.environ.get("JUKINET_SECRETS_DIR"))
     node = settings.node
@@ -84,10 +101,12 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     async def start_pool(runtime: NodeRuntime) -> Callable[[], object]:
         every = settings.code_pool_check_seconds
         refiller = asyncio.create_task(_keep_pool_filled(runtime, policy, every))
+        expirer = asyncio.create_task(_expire_certificates(runtime, EXPIRY_SECONDS))
         stop_copies = await start_copy_responder(runtime)
 
         def stop() -> None:
             refiller.cancel()
+            expirer.cancel()
             stop_copies()
 
         return stop
@@ -97,6 +116,7 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
     app.include_router(bulk_router)  # before /residents/{id} routes
     app.include_router(residents_router)
     app.include_router(household_router)
+    app.include_router(moveouts_router)
     app.include_router(disclosures_router)
     app.include_router(copies_router)
     app.include_router(reconcile_router(lambda s, m, b: municipal_entries(s, node, m, b)))

@@ -1,6 +1,6 @@
 """What a municipality accepts over the bus: disclosure answers and refusal notices from
 its tiers, resident-code pools and individual numbers from the agency, move-in notices
-from any municipality."""
+and move-out certificates (転出届の特例) from any municipality."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import BATCH_TYPE_SUFFIX
 from jukinet.contracts.codepool import CODE_POOL_BATCH
+from jukinet.contracts.moveout import MOVE_OUT_CERTIFICATE_BATCH
 from jukinet.contracts.mynumber import NUMBER_ASSIGNED_BATCH
 from jukinet.contracts.principals import AGENCY, Principal, PrincipalKind
 from jukinet.envelope import Opener, SignedMessage
@@ -15,6 +16,7 @@ from jukinet.node.router import MessageRouter, Senders
 from jukinet.records.refusals import CHANGE_REFUSED
 from municipal.codes import receive_codes
 from municipal.disclosures.service import RESPONSE_BATCH, record_answers
+from municipal.moveouts.certificate import receive_certificates
 from municipal.moves import MOVE_IN_NOTICE_BATCH, apply_move_in_notices
 from municipal.numbers import receive_numbers
 from municipal.refusals import record_refusals
@@ -36,6 +38,9 @@ def message_router(node: Principal) -> MessageRouter:
 
     async def notices(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
         await apply_move_in_notices(session, message.audience, message)
+
+    async def certificates(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
+        await receive_certificates(session, node, message)
 
     async def refusals(session: AsyncSession, message: SignedMessage, _: Opener) -> None:
         await record_refusals(session, message)
@@ -60,6 +65,15 @@ def message_router(node: Principal) -> MessageRouter:
             PrincipalKind.MUNICIPALITY,
             reason="not_a_municipality",
             detail="only a municipality sends a move-in notice",
+        ),
+    )
+    router.register(
+        MOVE_OUT_CERTIFICATE_BATCH,
+        certificates,
+        senders=Senders.kinds(
+            PrincipalKind.MUNICIPALITY,
+            reason="not_a_municipality",
+            detail="only a municipality sends a move-out certificate",
         ),
     )
     router.register(

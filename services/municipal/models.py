@@ -185,3 +185,54 @@ class DisclosureAnswer(Base):
     tier: Mapped[str] = mapped_column(String(80))
     provisions: Mapped[str] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class ResidentCard(Base):
+    """A resident's My Number card as the town handed it over: the public half of the key
+    only the resident holds. It signs their online move-out (転出届の特例); a new card
+    revokes the old, and a move-out takes it on to the new town (継続利用)."""
+
+    __tablename__ = "resident_cards"
+
+    public_key: Mapped[str] = mapped_column(String(43), primary_key=True)  # base64url
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class FiledMoveOut(Base):
+    """An online move-out this town accepted (its record of the filing): the card that
+    signed it, its nonce (never accepted twice), the dates and the destination."""
+
+    __tablename__ = "online_move_outs"
+    __table_args__ = (UniqueConstraint("card_key", "nonce"),)
+
+    notice_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    card_key: Mapped[str] = mapped_column(String(43))
+    nonce: Mapped[str] = mapped_column(String(32))
+    planned_on: Mapped[dt.date] = mapped_column(Date)
+    visit_on: Mapped[dt.date] = mapped_column(Date)
+    destination: Mapped[str] = mapped_column(String(6))
+    signed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class IncomingMoveOut(Base):
+    """転出証明書情報 another town sent here for a 転入 (転出届の特例): pending until the
+    clerk records the move-in from it, expired when its period ends unused."""
+
+    __tablename__ = "incoming_move_outs"
+    __table_args__ = (Index("ix_incoming_move_outs_status", "status", "valid_until"),)
+
+    notice_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(6))  # the old town's code
+    resident_code: Mapped[str] = mapped_column(String(11), index=True)
+    certificate: Mapped[str] = mapped_column(Text)  # MoveOutCertificate JSON (sealed in transit)
+    planned_on: Mapped[dt.date] = mapped_column(Date)
+    visit_on: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(8))  # pending, used, expired
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    resident_id: Mapped[str | None] = mapped_column(String(32))  # the move-in's record
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

@@ -1,7 +1,8 @@
 """A clerk's day at the counter, in Debian's Chromium with a virtual FIDO2 authenticator
 as the IC card: find a household by a variant kanji, record a birth into it, move the
 household within the town, issue the town's own 住民票の写し (the PDF is read) and a
-nationwide copy of a Chiyoda resident, file the head's 転出 — refused until the new head
+nationwide copy of a Chiyoda resident, record a 転入 from the 転出証明書情報 of an online
+move-out, record a foreign resident's 通称, file the head's 転出 — refused until the new head
 is named in the same action —, take the resident's disclosure request and print it;
 then an auditor verifies the operation log. Screenshots of each page are kept."""
 
@@ -14,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from jukinet.contracts.residentcard import ResidentCard
 from jukinet.devtools.localfed import LocalFederation
 from tests.browser import closed_network_page, screenshot
-from tests.federation.support import PersonalData, cli, database_url_of, query
+from tests.federation.support import PersonalData, cli, database_url_of, eventually, query
 from tests.federation.test_counter_ui import _base, _clerk, _enrol, _log_in, _with_card
 from tests.pdftext import text_of
 from tests.principals import CHIYODA, HIRATSUKA
@@ -40,6 +42,11 @@ def _person(name: str, kana: str, birth: str, sex: str, **more: Any) -> dict[str
 HEAD = _person("髙畑 見本", "タカハタ ミホン", "1981-03-03", "male")
 SPOUSE = _person("髙畑 見本子", "タカハタ ミホンコ", "1984-07-07", "female", relation="妻")
 FAR_AWAY = {**_person("髙嶋 遠子", "タカシマ トオコ", "1977-11-11", "female"), "address": FAR}
+ONLINE = {**_person("千代 移子", "チヨ ウツコ", "1990-02-02", "female"), "address": FAR}
+FOREIGNER = {"name": "PHAM THI LAN", "birth_date": "1995-05-05", "sex": "female",
+             "nationality": "VN", **{k: v for k, v in HEAD.items() if k in (
+                 "address", "reason", "change_date", "notified_on", "previous_address")}}  # fmt: skip
+ALIAS = "林 蘭"
 
 
 async def _register(fed: LocalFederation, town: Any, body: dict[str, Any],
@@ -78,14 +85,43 @@ async def _fill(page: Any, fields: dict[str, str]) -> None:
         await page.get_by_label(label, exact=True).fill(value)
 
 
+async def _filed_online(fed: LocalFederation, pd: PersonalData, tmp_path: Path) -> dict[str, Any]:
+    """A Chiyoda resident with a card files the move-out to Hiratsuka online; the
+    certificate has arrived when this returns."""
+    card = ResidentCard.create(tmp_path / "online.key")
+    person = await _register(fed, CHIYODA, ONLINE, pd)
+    async with fed.client(CHIYODA) as chiyoda:
+        r = await chiyoda.post(
+            f"/residents/{person['id']}/card", json={"public_key": card.public_key}
+        )
+        assert r.status_code == 201, r.text
+        filing = card.move_out(
+            town=CHIYODA.code, resident_code=person["resident_code"], planned_on=TODAY,
+            destination_municipality=HIRATSUKA.code, destination_address=HOME, visit_on=TODAY,
+        )  # fmt: skip
+        r = await chiyoda.post("/move-outs/online", json={"filing": filing})
+        assert r.status_code == 202, r.text
+
+    async def arrived() -> bool:
+        async with fed.client(HIRATSUKA) as town:
+            listed = (await town.get("/move-outs/incoming")).json()
+        return any(n["resident_code"] == person["resident_code"] for n in listed)
+
+    await eventually(arrived)
+    return person
+
+
 async def test_a_clerks_day_at_the_counter(
-    federation: LocalFederation, personal_data: PersonalData
+    federation: LocalFederation, personal_data: PersonalData, tmp_path: Path
 ) -> None:
     head = await _register(federation, HIRATSUKA, HEAD, personal_data)
     spouse = await _register(
         federation, HIRATSUKA, {**SPOUSE, "household_id": head["household_id"]}, personal_data
     )
     far = await _register(federation, CHIYODA, FAR_AWAY, personal_data)
+    foreigner = await _register(federation, HIRATSUKA, FOREIGNER, personal_data)
+    online = await _filed_online(federation, personal_data, tmp_path)
+    personal_data.add(ALIAS)
     code = await _clerk(federation, HIRATSUKA, "day-clerk")
     base = _base(federation, HIRATSUKA)
     child_name = "髙畑 小見本"
@@ -162,6 +198,34 @@ async def test_a_clerks_day_at_the_counter(
         nationwide = await _pdf_of(page, page.get_by_role("button", name="写しを交付する").click)
         assert "千代田区" in nationwide
         assert far["resident_code"] not in nationwide  # not asked for: not printed
+
+        # a Chiyoda resident filed their move-out online: the clerk records the 転入 from
+        # the 転出証明書情報 that arrived
+        await page.goto(f"{base}/ui/move-ins")
+        await page.get_by_role("row", name=ONLINE["name"]).get_by_role("link").click()
+        await _fill(page, {"異動年月日（転入した日）（必須）": TODAY.isoformat(),
+                           "届出年月日（必須）": TODAY.isoformat()})  # fmt: skip
+        await screenshot(page, "counter-special-move-in")
+        await page.get_by_role("button", name="転入を記録する").click()
+        await page.wait_for_load_state()
+        assert "/ui/residents/" in page.url, (page.url, await page.content())
+        arrived = await page.inner_text("main")
+        assert online["resident_code"] in arrived  # the code the certificate states
+        assert "転入" in arrived
+
+        # a foreign resident's 通称 is recorded on their application; its history shows
+        await page.goto(f"{base}/ui/residents/{foreigner['id']}")
+        await page.get_by_role("link", name="通称の記載・削除").click()
+        await page.get_by_label("異動事由").select_option("alias_record")
+        await _fill(page, {"通称（記載するとき）": ALIAS, "異動年月日（必須）": TODAY.isoformat(),
+                           "届出年月日": TODAY.isoformat()})  # fmt: skip
+        await page.get_by_role("button", name="記録する").click()
+        await page.wait_for_url(f"{base}/ui/residents/{foreigner['id']}")
+        shown = await page.inner_text("main")
+        assert "通称の履歴" in shown
+        assert ALIAS in shown
+        assert "ベトナム" in shown  # 国籍・地域 as the register writes it
+        await screenshot(page, "counter-alias")
 
         # the head moves out; the spouse and the child stay: first refused without a new head
         await page.goto(f"{base}/ui/residents/{head['id']}/move-out")

@@ -25,6 +25,7 @@ from jukinet.client._lookups import (
     LookupInvalid,
     LookupRefused,
 )
+from jukinet.contracts.residentcard import ResidentCard
 
 __all__ = [
     "BatchAnswer",
@@ -37,4 +38,5 @@ __all__ = [
     "LookupError",
     "LookupInvalid",
     "LookupRefused",
+    "ResidentCard",
 ]

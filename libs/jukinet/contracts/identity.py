@@ -53,6 +53,7 @@ EARLIEST_BIRTH = dt.date(1868, 1, 1)  # the Meiji era; no living resident is old
 MAX_NAME = 100
 MAX_KANA = 200
 MAX_ADDRESS = 300
+MOVE_OUT_AHEAD = dt.timedelta(days=14)  # a 転出届 is filed before the move, with its date
 
 
 class ChangeCategory(StrEnum):
@@ -256,14 +257,20 @@ Kana = Annotated[str, Field(min_length=1, max_length=MAX_KANA), AfterValidator(_
 Address = Annotated[str, Field(min_length=1, max_length=MAX_ADDRESS), AfterValidator(_text)]
 
 
-def check_possible_dates(birth_date: dt.date, change_date: dt.date) -> None:
+def check_possible_dates(
+    birth_date: dt.date, change_date: dt.date, reason: ChangeReason | None = None
+) -> None:
     """Raise ValueError unless the birth is possible (not before EARLIEST_BIRTH, not in
     the future) and the change falls between the birth and today (JST runs ahead of UTC,
-    so "today" allows tomorrow's UTC date)."""
+    so "today" allows tomorrow's UTC date) — or, for a move-out filed before the move,
+    its planned date (転出予定年月日), at most MOVE_OUT_AHEAD days ahead."""
     today = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     if not EARLIEST_BIRTH <= birth_date <= today:
         raise ValueError("birth date is outside the possible range")
-    if not birth_date <= change_date <= today:
+    if reason is ChangeReason.MOVE_OUT:
+        if not birth_date <= change_date <= today + MOVE_OUT_AHEAD:
+            raise ValueError("a move-out's planned date falls between birth and 14 days ahead")
+    elif not birth_date <= change_date <= today:
         raise ValueError("change date must fall between birth and today")
 
 
@@ -320,7 +327,7 @@ class IdentityRecord(BaseModel):
 
     @model_validator(mode="after")
     def _dates_are_possible(self) -> IdentityRecord:
-        check_possible_dates(self.birth_date, self.change_date)
+        check_possible_dates(self.birth_date, self.change_date, self.change_reason)
         check_residency(
             name=self.name,
             nationality=self.nationality,

@@ -77,7 +77,7 @@ class SyntheticResidents:
         return f"{place}{self._faker.town()}{self._faker.chome()}{self._faker.ban()}"
 
 
-_NOTIFIED = {"birth", "move_in"}
+_NOTIFIED = {"birth", "move_in"}  # recording reasons entered on a resident's notification
 # nationalities among the largest groups of foreign residents, with a Faker locale whose
 # names are written in the Latin alphabet
 _FOREIGN = (("VN", "vi_VN"), ("PH", "en_PH"), ("BR", "pt_BR"), ("US", "en_US"), ("ID", "id_ID"))
@@ -89,7 +89,7 @@ _ABROAD = {"VN": "ベトナム社会主義共和国ハノイ市", "PH": "フィ�
 def _latin_capitals(name: str) -> str:
     """NGUYEN VAN AN for Nguyễn Văn An: the residence card's form (accents dropped)."""
     plain = unicodedata.normalize("NFKD", name.replace("Đ", "D").replace("đ", "d"))
-    return "".join(ch for ch in plain if not unicodedata.combining(ch)).upper()  # recording reasons entered on a resident's notification
+    return "".join(ch for ch in plain if not unicodedata.combining(ch)).upper()
 
 
 def _today() -> dt.date:

@@ -126,7 +126,9 @@ async def _insert_chunk(
             birth_date=body.birth_date, sex=body.sex.value,
             address=body.address, change_reason=body.reason.value,
             change_date=body.change_date, status="live", version=1,
-            created_at=now, updated_at=now, **residency_of(body),
+            created_at=now, updated_at=now, former_surname=body.former_surname,
+            former_surname_kana=body.former_surname_kana, nationality=body.nationality,
+            alias=body.alias, alias_kana=body.alias_kana,
         ))  # fmt: skip
         if body.alias is not None:  # its history starts here, as of the record's date
             aliases.append(AliasValues(resident_id=resident_id, alias=body.alias,

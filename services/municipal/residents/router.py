@@ -11,6 +11,7 @@ from jukinet.node.problems import problem_responses
 from jukinet.operators import Actor
 from jukinet.pki import utcnow
 from municipal.codes import PoolExhausted
+from municipal.moveouts.certificate import NoticeClosed, NoticeMismatch
 from municipal.numbers import request_number
 from municipal.residents import households, service
 from municipal.residents.households import HeadLeaves, Unprocessable
@@ -66,6 +67,8 @@ _WRITE = _COUNTER + " An ex-officio reason (職権) needs a supervisor (or the t
         AlreadyRegistered,
         CodeMismatch,
         NumberTaken,
+        NoticeClosed,
+        NoticeMismatch,
         422,
         OwnMunicipality,
         PoolExhausted,

@@ -206,6 +206,15 @@ class RegisterResident(_Recording):
         "its number from the agency instead.",
         examples=["123456789018"],
     )
+    move_out_notice_id: str | None = Field(
+        None,
+        pattern=OPAQUE_ID,
+        description="A move-in from a 転出届の特例 (online move-out): the 転出証明書情報 the old "
+        "town sent here (GET /move-outs/incoming). The code, 個人番号, previous address and "
+        "town come from it, so the body gives none of them; name, birth date and sex must "
+        "be the certificate's.",
+        examples=[RESIDENT_ID],
+    )
     registered_domicile: Address | None = Field(
         None,
         description="The registered domicile (本籍): kept here, never sent to the network.",
@@ -233,6 +242,15 @@ class RegisterResident(_Recording):
 
     def _check_move_in(self) -> None:
         moving_in = self.reason is ChangeReason.MOVE_IN
+        if self.move_out_notice_id is not None:
+            if not moving_in:
+                raise ValueError("a move-out certificate serves a move-in")
+            given = (self.previous_address, self.previous_municipality, self.resident_code,
+                     self.individual_number)  # fmt: skip
+            if any(value is not None for value in given):
+                raise ValueError("with move_out_notice_id the certificate gives the code, "
+                                 "number and previous address")  # fmt: skip
+            return
         if moving_in and self.previous_address is None:
             raise ValueError("a move-in needs previous_address (前住所)")
         if not moving_in and (self.previous_municipality or self.resident_code):

@@ -21,6 +21,7 @@ from jukinet.node.problems import Conflict, NotFound, Problem
 from jukinet.pki import utcnow
 from municipal.codes import draw_code
 from municipal.models import Household, Resident
+from municipal.moveouts.certificate import close_certificate, from_certificate, take_certificate
 from municipal.moves import send_move_in_notice
 from municipal.numbers import request_number
 from municipal.residents import households
@@ -66,6 +67,10 @@ async def register(
 ) -> Resident:
     if body.previous_municipality == node.code:
         raise OwnMunicipality("a move within the town is a 転居, not a move-in")
+    notice = None
+    if body.move_out_notice_id is not None:  # 転出届の特例: the certificate states the rest
+        notice = await take_certificate(session, body, utcnow().date())
+        body = from_certificate(body, notice[1])
     resident = await _reopened(session, body) or Resident(id=uuid.uuid4().hex, version=0)
     resident.resident_code = body.resident_code or await draw_code(session)
     if body.resident_code is None:  # a code drawn here: the agency generates the number
@@ -97,6 +102,8 @@ async def register(
     if body.previous_municipality is not None:
         previous = Principal.municipality(body.previous_municipality)
         await send_move_in_notice(session, node, resident, previous)
+    if notice is not None:
+        await close_certificate(session, *notice, resident)
     return resident
 
 

@@ -25,6 +25,10 @@ DATES = (
     Field("change_date", "異動年月日", "date", required=True),
     Field("notified_on", "届出年月日", "date", hint="届出によらない職権の異動では空欄"),
 )
+REGISTER_HOUSEHOLD = (
+    Field("household_id", "世帯（加わる世帯のID）", hint="空欄なら新しい世帯の世帯主"),
+    Field("relation", "世帯主との続柄", hint="世帯に加わるときは必須（例: 子）"),
+)
 REGISTER = Form(
     "住民票の記載",
     (
@@ -41,8 +45,7 @@ REGISTER = Form(
         Field("sex", "性別", "select", SEX, required=True),
         Field("address", "住所", required=True),
         *DATES,
-        Field("household_id", "世帯（加わる世帯のID）", hint="空欄なら新しい世帯の世帯主"),
-        Field("relation", "世帯主との続柄", hint="世帯に加わるときは必須（例: 子）"),
+        *REGISTER_HOUSEHOLD,
         Field("previous_address", "前住所（転入）", hint="転出証明書のとおり"),
         Field("previous_municipality", "前住所地の団体コード（転入）"),
         Field("resident_code", "住民票コード（転入: 転出証明書の記載）"),
@@ -116,6 +119,37 @@ ALIAS = Form(
     "記録する",
     intro="外国人住民の申出により、通称を記載し、または削除します（履歴は残ります）。",
 )
+
+
+def special_move_in(notice: Mapping[str, Any]) -> Form:
+    """転入 from a 転出証明書情報: the person as the certificate states them (the clerk
+    checks them against the person's card), the address and the dates entered here."""
+    fixed = {"move_out_notice_id": notice["notice_id"], "name": notice["name"],
+             "name_kana": notice.get("name_kana") or "", "birth_date": notice["birth_date"],
+             "sex": notice["sex"]}  # fmt: skip
+    return Form(
+        "転入（転出届の特例）",
+        (
+            *(Field(name, "", "hidden", value=str(value)) for name, value in fixed.items()),
+            Field(
+                "address",
+                "住所",
+                required=True,
+                value=notice["next_address"],
+                hint="転出届で届け出た転出先。実際の住所と違えば直す",
+            ),
+            Field("change_date", "異動年月日（転入した日）", "date", required=True),
+            Field("notified_on", "届出年月日", "date", required=True),
+            *REGISTER_HOUSEHOLD,
+        ),
+        "転入を記録する",
+        intro=f"{notice['name']}（{notice['birth_date']}生）: {notice['previous_address']}"
+        f"（{notice['from_municipality']}）から。転出予定日 {notice['planned_on']}、"
+        f"期限 {notice['valid_until']}。"
+        "住民票コード・個人番号・前住所は転出証明書情報のとおり記録されます。",
+    )
+
+
 CODE = Form(
     "住民票コードの変更",
     DATES,
@@ -280,6 +314,29 @@ def action_routes(router: APIRouter) -> None:
     async def register(request: Request) -> Response:
         return await handle(request, REGISTER, "/ui/register", "/residents",
                             lambda f, d: _body(f, d, {}),
+                            lambda out: f"/ui/residents/{out['id']}")  # fmt: skip
+
+    @router.get("/move-ins")
+    @signed_in
+    async def move_ins(request: Request) -> Response:
+        r = await call(request, "GET", "/move-outs/incoming")
+        if r.status_code != 200:
+            return refused(request, r.status_code, "特例転入", r)
+        title = "特例転入（転出証明書情報）"
+        return page(request, "move_ins.html", title=title, notices=r.json())
+
+    @router.api_route("/move-ins/{notice_id}", methods=methods)
+    @signed_in
+    async def move_in(request: Request, notice_id: OpaqueId) -> Response:
+        r = await call(request, "GET", "/move-outs/incoming")
+        notice = next((n for n in r.json() if n["notice_id"] == notice_id), None) if (
+            r.status_code == 200) else None  # fmt: skip
+        if notice is None:
+            return refused(
+                request, 404, "特例転入", "この転出証明書情報は未処理のものにありません。"
+            )
+        return await handle(request, special_move_in(notice), f"/ui/move-ins/{notice_id}",
+                            "/residents", lambda f, d: _body(f, d, {"reason": "move_in"}),
                             lambda out: f"/ui/residents/{out['id']}")  # fmt: skip
 
     @router.api_route("/residents/{resident_id}/move", methods=methods)

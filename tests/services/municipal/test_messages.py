@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from jukinet.contracts.codepool import CODE_DESIGNATED, CODE_POOL_BATCH, CODE_REFILL_REQUEST_BATCH
 from jukinet.contracts.ids import generate_resident_code
+from jukinet.contracts.moveout import MOVE_OUT_CERTIFICATE_BATCH
 from jukinet.contracts.mynumber import NUMBER_ASSIGNED_BATCH
 from jukinet.contracts.principals import Principal
 from jukinet.pki import PkiLayout, TrustStore
@@ -107,5 +108,5 @@ async def test_its_tiers_and_any_municipality_may_write(hiratsuka: Inbound) -> N
     assert not accepts(MOFA)
     assert hiratsuka.spec.messages.types == {
         RESPONSE_BATCH, CODE_POOL_BATCH, MOVE_IN_NOTICE_BATCH, REFUSED_BATCH,
-        NUMBER_ASSIGNED_BATCH,
+        NUMBER_ASSIGNED_BATCH, MOVE_OUT_CERTIFICATE_BATCH,
     }  # fmt: skip
