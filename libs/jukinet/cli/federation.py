@@ -254,6 +254,8 @@ async def _demo(nodes: dict[str, str], token: str, count: int, seed: int) -> Non
             console.print(f"recorded a death at {town.code}: {dead['resident_code']} (死亡)")
         if len(made) > 2:
             made[2] = await _move_away(client, nodes, made[2], people)
+        if len(made) > 3:
+            await _file_online(client, nodes, made[3], people.address)
         await _show_upstream(client, nodes, made)
 
 
@@ -289,6 +291,38 @@ async def _move_away(
         f"moved from {old.code} to {new.code}: {person['resident_code']} (転出届, then 転入届)"
     )
     return new, r.json()
+
+
+async def _file_online(
+    client: httpx.AsyncClient, nodes: dict[str, str], made: tuple[Principal, dict[str, Any]],
+    address: Any,
+) -> None:  # fmt: skip
+    """転出届の特例: the resident gets a card at the counter and files the move-out to a
+    town of the other prefecture online; its 転出証明書情報 waits at that town's counter
+    (特例転入) for the clerk to record the 転入. The card's key lives only in memory here."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from jukinet.contracts.residentcard import ResidentCard
+
+    old, person = made
+    new = next(Principal.municipality(c) for c in DEMO.municipalities
+               if Principal.municipality(c).prefecture_of != old.prefecture_of)  # fmt: skip
+    card = ResidentCard(ed25519.Ed25519PrivateKey.generate())
+    url = nodes[old.uri]
+    r = await client.post(f"{url}/residents/{person['id']}/card",
+                          json={"public_key": card.public_key})  # fmt: skip
+    r.raise_for_status()
+    today = dt.datetime.now(dt.UTC).date()
+    filing = card.move_out(town=old.code, resident_code=person["resident_code"],
+                           planned_on=today, destination_municipality=new.code,
+                           destination_address=address(new.code),
+                           visit_on=today + dt.timedelta(days=2))  # fmt: skip
+    async with httpx.AsyncClient(timeout=10.0) as resident:  # no token: the card signs
+        (await resident.post(f"{url}/move-outs/online", json={"filing": filing})).raise_for_status()
+    console.print(f"filed online from {old.code} to {new.code}: {person['resident_code']} "
+                  "(転出届の特例; the 転入 waits at the counter)")  # fmt: skip
 
 
 async def _change(
