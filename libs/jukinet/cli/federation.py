@@ -297,9 +297,10 @@ async def _file_online(
     client: httpx.AsyncClient, nodes: dict[str, str], made: tuple[Principal, dict[str, Any]],
     address: Any,
 ) -> None:  # fmt: skip
-    """転出届の特例: the resident gets a card at the counter and files the move-out to a
-    town of the other prefecture online; its 転出証明書情報 waits at that town's counter
-    (特例転入) for the clerk to record the 転入. The card's key lives only in memory here."""
+    """転出届の特例: the resident gets a card at the counter and files the move-out online
+    to the demo clerk's town (another town if they live there); its 転出証明書情報 waits
+    at that town's counter (特例転入) for the clerk to record the 転入. The card's key
+    lives only in memory here."""
     import datetime as dt
 
     from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -307,8 +308,11 @@ async def _file_online(
     from jukinet.contracts.residentcard import ResidentCard
 
     old, person = made
-    new = next(Principal.municipality(c) for c in DEMO.municipalities
-               if Principal.municipality(c).prefecture_of != old.prefecture_of)  # fmt: skip
+    new = (
+        COUNTER_TOWN
+        if old != COUNTER_TOWN
+        else next(Principal.municipality(c) for c in DEMO.municipalities if c != old.code)
+    )
     card = ResidentCard(ed25519.Ed25519PrivateKey.generate())
     url = nodes[old.uri]
     r = await client.post(f"{url}/residents/{person['id']}/card",
