@@ -26,6 +26,7 @@ from municipal.messages import message_router
 from municipal.models import Base, Resident, browser_cards, bus, checkpoints
 from municipal.moveouts.certificate import expire_certificates
 from municipal.moveouts.router import router as moveouts_router
+from municipal.numbers import BACKFILL_BATCH, request_missing_numbers
 from municipal.reconcile import municipal_entries, repair_router
 from municipal.residents.router import household_router
 from municipal.residents.router import router as residents_router
@@ -75,6 +76,22 @@ async def _keep_pool_filled(runtime: NodeRuntime, policy: PoolPolicy, every: flo
         await asyncio.sleep(every)
 
 
+async def _backfill_numbers(runtime: NodeRuntime, every: float) -> None:
+    """Ask the agency for the 個人番号 residents lack, a batch per round (a full batch:
+    the next round follows at once)."""
+    while True:
+        asked = 0
+        try:
+            async with runtime.sessions() as session, session.begin():
+                asked = await request_missing_numbers(session, utcnow())
+            if asked:
+                runtime.notify_outbox()
+                log.info("individual numbers requested for residents lacking one: %d", asked)
+        except Exception as exc:  # retried on the next round
+            log.warning("requesting missing individual numbers failed: %s", type(exc).__name__)
+        await asyncio.sleep(0 if asked >= BACKFILL_BATCH else every)
+
+
 async def _expire_certificates(runtime: NodeRuntime, every: float) -> None:
     """Close the 転出証明書情報 whose period ended unused (the clerk's list and a move-in
     close them too, when they look)."""
@@ -102,11 +119,13 @@ def create_app(settings: MunicipalSettings | None = None) -> FastAPI:
         every = settings.code_pool_check_seconds
         refiller = asyncio.create_task(_keep_pool_filled(runtime, policy, every))
         expirer = asyncio.create_task(_expire_certificates(runtime, EXPIRY_SECONDS))
+        backfill = asyncio.create_task(_backfill_numbers(runtime, settings.number_backfill_seconds))
         stop_copies = await start_copy_responder(runtime)
 
         def stop() -> None:
             refiller.cancel()
             expirer.cancel()
+            backfill.cancel()
             stop_copies()
 
         return stop

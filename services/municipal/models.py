@@ -60,6 +60,7 @@ class Resident(Base):
     alias_kana: Mapped[str | None] = mapped_column(String(200))
     # 個人番号, as the agency generated it (番号法第7条・第8条): 特定個人情報, never logged
     individual_number: Mapped[str | None] = mapped_column(String(12), unique=True)
+    number_requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     registered_domicile: Mapped[str | None] = mapped_column(String(300))  # 本籍
     family_register_head: Mapped[str | None] = mapped_column(String(100))  # 筆頭者
     # the name and reading as a search compares them (kept by the validators below)

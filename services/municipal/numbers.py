@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from typing import Literal
 
-from sqlalchemy import update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jukinet.bus import enqueue
@@ -21,7 +21,7 @@ from jukinet.contracts.principals import AGENCY
 from jukinet.envelope import SignedMessage
 from municipal.models import Resident, bus
 
-__all__ = ["receive_numbers", "request_number"]
+__all__ = ["receive_numbers", "request_missing_numbers", "request_number"]
 
 log = logging.getLogger("jukinet.municipal.numbers")
 
@@ -37,6 +37,36 @@ async def request_number(
         session, bus, recipient=AGENCY, message_type=NUMBER_REQUEST,
         payload=wanted.model_dump(mode="json"), now=now,
     )  # fmt: skip
+
+
+ASK_AGAIN = dt.timedelta(days=1)  # an unanswered request is repeated after this long
+BACKFILL_BATCH = 1000  # residents asked for in one round
+
+
+async def request_missing_numbers(session: AsyncSession, now: dt.datetime) -> int:
+    """Ask the agency for the numbers live residents lack — a register migrated with
+    `jukinet import`, residents recorded before numbers existed here, a move-in whose
+    certificate stated none — a batch per round, each asked again only a day later.
+    The agency answers the number it generates from the code (the same one every time)
+    for a code designated to this town or whose record it holds. How many were asked."""
+    lacking = await session.scalars(
+        select(Resident)
+        .where(
+            Resident.status == "live",
+            Resident.individual_number.is_(None),
+            or_(Resident.number_requested_at.is_(None),
+                Resident.number_requested_at < now - ASK_AGAIN),
+        )
+        .order_by(Resident.id)
+        .limit(BACKFILL_BATCH)
+        .with_for_update(skip_locked=True)
+    )  # fmt: skip
+    asked = 0
+    for resident in lacking:
+        await request_number(session, resident.resident_code, "new", now)
+        resident.number_requested_at = now
+        asked += 1
+    return asked
 
 
 async def receive_numbers(session: AsyncSession, message: SignedMessage) -> None:

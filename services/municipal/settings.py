@@ -61,6 +61,11 @@ class MunicipalSettings(NodeSettings):
     code_pool_check_seconds: float = Field(
         1.0, gt=0, le=3600, description="how often the pool size is checked"
     )
+    number_backfill_seconds: float = Field(
+        5.0, gt=0, le=3600,
+        description="how often live residents without a 個人番号 are looked for, and the "
+        "agency asked for theirs (a batch of 1000 per round)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _low_water_below_target(self) -> MunicipalSettings:

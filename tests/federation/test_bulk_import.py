@@ -205,6 +205,26 @@ async def test_rows_keep_the_codes_their_old_register_issued(
                           "resident_aliases a JOIN residents r ON r.id = a.resident_id "
                           "WHERE r.resident_code = :c", c=carried[0])  # fmt: skip
     assert [tuple(a) for a in aliases] == [("白羽 譲", None)]  # its history starts here
+    await _numbered(federation, carried, personal_data)
+
+
+async def _numbered(fed: LocalFederation, codes: list[str], pd: PersonalData) -> None:
+    """A migrated register brings no 個人番号: the town asks the agency for the ones its
+    residents lack, and records the numbers the agency's registry holds for their codes."""
+    listed = ", ".join(repr(c) for c in codes)
+
+    async def recorded() -> bool:
+        rows = await query(fed, YOKOHAMA, "SELECT resident_code, individual_number FROM "
+                           f"residents WHERE resident_code IN ({listed})")  # fmt: skip
+        return len(rows) == len(codes) and all(number for _, number in rows)
+
+    await eventually(recorded, seconds=60)
+    town = dict(await query(fed, YOKOHAMA, "SELECT resident_code, individual_number FROM "
+                            f"residents WHERE resident_code IN ({listed})"))  # fmt: skip
+    agency = dict(await query(fed, AGENCY, "SELECT resident_code, number FROM "
+                              f"individual_numbers WHERE resident_code IN ({listed})"))  # fmt: skip
+    pd.add(*town.values())
+    assert town == agency
 
 
 async def _registered_upstream(fed: LocalFederation, carried: list[str]) -> None:

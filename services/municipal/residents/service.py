@@ -75,6 +75,7 @@ async def register(
     resident.resident_code = body.resident_code or await draw_code(session)
     if body.resident_code is None:  # a code drawn here: the agency generates the number
         await request_number(session, resident.resident_code, "new", utcnow())
+        resident.number_requested_at = utcnow()
     elif body.individual_number is not None:  # brought on the 転出証明書
         await _check_number_free(session, body.individual_number, resident.id)
         resident.individual_number = body.individual_number
