@@ -26,7 +26,7 @@ from municipal.messages import message_router
 from municipal.models import Base, Resident, browser_cards, bus, checkpoints
 from municipal.moveouts.certificate import expire_certificates
 from municipal.moveouts.router import router as moveouts_router
-from municipal.numbers import BACKFILL_BATCH, request_missing_numbers
+from municipal.numbers import request_missing_numbers
 from municipal.reconcile import municipal_entries, repair_router
 from municipal.residents.router import household_router
 from municipal.residents.router import router as residents_router
@@ -77,8 +77,8 @@ async def _keep_pool_filled(runtime: NodeRuntime, policy: PoolPolicy, every: flo
 
 
 async def _backfill_numbers(runtime: NodeRuntime, every: float) -> None:
-    """Ask the agency for the 個人番号 residents lack, a batch per round (a full batch:
-    the next round follows at once)."""
+    """Ask the agency for the 個人番号 residents lack, a batch per round: gently, so a
+    migrated register's numbers arrive over time beside the day's work."""
     while True:
         asked = 0
         try:
@@ -89,7 +89,7 @@ async def _backfill_numbers(runtime: NodeRuntime, every: float) -> None:
                 log.info("individual numbers requested for residents lacking one: %d", asked)
         except Exception as exc:  # retried on the next round
             log.warning("requesting missing individual numbers failed: %s", type(exc).__name__)
-        await asyncio.sleep(0 if asked >= BACKFILL_BATCH else every)
+        await asyncio.sleep(every)
 
 
 async def _expire_certificates(runtime: NodeRuntime, every: float) -> None:
