@@ -14,10 +14,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from joserfc import jwe, jws
-from joserfc.errors import JoseError
-from joserfc.jwe import CompactEncryption
-from joserfc.jwk import OKPKey
 
 from jukinet.contracts.principals import InvalidPrincipal, Principal
 from jukinet.envelope._errors import (
@@ -34,8 +30,10 @@ from jukinet.envelope._errors import (
     UntrustedSigner,
     WrongAudience,
 )
+from jukinet.envelope._jwe import JweInvalid, decrypt_compact
+from jukinet.envelope._jws import SignatureInvalid, read_header, verify_compact
 from jukinet.envelope._model import ReplayGuard, SignedMessage, check_fresh
-from jukinet.envelope._registry import JWE_REGISTRY, JWS_REGISTRY, MAX_TOKEN_BYTES
+from jukinet.envelope._registry import MAX_TOKEN_BYTES
 from jukinet.envelope._seal import JWS_TYPE
 from jukinet.pki import (
     CertificateExpired,
@@ -74,7 +72,7 @@ class Opener:
     ) -> None:
         kex_key, _ = credentials.require_kex()
         self.principal = credentials.principal
-        self._keys = [OKPKey.import_key(kex_key)]
+        self._keys = [kex_key]
         self._trust = trust
         self._clock = clock
         self._skew = int(skew.total_seconds())
@@ -110,22 +108,23 @@ class Opener:
         if len(token) > MAX_TOKEN_BYTES:
             raise MalformedEnvelope("envelope exceeds the size limit")
         try:
-            obj = self._decrypt(token)
-        except Exception:  # hostile input can break any parser step (e.g. a bad epk)
+            text = token.decode("ascii") if isinstance(token, bytes) else token
+            header, plaintext = self._decrypt(text)
+        except (JweInvalid, UnicodeDecodeError):
             raise DecryptionFailed("envelope could not be decrypted by this node") from None
-        if obj.protected.get("cty") != JWS_TYPE or obj.plaintext is None:
+        if header.get("cty") != JWS_TYPE:
             raise MalformedEnvelope("envelope does not contain a signed jukinet message")
-        return obj.plaintext.decode("ascii", errors="replace")
+        return plaintext.decode("ascii", errors="replace")
 
-    def _decrypt(self, token: str | bytes) -> CompactEncryption:
+    def _decrypt(self, token: str) -> tuple[dict[str, Any], bytes]:
         """With the current key, else with a key this node had before a rotation (for
         messages sealed to it while its peers still held the old certificate)."""
         for key in self._keys[:-1]:
             try:
-                return jwe.decrypt_compact(token, key, registry=JWE_REGISTRY)
-            except Exception:  # noqa: S112 - try the next key
+                return decrypt_compact(token, key)
+            except JweInvalid:
                 continue
-        return jwe.decrypt_compact(token, self._keys[-1], registry=JWE_REGISTRY)
+        return decrypt_compact(token, self._keys[-1])
 
     def keep_previous_key(self, previous: Opener) -> None:
         """After a rotation: also open what was sealed to the keys ``previous`` held."""
@@ -204,7 +203,7 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
     ``iat`` the signer claims: a revoked key cannot sign by backdating. An authentic
     message refused for revocation carries itself in the error (``verified``).
     """
-    cert = _signer_certificate(token)
+    header, cert = _signer_certificate(token)
     try:
         trust.verify_chain(cert)
     except UntrustedCertificate:
@@ -212,7 +211,7 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
     # the signature is checked with the chained certificate's key before its validity:
     # the claims are then decoded once (a migration's message carries thousands of
     # changes), and the signing time judged is the one the signer really signed
-    claims = _verified_claims(token, cert)
+    claims = _verified_claims(token, header, cert)
     signed_at = dt.datetime.fromtimestamp(claims["iat"], dt.UTC)
     too_old = signed_at < at - dt.timedelta(seconds=MAX_TTL_SECONDS)
     try:
@@ -254,16 +253,15 @@ def verify_signed(token: str, trust: TrustStore, *, at: dt.datetime) -> SignedMe
     return message
 
 
-def _signer_certificate(token: str) -> x509.Certificate:
-    """The certificate the JWS header names (``x5c``), before the signature is checked:
-    the signature check that follows is made with its key."""
+def _signer_certificate(token: str) -> tuple[dict[str, Any], x509.Certificate]:
+    """The JWS header and the certificate it names (``x5c``), before the signature is
+    checked: the signature check that follows is made with its key."""
     try:
-        segment = token.split(".", 1)[0]
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        header = read_header(token)
         chain = header["x5c"]
         if not isinstance(chain, list) or not isinstance(chain[0], str):
             raise TypeError("x5c")
-        return _certificate(chain[0])
+        return header, _certificate(chain[0])
     except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
         raise MalformedEnvelope("signed message does not carry a signing certificate") from None
 
@@ -276,21 +274,21 @@ def _certificate(x5c: str) -> x509.Certificate:
 
 
 @functools.lru_cache(maxsize=1024)
-def _verification_key(cert: x509.Certificate) -> OKPKey:
+def _verification_key(cert: x509.Certificate) -> ed25519.Ed25519PublicKey:
     public = cert.public_key()
     if not isinstance(public, ed25519.Ed25519PublicKey):
         raise SignerNotIssuer("signing certificate does not hold an Ed25519 key")
-    return OKPKey.import_key(public)
+    return public
 
 
-def _verified_claims(token: str, cert: x509.Certificate) -> dict[str, Any]:
+def _verified_claims(token: str, header: dict[str, Any], cert: x509.Certificate) -> dict[str, Any]:
     key = _verification_key(cert)
     try:
-        obj = jws.deserialize_compact(token, key, registry=JWS_REGISTRY)
-    except (JoseError, ValueError):
+        payload = verify_compact(token, header, key)
+    except SignatureInvalid:
         raise BadSignature("signature does not verify") from None
     try:
-        claims = json.loads(obj.payload)
+        claims = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         raise MalformedEnvelope("claims are not JSON") from None
     if not isinstance(claims, dict) or not isinstance(claims.get("body"), dict):

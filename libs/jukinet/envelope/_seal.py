@@ -11,13 +11,12 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import x25519
-from joserfc import jwe, jws
-from joserfc.jwk import OKPKey
 
 from jukinet.contracts.principals import Principal
 from jukinet.envelope._directory import RecipientDirectory, der_b64, thumbprint
+from jukinet.envelope._jwe import encrypt_compact
+from jukinet.envelope._jws import ALG, CompactSigner
 from jukinet.envelope._model import FORWARD_TYPE, SignedMessage, forward_item, new_message_id
-from jukinet.envelope._registry import JWE_REGISTRY, JWS_REGISTRY
 from jukinet.pki import Credentials, PkiError, fingerprint, utcnow
 
 __all__ = ["JWS_TYPE", "Sealed", "Sealer"]
@@ -33,12 +32,12 @@ class Sealed:
 
 
 @functools.lru_cache(maxsize=256)
-def _agreement_key(cert: x509.Certificate) -> OKPKey:
-    """A recipient's key, imported once per certificate."""
+def _agreement_key(cert: x509.Certificate) -> x25519.X25519PublicKey:
+    """A recipient's key, read once per certificate."""
     public = cert.public_key()
     if not isinstance(public, x25519.X25519PublicKey):
         raise PkiError("recipient certificate does not hold an X25519 key")
-    return OKPKey.import_key(public)
+    return public
 
 
 class Sealer:
@@ -53,8 +52,8 @@ class Sealer:
     ) -> None:
         signing_key, signing_cert = credentials.require_signing()
         self.principal = credentials.principal
-        self._key = OKPKey.import_key(signing_key)
-        self._header = {"alg": "Ed25519", "typ": JWS_TYPE, "x5c": [der_b64(signing_cert)]}
+        header = {"alg": ALG, "typ": JWS_TYPE, "x5c": [der_b64(signing_cert)]}
+        self._signer = CompactSigner(signing_key, header)
         self.signer_fingerprint = fingerprint(signing_cert)
         self._recipients = recipients
         self._clock = clock
@@ -83,9 +82,7 @@ class Sealer:
             "body": payload,
         }
         data = json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode()
-        return message_id, jws.serialize_compact(
-            self._header, data, self._key, registry=JWS_REGISTRY
-        )
+        return message_id, self._signer.sign(data)
 
     def check_recipient(self, audience: Principal) -> None:
         """Raise if nothing can be sealed to ``audience`` now: ``FileNotFoundError`` when
@@ -95,16 +92,8 @@ class Sealer:
 
     def encrypt(self, signed: str, audience: Principal) -> str:
         cert = self._recipients.kex_certificate(audience)
-        header = {
-            "alg": "ECDH-ES",
-            "enc": "A256GCM",
-            "cty": JWS_TYPE,
-            "kid": audience.uri,
-            "x5t#S256": thumbprint(cert),
-        }
-        return jwe.encrypt_compact(
-            header, signed.encode(), _agreement_key(cert), registry=JWE_REGISTRY
-        )
+        header = {"cty": JWS_TYPE, "kid": audience.uri, "x5t#S256": thumbprint(cert)}
+        return encrypt_compact(header, signed.encode(), _agreement_key(cert))
 
     def seal(
         self,
