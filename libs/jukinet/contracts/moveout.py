@@ -44,6 +44,7 @@ MAX_DAYS_AHEAD = 14  # how far ahead of the planned date the old town takes the 
 # a resident card's public key: Ed25519, 32 bytes, base64url without padding
 CARD_KEY_PATTERN = r"^[A-Za-z0-9_-]{43}$"
 _HEX32 = r"^[0-9a-f]{32}$"
+_LATEST = dt.date(9000, 1, 1)  # so that planned_on + 30 days is a date
 CardKey = Annotated[str, StringConstraints(pattern=CARD_KEY_PATTERN)]
 
 
@@ -63,6 +64,8 @@ class OnlineMoveOut(BaseModel):
 
     @model_validator(mode="after")
     def _fits_a_move(self) -> OnlineMoveOut:
+        if self.planned_on > _LATEST:
+            raise ValueError("the planned date is not a date of this world")
         if self.destination_municipality == self.town:
             raise ValueError("a move within the town is a 転居, not a move-out")
         if not self.planned_on <= self.visit_on <= self.valid_until:

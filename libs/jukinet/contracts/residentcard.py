@@ -9,20 +9,21 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from joserfc import jws
-from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from pydantic import ValidationError
 
-from jukinet.contracts.moveout import ONLINE_MOVE_OUT_TYP, OnlineMoveOut
+from jukinet.contracts.moveout import CARD_KEY_PATTERN, ONLINE_MOVE_OUT_TYP, OnlineMoveOut
 
 __all__ = ["BadCardSignature", "ResidentCard", "claimed_card", "verify_move_out"]
 
+_CARD_KEY = re.compile(CARD_KEY_PATTERN)
 _ALGORITHMS = ["Ed25519"]  # RFC 9864: the fully specified name (EdDSA is deprecated)
 
 
@@ -95,11 +96,13 @@ def claimed_card(token: str) -> str:
     """The card the filing names (its ``kid``), read before anything is verified."""
     try:
         header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         raise BadCardSignature("not a compact JWS") from None
     kid = header.get("kid") if isinstance(header, dict) else None
     if not isinstance(kid, str) or header.get("typ") != ONLINE_MOVE_OUT_TYP:
         raise BadCardSignature("not an online move-out")
+    if not _CARD_KEY.fullmatch(kid):
+        raise BadCardSignature("the card is not named by its key")
     return kid
 
 
@@ -109,7 +112,7 @@ def verify_move_out(token: str, public_key: str) -> OnlineMoveOut:
         raw = base64.urlsafe_b64decode(public_key + "=")
         key = OKPKey.import_key(ed25519.Ed25519PublicKey.from_public_bytes(raw))
         payload = jws.deserialize_compact(token, key, algorithms=_ALGORITHMS).payload
-    except (JoseError, ValueError):
+    except Exception:
         raise BadCardSignature("the card did not sign this filing") from None
     try:
         return OnlineMoveOut.model_validate_json(payload)

@@ -70,7 +70,8 @@ def decrypt_compact(token: str, key: x25519.X25519PrivateKey) -> tuple[dict[str,
         plaintext = AESGCM(content_key).decrypt(
             nonce, b64url_decode(ciphertext) + tag_bytes, protected.encode("ascii")
         )
-    except (InvalidTag, ValueError, TypeError, AttributeError, UnicodeEncodeError):
+    except (InvalidTag, ValueError, TypeError, AttributeError, UnicodeEncodeError,
+            RecursionError):  # fmt: skip
         raise JweInvalid("envelope could not be decrypted") from None
     return header, plaintext
 

@@ -74,7 +74,10 @@ def read_header(token: str) -> dict[str, Any]:
     segment = token.split(".", 1)[0]
     if len(segment) > MAX_HEADER_BYTES * 4 // 3 + 4:
         raise ValueError("header too long")
-    header = json.loads(b64url_decode(segment))
+    try:
+        header = json.loads(b64url_decode(segment))
+    except RecursionError:  # a header nested a thousand deep
+        raise ValueError("header nested too deep") from None
     if not isinstance(header, dict):
         raise ValueError("header is not an object")
     return header

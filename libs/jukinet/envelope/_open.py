@@ -110,7 +110,7 @@ class Opener:
         try:
             text = token.decode("ascii") if isinstance(token, bytes) else token
             header, plaintext = self._decrypt(text)
-        except (JweInvalid, UnicodeDecodeError):
+        except Exception:
             raise DecryptionFailed("envelope could not be decrypted by this node") from None
         if header.get("cty") != JWS_TYPE:
             raise MalformedEnvelope("envelope does not contain a signed jukinet message")

@@ -21,10 +21,12 @@ from jukinet.bus import Rejected, dead_letter_part, enqueue
 from jukinet.contracts.identity import name_key, summarize
 from jukinet.contracts.moveout import DAYS_AFTER_MOVE_IN, MOVE_OUT_CERTIFICATE, MoveOutCertificate
 from jukinet.contracts.principals import Principal
+from jukinet.contracts.residency import residency_of
 from jukinet.envelope import SignedMessage
 from jukinet.node.problems import Conflict, NotFound
 from jukinet.pki import utcnow
 from municipal.models import FiledMoveOut, IncomingMoveOut, Resident, ResidentCard, bus
+from municipal.moveouts.cards import revoke_cards
 from municipal.residents.emit import identity_record
 from municipal.residents.schemas import RegisterResident
 
@@ -48,7 +50,8 @@ class NoticeClosed(Conflict):
 class NoticeMismatch(Conflict):
     type, title = "notice-mismatch", "The move-in does not fit the move-out certificate"
     reasons: ClassVar[Mapping[str, str]] = {
-        "another_person": "name, birth date or sex differ from the certificate's",
+        "another_person": "name, birth date, sex, 旧氏, nationality or 通称 differ from the "
+        "certificate's",
         "before_planned": "the move-in date is before the planned move-out date",
     }
 
@@ -157,6 +160,7 @@ def from_certificate(body: RegisterResident, certificate: MoveOutCertificate) ->
     town, and 本籍 and 筆頭者 unless the clerk gave them."""
     record = certificate.record
     return body.model_copy(update={
+        **residency_of(record),
         "resident_code": record.resident_code, "individual_number": certificate.individual_number,
         "previous_address": record.address, "previous_municipality": record.municipality,
         "registered_domicile": body.registered_domicile or certificate.registered_domicile,
@@ -168,6 +172,9 @@ def _fits(certificate: MoveOutCertificate, body: RegisterResident) -> None:
     record = certificate.record
     same = (record.birth_date, record.sex, name_key(record.name)) == (
         body.birth_date, body.sex, name_key(body.name))  # fmt: skip
+    stated = residency_of(record)
+    same = same and all(value in (None, stated[field])
+                        for field, value in residency_of(body).items())  # fmt: skip
     if not same:
         raise NoticeMismatch("the person differs from the certificate's", reason="another_person")
     if body.change_date < certificate.planned_on:
@@ -182,12 +189,16 @@ async def close_certificate(
     session: AsyncSession, row: IncomingMoveOut, certificate: MoveOutCertificate, resident: Resident
 ) -> None:
     """The move-in is recorded: the certificate is used, and the card lives on here."""
-    row.status, row.resident_id, row.closed_at = "used", resident.id, utcnow()
+    now = utcnow()
+    row.status, row.resident_id, row.closed_at = "used", resident.id, now
+    await revoke_cards(session, resident.id, now)  # someone moving back: old cards stay dead
     if certificate.card_key is None:
         return
     card = await session.get(ResidentCard, certificate.card_key)
     if card is None:
         session.add(ResidentCard(public_key=certificate.card_key, resident_id=resident.id,
-                                 issued_at=utcnow()))  # fmt: skip
-    else:  # the card once registered here (someone moving back)
-        card.resident_id, card.revoked_at = resident.id, None
+                                 issued_at=now))  # fmt: skip
+    elif card.resident_id == resident.id:  # the same card, registered here before
+        card.revoked_at = None
+    else:  # another resident's key: never taken over; the card is handed at the counter
+        log.warning("a carried card's key is registered to another resident here")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from jukinet.contracts.moveout import MAX_DAYS_AHEAD, OnlineMoveOut
 from jukinet.contracts.principals import Principal
 from jukinet.contracts.residentcard import BadCardSignature, claimed_card, verify_move_out
 from jukinet.node.problems import Conflict, Problem
-from jukinet.pki import utcnow
+from jukinet.pki import PkiError, utcnow
 from municipal.models import FiledMoveOut, Household, Resident, ResidentCard
 from municipal.moveouts.cards import revoke_cards
 from municipal.moveouts.certificate import send_certificate
@@ -48,6 +48,7 @@ class FilingRefused(Problem):
         "not_the_holder": "the card belongs to another resident than the filing names",
         "stale": "the signature is more than 10 minutes old (or ahead of the clock)",
         "planned_out_of_range": "the planned date is more than 14 days away",
+        "unknown_destination": "the destination is not a town of the network (no certificate)",
     }
 
 
@@ -55,13 +56,24 @@ class FilingReplayed(Conflict):
     type, title = "filing-replayed", "This filing was accepted already"
 
 
-async def accept_filing(session: AsyncSession, node: Principal, token: str) -> FiledMoveOut:
+Reachable = Callable[[Principal], object]
+"""Raises unless something can be sealed to the town now (``Sealer.check_recipient``)."""
+
+
+async def accept_filing(
+    session: AsyncSession, node: Principal, token: str, reachable: Reachable
+) -> FiledMoveOut:
     card, filing = await _verified(session, token)
     await _not_seen(session, card, filing)
     if card.revoked_at is not None:  # a new card, a move-out, a death: the old one is void
         raise CardRefused("the card is not in force here", reason="unknown_card")
     resident = await get_resident(session, card.resident_id)
     _check(filing, resident, node, utcnow())
+    try:  # before the record is closed: a certificate nobody can receive moves no one
+        reachable(Principal.municipality(filing.destination_municipality))
+    except (FileNotFoundError, PkiError):
+        raise FilingRefused("the destination is not a town of the network",
+                            reason="unknown_destination") from None  # fmt: skip
     head, relation = await _household_facts(session, resident)
     now = utcnow()
     change = ChangeResident(

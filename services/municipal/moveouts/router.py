@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jukinet.contracts.identity import Sex
 from jukinet.contracts.moveout import CARD_KEY_PATTERN, MoveOutCertificate
-from jukinet.node.deps import NodeDep, SessionDep, guard
+from jukinet.node.deps import NodeDep, RuntimeDep, SessionDep, guard
 from jukinet.node.problems import problem_responses
 from jukinet.operators import Actor
 from jukinet.pki import utcnow
@@ -117,8 +117,10 @@ class IncomingOut(BaseModel):
     "is the authentication. A head who would leave members behind is refused (409): the "
     "new head is named at the counter.",
 )
-async def file_online(body: OnlineFiling, session: SessionDep, node: NodeDep) -> FilingAccepted:
-    filed = await accept_filing(session, node, body.filing)
+async def file_online(
+    body: OnlineFiling, session: SessionDep, node: NodeDep, runtime: RuntimeDep
+) -> FilingAccepted:
+    filed = await accept_filing(session, node, body.filing, runtime.sealer.check_recipient)
     return FilingAccepted(notice_id=filed.notice_id, planned_on=filed.planned_on,
                           destination=filed.destination)  # fmt: skip
 

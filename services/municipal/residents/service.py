@@ -21,6 +21,7 @@ from jukinet.node.problems import Conflict, NotFound, Problem
 from jukinet.pki import utcnow
 from municipal.codes import draw_code
 from municipal.models import Household, Resident
+from municipal.moveouts.cards import revoke_cards
 from municipal.moveouts.certificate import close_certificate, from_certificate, take_certificate
 from municipal.moves import send_move_in_notice
 from municipal.numbers import request_number
@@ -204,6 +205,7 @@ async def _apply_one(
     resident.notified_on = body.notified_on
     if body.reason.category is ChangeCategory.DELETE:
         resident.status = "deleted"
+        await revoke_cards(session, resident.id, utcnow())  # a card signs for a resident here
     resident.version += 1
     resident.updated_at = utcnow()
     detail = _detail(body, actor, ("notified_on", "next_address", "next_municipality"))

@@ -58,6 +58,7 @@ def test_what_an_opener_refuses() -> None:
         f"{protected}.AAAA.{iv}.{ciphertext}.{tag}",
         f"{protected}.{wrapped}.{iv}.{ciphertext}",
         "not a token at all",
+        f"{b64url(b'[' * 1500)}..AAAAAAAAAAAAAAAA.AA.AAAAAAAAAAAAAAAAAAAAAA",  # JSON too deep
     ]
     for forged in refused:
         with pytest.raises(JweInvalid):

@@ -63,6 +63,8 @@ def test_what_a_verifier_refuses() -> None:
         CompactSigner(key, {**HEADER, "alg": "EdDSA"})
     with pytest.raises(ValueError, match="base64url"):
         read_header("e30=.x.y")  # padding is not base64url
+    with pytest.raises(ValueError, match="too deep"):
+        read_header(f"{b64url(b'[' * 1500)}.e30.AAAA")
     last = signature[-1]
     twin = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     stray = twin[twin.index(last) ^ 1]  # the same 4 leading bits, one stray trailing bit

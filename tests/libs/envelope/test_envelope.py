@@ -105,6 +105,20 @@ def test_tampered_protected_header_is_rejected(layout, trust, sealer):
         opener_for(layout, trust, KANAGAWA).open(".".join(parts))
 
 
+def test_a_header_nested_too_deep_is_an_envelope_error_not_a_crash(layout, trust, sealer):
+    """JSON nested a thousand deep breaks Python's parser with a RecursionError: both the
+    envelope's header and the signed message's header are refused as envelope errors, so
+    the inbox dead-letters the message instead of retrying it for ever."""
+    deep = _b64(b"[" * 1500)
+    with pytest.raises(DecryptionFailed):
+        opener_for(layout, trust, KANAGAWA).open(
+            f"{deep}..AAAAAAAAAAAAAAAA.AA.AAAAAAAAAAAAAAAAAAAAAA"
+        )
+    token = sealer.encrypt(f"{deep}.e30.AAAA", KANAGAWA)
+    with pytest.raises(MalformedEnvelope):
+        opener_for(layout, trust, KANAGAWA).open(token)
+
+
 def test_tampered_signature_is_rejected(layout, trust, sealer):
     _, signed = sealer.sign(audience=KANAGAWA, type="t", payload=CHANGE, sequence=1, ttl=TTL)
     head, body, sig = signed.split(".")

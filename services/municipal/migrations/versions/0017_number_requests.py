@@ -1,5 +1,6 @@
 """residents: when the agency was last asked for the 個人番号 (so residents without one —
-a migrated register, records older than numbers here — are asked for, once a day at most)
+a migrated register, records older than numbers here — are asked for, and asked again
+only after a while)
 
 Revision ID: c09e50000017
 Revises: c09e50000016
