@@ -19,6 +19,7 @@ from jukinet.bus import enqueue
 from jukinet.contracts.mynumber import NUMBER_REQUEST, NumberWanted, parse_assigned
 from jukinet.contracts.principals import AGENCY
 from jukinet.envelope import SignedMessage
+from jukinet.pki import utcnow
 from municipal.models import Resident, bus
 
 __all__ = ["receive_numbers", "request_missing_numbers", "request_number"]
@@ -39,9 +40,11 @@ async def request_number(
     )  # fmt: skip
 
 
-# an unanswered (or refused) request is repeated after this long: a move-in's number is
-# asked for before its record reaches the agency, which then does not yet hold it
-ASK_AGAIN = dt.timedelta(minutes=15)
+ASK_AGAIN = dt.timedelta(minutes=15)  # an unanswered request is repeated after this long
+# a refused one sooner: the agency refuses a code it does not know as this town's yet — a
+# migrated register's codes are claimed through the prefecture, a move-in's record comes
+# the same way, and either may arrive after the request
+ASK_AGAIN_REFUSED = dt.timedelta(seconds=30)
 BACKFILL_BATCH = 1000  # residents asked for in one round
 
 
@@ -49,7 +52,7 @@ async def request_missing_numbers(session: AsyncSession, now: dt.datetime) -> in
     """Ask the agency for the numbers live residents lack — a register migrated with
     `jukinet import`, residents recorded before numbers existed here, a move-in whose
     certificate stated none — a batch per round, each asked again 15 minutes later at
-    the soonest.
+    the soonest (30 seconds after a refusal: see ASK_AGAIN_REFUSED).
     The agency answers the number it generates from the code (the same one every time)
     for a code designated to this town or whose record it holds. How many were asked."""
     lacking = await session.scalars(
@@ -75,9 +78,17 @@ async def request_missing_numbers(session: AsyncSession, now: dt.datetime) -> in
 async def receive_numbers(session: AsyncSession, message: SignedMessage) -> None:
     """Record each number the agency assigned, on the resident who holds that code."""
     recorded = unmatched = refused = 0
+    again_from = utcnow() - ASK_AGAIN + ASK_AGAIN_REFUSED
     for answer in parse_assigned(message.payload):
         if answer.individual_number is None:
             refused += 1
+            await session.execute(
+                update(Resident)
+                .where(Resident.resident_code == answer.resident_code,
+                       Resident.individual_number.is_(None))
+                .values(number_requested_at=again_from)
+                .execution_options(synchronize_session=False)
+            )  # fmt: skip
             continue
         result = await session.execute(
             update(Resident)

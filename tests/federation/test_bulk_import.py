@@ -218,7 +218,7 @@ async def _numbered(fed: LocalFederation, codes: list[str], pd: PersonalData) ->
                            f"residents WHERE resident_code IN ({listed})")  # fmt: skip
         return len(rows) == len(codes) and all(number for _, number in rows)
 
-    await eventually(recorded, seconds=60)
+    await eventually(recorded, seconds=120)  # a refusal (code not yet claimed) asks again
     town = dict(await query(fed, YOKOHAMA, "SELECT resident_code, individual_number FROM "
                             f"residents WHERE resident_code IN ({listed})"))  # fmt: skip
     agency = dict(await query(fed, AGENCY, "SELECT resident_code, number FROM "
