@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from jukinet.contracts.ids import InvalidCode, explain_resident_code, parse_local_government_code
-from jukinet.contracts.residency import Nationality, check_residency
+from jukinet.contracts.residency import Nationality, check_residency, residency_of
 
 __all__ = [
     "CHANGE_MESSAGE_TYPE",
@@ -36,6 +36,7 @@ __all__ = [
     "IdentityRecord",
     "InvalidChanges",
     "LgCode",
+    "PersonNames",
     "ResidentCode",
     "Sex",
     "address_key",
@@ -274,20 +275,12 @@ def check_possible_dates(
         raise ValueError("change date must fall between birth and today")
 
 
-class IdentityRecord(BaseModel):
-    """One version of a resident's identity record as it travels between tiers."""
+class PersonNames(BaseModel):
+    """The person's names as the record (and a new entry at the counter) carries them: the
+    name and its reading, a national's 旧氏, or a foreign resident's nationality and 通称 —
+    checked together, since how the name is written depends on who the resident is
+    (:func:`~jukinet.contracts.residency.check_residency`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
-
-    resident_code: ResidentCode = Field(
-        description="The resident code (住民票コード): 11 digits, the last a check digit.",
-        examples=["12345678903"],
-    )
-    municipality: LgCode = Field(
-        description="The municipality that holds the record: its 6-digit local government "
-        "code (全国地方公共団体コード), with its check digit.",
-        examples=["142034"],
-    )
     name: Name = Field(description="Family and given name (氏名).", examples=["山田 太郎"])
     name_kana: Kana | None = Field(
         None, description="The name's reading, in katakana (フリガナ).", examples=["ヤマダ タロウ"]
@@ -309,11 +302,33 @@ class IdentityRecord(BaseModel):
     )
     alias: Name | None = Field(
         None,
-        description="通称: a foreign resident's alias, recorded on their application.",
+        description="通称: a foreign resident's alias, recorded on their application (with "
+        "the papers that show it is used in society).",
         examples=["山田 太郎"],
     )
     alias_kana: Kana | None = Field(
         None, description="The alias's reading, in katakana.", examples=["ヤマダ タロウ"]
+    )
+
+    @model_validator(mode="after")
+    def _fits_the_person(self) -> PersonNames:
+        check_residency(name=self.name, **residency_of(self))
+        return self
+
+
+class IdentityRecord(PersonNames):
+    """One version of a resident's identity record as it travels between tiers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    resident_code: ResidentCode = Field(
+        description="The resident code (住民票コード): 11 digits, the last a check digit.",
+        examples=["12345678903"],
+    )
+    municipality: LgCode = Field(
+        description="The municipality that holds the record: its 6-digit local government "
+        "code (全国地方公共団体コード), with its check digit.",
+        examples=["142034"],
     )
     birth_date: dt.date = Field(description="Date of birth (生年月日).", examples=["1980-04-01"])
     sex: Sex
@@ -328,14 +343,6 @@ class IdentityRecord(BaseModel):
     @model_validator(mode="after")
     def _dates_are_possible(self) -> IdentityRecord:
         check_possible_dates(self.birth_date, self.change_date, self.change_reason)
-        check_residency(
-            name=self.name,
-            nationality=self.nationality,
-            former_surname=self.former_surname,
-            former_surname_kana=self.former_surname_kana,
-            alias=self.alias,
-            alias_kana=self.alias_kana,
-        )
         return self
 
     @property

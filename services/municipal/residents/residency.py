@@ -63,14 +63,7 @@ async def change_residency(
             raise ResidencyMismatch("nationality is corrected on a foreign resident's record")
         resident.nationality = body.nationality
     try:
-        check_residency(
-            name=resident.name,
-            nationality=resident.nationality,
-            former_surname=resident.former_surname,
-            former_surname_kana=resident.former_surname_kana,
-            alias=resident.alias,
-            alias_kana=resident.alias_kana,
-        )
+        check_residency(name=resident.name, **residency_of(resident))
     except ValueError as exc:
         raise ResidencyMismatch(str(exc)) from None
     if body.reason in (ChangeReason.ALIAS_RECORD, ChangeReason.ALIAS_DELETE):

@@ -17,12 +17,13 @@ from jukinet.contracts.identity import (
     Kana,
     LgCode,
     Name,
+    PersonNames,
     ResidentCode,
     Sex,
     check_possible_dates,
 )
 from jukinet.contracts.mynumber import IndividualNumber
-from jukinet.contracts.residency import Nationality, check_residency
+from jukinet.contracts.residency import Nationality
 
 HEAD = "世帯主"
 # Reasons entered on a resident's notification (届出): the notification date is required.
@@ -81,39 +82,11 @@ def _check_notification(reason: ChangeReason, event: dt.date, notified: dt.date 
         raise ValueError("notified_on cannot come before the event (change_date)")
 
 
-class _Recording(BaseModel):
+class _Recording(PersonNames):
     """The identity facts of a recorded resident and the reason and date of the entry."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name = Field(description="Family and given name (氏名).", examples=["山田 太郎"])
-    name_kana: Kana | None = Field(
-        None, description="The name's reading, in katakana (フリガナ).", examples=["ヤマダ タロウ"]
-    )
-    former_surname: Name | None = Field(
-        None,
-        description="旧氏: a Japanese national's former surname, recorded at their request "
-        "(as in the family register) and shown beside the name.",
-        examples=["鈴木"],
-    )
-    former_surname_kana: Kana | None = Field(
-        None, description="The former surname's reading, in katakana.", examples=["スズキ"]
-    )
-    nationality: Nationality | None = Field(
-        None,
-        description="国籍・地域 of a foreign resident (外国人住民), as on the residence card: "
-        "an ISO 3166-1 alpha-2 code (XX: stateless, 無国籍). None for a Japanese national.",
-        examples=["VN"],
-    )
-    alias: Name | None = Field(
-        None,
-        description="通称: a foreign resident's alias, on their application (with the "
-        "papers that show it is used in society).",
-        examples=["山田 太郎"],
-    )
-    alias_kana: Kana | None = Field(
-        None, description="The alias's reading, in katakana.", examples=["ヤマダ タロウ"]
-    )
     birth_date: dt.date = Field(description="Date of birth (生年月日).", examples=["1980-04-01"])
     sex: Sex
     address: Address = Field(
@@ -129,18 +102,6 @@ class _Recording(BaseModel):
         "before birth_date.",
         examples=["2024-04-01"],
     )
-
-    @model_validator(mode="after")
-    def _fits_the_person(self) -> _Recording:
-        check_residency(
-            name=self.name,
-            nationality=self.nationality,
-            former_surname=self.former_surname,
-            former_surname_kana=self.former_surname_kana,
-            alias=self.alias,
-            alias_kana=self.alias_kana,
-        )
-        return self
 
 
 class RegisterResident(_Recording):
